@@ -1,0 +1,29 @@
+# Every target creates .venv itself, so a fresh machine needs nothing but python3.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/runstream serve --host 127.0.0.1 --port 3026 --data-dir ./data
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check service eventstore projections tests bench
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

@@ -1,0 +1,1 @@
+"""Benchmarks: each module has `async def main()` printing `bench <name> <value> <unit>` lines."""

@@ -1,0 +1,25 @@
+"""The tamper-evident chain: hash = sha256(prev_hash || canonical bytes of the event)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import orjson
+
+GENESIS_HASH = "0" * 64
+
+
+def canonical_bytes(
+    position: int, stream: str, version: int, type_: str, data: bytes, recorded_at: str
+) -> bytes:
+    """Every stored field of an event except its own links, in a fixed byte layout.
+
+    The header is a JSON array (unambiguous field boundaries); the payload follows
+    as the exact stored bytes, so the chain covers what is on disk, not a re-encoding.
+    """
+    header = orjson.dumps([position, stream, version, type_, recorded_at])
+    return header + b"\n" + data
+
+
+def chain_hash(prev_hash: str, canonical: bytes) -> str:
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical).hexdigest()

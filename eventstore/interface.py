@@ -1,0 +1,77 @@
+"""The event store interface every backend implements (SQLite now, PostgreSQL later).
+
+The contract suite in tests/eventstore_contract.py runs against every implementation.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from eventstore.records import NewEvent, RecordedEvent
+
+# `expected_version` values that are not a concrete version number.
+ANY_VERSION = -1
+NO_STREAM = 0
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    """Outcome of a hash-chain check: `first_bad_position` is None when the chain holds."""
+
+    checked: int
+    head: int
+    first_bad_position: int | None = None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.first_bad_position is None
+
+
+class EventStore(abc.ABC):
+    """An append-only, hash-chained log of events grouped into streams."""
+
+    @abc.abstractmethod
+    async def append(
+        self, stream: str, events: Sequence[NewEvent], expected_version: int = ANY_VERSION
+    ) -> list[RecordedEvent]:
+        """Append `events` to `stream` atomically; return them as recorded, after commit.
+
+        `expected_version` is the stream's current version (NO_STREAM for a new
+        stream) or ANY_VERSION; a mismatch raises ConcurrencyConflict and writes nothing.
+        """
+
+    @abc.abstractmethod
+    async def read(
+        self, stream: str | None = None, after: int = 0, limit: int = 1000
+    ) -> list[RecordedEvent]:
+        """Events after position `after`, in log order, of one stream or (None) of all."""
+
+    @abc.abstractmethod
+    def subscribe(
+        self, stream: str | None = None, after: int = 0, max_lag: int | None = None
+    ) -> AsyncIterator[RecordedEvent]:
+        """Every event after `after`: history first, then live, with no gap and no duplicate.
+
+        A cursor beyond the head raises CursorBeyondLog. A subscriber more than
+        `max_lag` events behind the head raises SubscriptionLagged; without
+        `max_lag` a slow subscriber catches up from disk, so memory stays bounded.
+        """
+
+    @abc.abstractmethod
+    async def head(self) -> int:
+        """The position of the last committed event (0 for an empty log)."""
+
+    @abc.abstractmethod
+    async def stream_version(self, stream: str) -> int:
+        """The version of the last event in `stream` (0 when it has none)."""
+
+    @abc.abstractmethod
+    async def verify(self) -> VerifyResult:
+        """Recompute the hash chain over the whole log and name the first bad position."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Finish pending appends, stop the writer and close every connection."""

@@ -1,0 +1,52 @@
+"""The shapes of events going into and coming out of the log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event a caller wants appended: a type name and a JSON-able payload."""
+
+    type: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """An event as stored: its place in the log and in its stream, and its chain link.
+
+    `data` is kept as the exact orjson bytes that were hashed, so a read never
+    re-serialises (and so can never disagree with the chain); `payload` decodes it.
+    """
+
+    position: int
+    stream: str
+    version: int
+    type: str
+    data: bytes
+    recorded_at: str
+    prev_hash: str
+    hash: str
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        value: dict[str, Any] = orjson.loads(self.data)
+        return value
+
+    def as_dict(self) -> dict[str, Any]:
+        """The event as the raw-log endpoints and `export` show it."""
+        return {
+            "position": self.position,
+            "stream": self.stream,
+            "version": self.version,
+            "type": self.type,
+            "data": self.payload,
+            "recordedAt": self.recorded_at,
+            "prevHash": self.prev_hash,
+            "hash": self.hash,
+        }

@@ -1,0 +1,330 @@
+"""The SQLite event store: one writer thread (group commit), aiosqlite readers beside it."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import orjson
+
+from eventstore.errors import ConcurrencyConflict, StoreUnavailable
+from eventstore.hashchain import GENESIS_HASH, canonical_bytes, chain_hash
+from eventstore.hub import DEFAULT_RING_SIZE, EventHub
+from eventstore.interface import ANY_VERSION, EventStore, VerifyResult
+from eventstore.projector import Projector
+from eventstore.records import NewEvent, RecordedEvent
+from eventstore.sqlite_writer import SQLiteWriter, WriteFn, open_connection
+from eventstore.subscriptions import subscribe
+
+READER_POOL_SIZE = 4
+VERIFY_PAGE = 5000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    position    INTEGER PRIMARY KEY,
+    stream      TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    type        TEXT NOT NULL,
+    data        BLOB NOT NULL,
+    recorded_at TEXT NOT NULL,
+    prev_hash   TEXT NOT NULL,
+    hash        TEXT NOT NULL,
+    UNIQUE (stream, version)
+);
+CREATE INDEX IF NOT EXISTS events_stream_position ON events (stream, position);
+CREATE TABLE IF NOT EXISTS projection_checkpoints (
+    name     TEXT PRIMARY KEY,
+    position INTEGER NOT NULL
+);
+"""
+
+EVENT_COLUMNS = "position, stream, version, type, data, recorded_at, prev_hash, hash"
+
+
+def utc_now() -> str:
+    """ISO 8601 UTC with milliseconds, the timestamp format of every wire format we serve."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def row_to_event(row: Sequence[Any]) -> RecordedEvent:
+    return RecordedEvent(
+        position=row[0], stream=row[1], version=row[2], type=row[3], data=bytes(row[4]),
+        recorded_at=row[5], prev_hash=row[6], hash=row[7],
+    )
+
+
+class _ChainState:
+    """The writer's view of the log's end; reloaded from disk after a failed commit."""
+
+    def __init__(self) -> None:
+        self.position = 0
+        self.hash = GENESIS_HASH
+        self.versions: dict[str, int] = {}
+
+    def load(self, conn: sqlite3.Connection) -> None:
+        row = conn.execute(
+            "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
+        ).fetchone()
+        self.position, self.hash = (row[0], row[1]) if row else (0, GENESIS_HASH)
+        self.versions.clear()
+
+    def version_of(self, conn: sqlite3.Connection, stream: str) -> int:
+        version = self.versions.get(stream)
+        if version is None:
+            row = conn.execute(
+                "SELECT MAX(version) FROM events WHERE stream = ?", (stream,)
+            ).fetchone()
+            version = row[0] or 0
+            self.versions[stream] = version
+        return version
+
+
+class SQLiteEventStore(EventStore):
+    """Open with `await SQLiteEventStore.open(path, projectors=[...])`."""
+
+    def __init__(
+        self, path: Path, projectors: Sequence[Projector], synchronous: str, ring_size: int
+    ) -> None:
+        self.path = path
+        self.projectors = list(projectors)
+        self._writer = SQLiteWriter(path, synchronous)
+        self._state = _ChainState()
+        self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        self._reader_conns: list[aiosqlite.Connection] = []
+        self._ring_size = ring_size
+        self.hub = EventHub(0, ring_size)
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        path: Path | str,
+        projectors: Sequence[Projector] = (),
+        synchronous: str = "FULL",
+        ring_size: int = DEFAULT_RING_SIZE,
+    ) -> SQLiteEventStore:
+        store = cls(Path(path), projectors, synchronous, ring_size)
+        await store._start()
+        return store
+
+    async def _start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        await self._writer.start()
+        self._writer.after_rollback = lambda: self._state.load(self._writer.connection)
+        await self._writer.run_in_thread(self._prepare)
+        self.hub = EventHub(self._state.position, self._ring_size)
+        for _ in range(READER_POOL_SIZE):
+            conn = await aiosqlite.connect(self.path, isolation_level=None)
+            await conn.execute("PRAGMA query_only = 1")
+            await conn.execute("PRAGMA busy_timeout = 10000")
+            self._reader_conns.append(conn)
+            self._readers.put_nowait(conn)
+
+    def _prepare(self) -> None:
+        """Create tables, then bring any projection that is behind up to the log's head."""
+        conn = self._writer.connection
+        conn.executescript(SCHEMA)
+        for projector in self.projectors:
+            projector.create_schema(conn)
+            conn.execute(
+                "INSERT OR IGNORE INTO projection_checkpoints (name, position) VALUES (?, 0)",
+                (projector.name,),
+            )
+        self._state.load(conn)
+        for projector in self.projectors:
+            (checkpoint,) = conn.execute(
+                "SELECT position FROM projection_checkpoints WHERE name = ?", (projector.name,)
+            ).fetchone()
+            if checkpoint < self._state.position:
+                replay_projection(conn, projector, after=checkpoint)
+
+    # -- writing ---------------------------------------------------------------
+
+    async def append(
+        self, stream: str, events: Sequence[NewEvent], expected_version: int = ANY_VERSION
+    ) -> list[RecordedEvent]:
+        if not events:
+            return []
+        encoded = [(event.type, orjson.dumps(event.data)) for event in events]
+        job = self._append_job(stream, encoded, expected_version)
+        recorded: list[RecordedEvent] = await self._writer.submit(job, self.hub.publish)
+        return recorded
+
+    def _append_job(
+        self, stream: str, encoded: list[tuple[str, bytes]], expected_version: int
+    ) -> WriteFn:
+        state = self._state
+        projectors = self.projectors
+
+        def job(conn: sqlite3.Connection) -> list[RecordedEvent]:
+            current = state.version_of(conn, stream)
+            if expected_version != ANY_VERSION and expected_version != current:
+                raise ConcurrencyConflict(stream, expected_version, current)
+            recorded_at = utc_now()
+            position, prev = state.position, state.hash
+            version = current
+            recorded = []
+            for type_, data in encoded:
+                position += 1
+                version += 1
+                digest = chain_hash(
+                    prev, canonical_bytes(position, stream, version, type_, data, recorded_at)
+                )
+                recorded.append(
+                    RecordedEvent(position, stream, version, type_, data, recorded_at, prev, digest)
+                )
+                prev = digest
+            conn.executemany(
+                f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (e.position, e.stream, e.version, e.type, e.data, e.recorded_at,
+                     e.prev_hash, e.hash)
+                    for e in recorded
+                ],
+            )
+            for projector in projectors:
+                for event in recorded:
+                    projector.apply(conn, event)
+            if projectors:
+                conn.execute("UPDATE projection_checkpoints SET position = ?", (position,))
+            # Only now, with every statement done, does the writer's view move on.
+            state.position, state.hash = position, prev
+            state.versions[stream] = version
+            return recorded
+
+        return job
+
+    async def execute_write(self, fn: WriteFn) -> Any:
+        """Run a unit of write work (a function of the connection) in the writer's queue."""
+        return await self._writer.submit(fn)
+
+    # -- reading ---------------------------------------------------------------
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Borrow a read connection (WAL: it reads beside the writer, never blocks it)."""
+        if self._closed:
+            raise StoreUnavailable("the store is closed")
+        conn = await self._readers.get()
+        try:
+            yield conn
+        finally:
+            self._readers.put_nowait(conn)
+
+    async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        async with self.reader() as conn:
+            rows = await conn.execute_fetchall(sql, params)
+        return list(rows)  # type: ignore[arg-type]
+
+    async def read(
+        self, stream: str | None = None, after: int = 0, limit: int = 1000
+    ) -> list[RecordedEvent]:
+        if stream is None:
+            sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"
+            params: tuple[Any, ...] = (after, limit)
+        else:
+            sql = (
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE stream = ? AND position > ? "
+                "ORDER BY position LIMIT ?"
+            )
+            params = (stream, after, limit)
+        return [row_to_event(row) for row in await self.fetch_all(sql, params)]
+
+    def subscribe(
+        self, stream: str | None = None, after: int = 0, max_lag: int | None = None
+    ) -> AsyncIterator[RecordedEvent]:
+        return subscribe(self.hub, self.read, lambda: self._closed, stream, after, max_lag)
+
+    async def head(self) -> int:
+        return self.hub.head
+
+    async def stream_version(self, stream: str) -> int:
+        rows = await self.fetch_all("SELECT MAX(version) FROM events WHERE stream = ?", (stream,))
+        return int(rows[0][0] or 0)
+
+    async def verify(self) -> VerifyResult:
+        return await asyncio.to_thread(verify_file, self.path)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        await self._writer.close()
+        self._closed = True
+        self.hub.wake_all()
+        for conn in self._reader_conns:
+            await conn.close()
+
+
+def replay_projection(conn: sqlite3.Connection, projector: Projector, after: int = 0) -> int:
+    """Fold every event after `after` into `projector` on `conn`; returns the new checkpoint."""
+    position = after
+    while True:
+        rows = conn.execute(
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
+            (position, VERIFY_PAGE),
+        ).fetchall()
+        if not rows:
+            break
+        for row in rows:
+            projector.apply(conn, row_to_event(row))
+        position = rows[-1][0]
+    conn.execute(
+        "INSERT INTO projection_checkpoints (name, position) VALUES (?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+        (projector.name, position),
+    )
+    return position
+
+
+def verify_connection(conn: sqlite3.Connection) -> VerifyResult:
+    """Walk the chain in position order; the first link that does not hold is reported."""
+    prev = GENESIS_HASH
+    expected_position = 1
+    checked = 0
+    while True:
+        rows = conn.execute(
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE position >= ? ORDER BY position LIMIT ?",
+            (expected_position, VERIFY_PAGE),
+        ).fetchall()
+        if not rows:
+            break
+        for row in rows:
+            event = row_to_event(row)
+            if event.position != expected_position:
+                return VerifyResult(checked, event.position, expected_position,
+                                    f"position {expected_position} is missing")
+            if event.prev_hash != prev:
+                return VerifyResult(checked, event.position, event.position,
+                                    "prev_hash does not match the previous event's hash")
+            digest = chain_hash(prev, canonical_bytes(
+                event.position, event.stream, event.version, event.type, event.data,
+                event.recorded_at))
+            if digest != event.hash:
+                return VerifyResult(checked, event.position, event.position,
+                                    "hash does not match the event's content")
+            prev = digest
+            checked += 1
+            expected_position += 1
+    return VerifyResult(checked, expected_position - 1)
+
+
+def verify_file(path: Path) -> VerifyResult:
+    conn = open_connection(path, "FULL", writer=False)
+    try:
+        return verify_connection(conn)
+    finally:
+        conn.close()
+
+
+def open_store_sync(path: Path) -> sqlite3.Connection:
+    """A plain write connection for offline maintenance (CLI rebuild)."""
+    return open_connection(path, "FULL", writer=True)
+
+
+Maintenance = Callable[[sqlite3.Connection], Any]

@@ -1,0 +1,179 @@
+"""The single SQLite writer: one thread, one connection, group commit.
+
+Every write is a *job*: a function of the connection. Jobs queued while a batch
+is being committed form the next batch, which runs in one transaction, so one
+fsync covers many callers. Each job runs inside a SAVEPOINT: a job that raises
+is undone alone and its caller gets the exception; the rest of the batch commits.
+A caller's future resolves only after its batch's COMMIT returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eventstore.errors import StoreUnavailable
+
+MAX_BATCH_JOBS = 2000
+
+WriteFn = Callable[[sqlite3.Connection], Any]
+
+
+@dataclass(slots=True)
+class _Job:
+    fn: WriteFn
+    future: asyncio.Future[Any]
+    # Called on the event loop, in commit order, with the job's result.
+    after_commit: Callable[[Any], None] | None = None
+
+
+@dataclass(slots=True)
+class _Outcome:
+    results: list[Any] = field(default_factory=list)
+    errors: list[BaseException | None] = field(default_factory=list)
+    commit_error: BaseException | None = None
+
+
+def open_connection(path: Path, synchronous: str, *, writer: bool) -> sqlite3.Connection:
+    """A connection with the pragmas the log relies on (WAL, durability, busy wait)."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    if writer:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
+    else:
+        conn.execute("PRAGMA query_only = 1")
+    return conn
+
+
+class SQLiteWriter:
+    """Owns the write connection; `submit` queues a job and waits for its commit."""
+
+    def __init__(self, path: Path, synchronous: str = "FULL") -> None:
+        self._path = path
+        self._synchronous = synchronous
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._conn: sqlite3.Connection | None = None
+        self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        # Hook run in the writer thread after a batch's jobs and before COMMIT.
+        self.before_commit: Callable[[sqlite3.Connection], None] | None = None
+        # Hook run in the writer thread after a batch failed to commit (undo caches).
+        self.after_rollback: Callable[[], None] | None = None
+        self._thread_ident: int | None = None
+
+    async def start(self) -> None:
+        def _open() -> None:
+            self._thread_ident = threading.get_ident()
+            self._conn = open_connection(self._path, self._synchronous, writer=True)
+
+        await self.run_in_thread(_open)
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="sqlite-writer")
+
+    async def run_in_thread(self, fn: Callable[[], Any]) -> Any:
+        """Run `fn` on the writer thread outside the batching (setup, maintenance)."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        assert self._conn is not None, "writer not started"
+        return self._conn
+
+    async def submit(
+        self, fn: WriteFn, after_commit: Callable[[Any], None] | None = None
+    ) -> Any:
+        if self._closed:
+            raise StoreUnavailable("the store is closed")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Job(fn, future, after_commit))
+        return await future
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put_nowait(None)
+        if self._task is not None:
+            await self._task
+        if self._conn is not None:
+            await self.run_in_thread(self._conn.close)
+        self._executor.shutdown(wait=True)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < MAX_BATCH_JOBS and not self._queue.empty():
+                job = self._queue.get_nowait()
+                if job is None:
+                    stopping = True
+                    break
+                batch.append(job)
+            fns = [job.fn for job in batch]
+            outcome = await loop.run_in_executor(self._executor, self._run_batch, fns)
+            for i, job in enumerate(batch):
+                if outcome.commit_error is not None:
+                    if not job.future.done():
+                        job.future.set_exception(outcome.commit_error)
+                    continue
+                error = outcome.errors[i]
+                if error is not None:
+                    if not job.future.done():
+                        job.future.set_exception(error)
+                    continue
+                if job.after_commit is not None:
+                    job.after_commit(outcome.results[i])
+                if not job.future.done():
+                    job.future.set_result(outcome.results[i])
+        # Anything queued behind the stop marker is refused, not silently dropped.
+        while not self._queue.empty():
+            job = self._queue.get_nowait()
+            if job is not None and not job.future.done():
+                job.future.set_exception(StoreUnavailable("the store is closed"))
+
+    def _run_batch(self, fns: list[WriteFn]) -> _Outcome:
+        conn = self.connection
+        outcome = _Outcome()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            outcome.commit_error = StoreUnavailable(f"cannot begin a write: {exc}")
+            return outcome
+        try:
+            for fn in fns:
+                conn.execute("SAVEPOINT job")
+                try:
+                    result = fn(conn)
+                except Exception as exc:  # the job's own failure: undo it alone
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    outcome.results.append(None)
+                    outcome.errors.append(exc)
+                    continue
+                conn.execute("RELEASE job")
+                outcome.results.append(result)
+                outcome.errors.append(None)
+            if self.before_commit is not None:
+                self.before_commit(conn)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            # Disk full, read-only, I/O error: nothing of this batch is acknowledged.
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            if self.after_rollback is not None:
+                self.after_rollback()
+            outcome.commit_error = StoreUnavailable(f"write failed: {exc}")
+        return outcome

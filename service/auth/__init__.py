@@ -1,0 +1,1 @@
+"""Identity and access: users, sessions, API tokens, workspaces and roles."""

@@ -1,0 +1,150 @@
+"""The `runstream` command: serve, and the offline tools that act on a data directory."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+from aiohttp import web
+
+from eventstore.sqlite import SQLiteEventStore, verify_file
+from projections import all_projections
+from projections.rebuild import rebuild
+from service.logging import configure_logging
+from service.settings import Settings, SettingsError, load_settings
+
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, help="directory holding runstream.db")
+    parser.add_argument("--config", type=Path, help="a TOML file over config/default.toml")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, object] = {}
+    for name in ("host", "port", "data_dir"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    return load_settings(getattr(args, "config", None), overrides)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from service.app import create_app
+
+    settings = settings_from(args)
+    configure_logging()
+    web.run_app(
+        create_app(settings), host=settings.host, port=settings.port,
+        print=lambda line: print(line, file=sys.stderr), shutdown_timeout=10.0,
+    )
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    result = verify_file(settings.database_path)
+    report = {
+        "ok": result.ok, "checked": result.checked, "head": result.head,
+        "firstBadPosition": result.first_bad_position, "reason": result.reason,
+    }
+    print(orjson.dumps(report).decode())
+    return 0 if result.ok else 1
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    report = rebuild(settings.database_path, all_projections(), replace=not args.check)
+    print(orjson.dumps({
+        "matches": report.matches, "events": report.events,
+        "eventsPerSecond": round(report.events_per_second),
+        "differences": {t: {"onlyLive": a, "onlyRebuilt": b}
+                        for t, (a, b) in report.differences.items()},
+    }).decode())
+    return 0 if report.matches else 1
+
+
+async def _export(settings: Settings, stream: str | None, out: object) -> int:
+    store = await SQLiteEventStore.open(settings.database_path, all_projections(),
+                                        synchronous=settings.synchronous)
+    count = 0
+    try:
+        after = 0
+        while True:
+            page = await store.read(stream, after, 5000)
+            if not page:
+                break
+            for event in page:
+                sys.stdout.buffer.write(orjson.dumps(event.as_dict()) + b"\n")
+            count += len(page)
+            after = page[-1].position
+    finally:
+        await store.close()
+    sys.stdout.buffer.flush()
+    return count
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    asyncio.run(_export(settings_from(args), args.stream, sys.stdout))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="runstream", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the HTTP API")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    _add_data_options(serve)
+    serve.set_defaults(func=cmd_serve)
+
+    verify = sub.add_parser("verify", help="recompute the hash chain; exit 1 on a bad link")
+    _add_data_options(verify)
+    verify.set_defaults(func=cmd_verify)
+
+    rebuild_p = sub.add_parser("rebuild", help="replay projections; exit 1 if live differed")
+    rebuild_p.add_argument("--check", action="store_true", help="compare only, keep live tables")
+    _add_data_options(rebuild_p)
+    rebuild_p.set_defaults(func=cmd_rebuild)
+
+    export = sub.add_parser("export", help="write the log as NDJSON to stdout")
+    export.add_argument("--stream", help="only this stream (a run id)")
+    _add_data_options(export)
+    export.set_defaults(func=cmd_export)
+
+    for module in _command_modules():
+        module.add_commands(sub, _add_data_options)
+    return parser
+
+
+def _command_modules() -> list:  # type: ignore[type-arg]
+    """Modules that contribute sub-commands through `add_commands(subparsers, add_data_options)`."""
+    import importlib
+
+    names = ["service.auth.commands", "service.workflows.commands"]
+    modules = []
+    for name in names:
+        try:
+            modules.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    return modules
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SettingsError as exc:
+        print(f"runstream: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Request id + one log line per request, and JSON bodies for every error."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from eventstore.errors import StoreUnavailable
+from service.errors import HTTP_STATUS_CODES, ApiError, error_response
+
+log = structlog.get_logger("runstream.http")
+
+REQUEST_ID_HEADER = "X-Request-Id"
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Bind a request id for every log line of this request and emit the canonical line."""
+    request_id = request.headers.get(REQUEST_ID_HEADER, "")
+    if not (0 < len(request_id) <= 64 and request_id.isascii() and request_id.isprintable()):
+        request_id = uuid.uuid4().hex
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        if not response.prepared:
+            response.headers[REQUEST_ID_HEADER] = request_id
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        log.info(
+            "request", method=request.method, path=request.path, status=status,
+            ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Translate every failure into `{"error": {...}}`; nothing leaks as HTML or a traceback."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return exc.response()
+    except StoreUnavailable as exc:
+        return error_response(503, "unavailable", str(exc))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = HTTP_STATUS_CODES.get(exc.status, "error")
+        message = exc.reason if exc.status != 413 else "request body too large"
+        return error_response(exc.status, code, message)
+    except Exception:
+        log.exception("unhandled error")
+        return error_response(500, "internal", "internal server error")

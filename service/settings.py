@@ -1,0 +1,102 @@
+"""Settings: config/default.toml, then a `--config` file, then RUNSTREAM_* variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.toml"
+ENV_PREFIX = "RUNSTREAM_"
+
+
+class SettingsError(ValueError):
+    """A config file or variable names an unknown key or holds a value of the wrong type."""
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 3026
+    data_dir: Path = Path("./data")
+    synchronous: str = "FULL"
+    live_ring_size: int = 8192
+    max_body_bytes: int = 1_048_576
+    session_key: str = ""
+    session_max_age_s: int = 1_209_600
+    admin_password: str = ""
+    max_concurrent_runs: int = 16
+    default_node_timeout_ms: int = 300_000
+    http_allow_hosts: list[str] = field(default_factory=list)
+    http_max_response_bytes: int = 1_048_576
+    http_timeout_ms: int = 30_000
+    load_examples: bool = False
+    stream_retry_ms: int = 2000
+    stream_buffer_bytes: int = 262_144
+    stream_write_deadline_s: float = 10.0
+    v1_ping_interval_s: float = 9.0
+    splox_keepalive_interval_s: float = 3.0
+    splox_max_duration_s: float = 1800.0
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "runstream.db"
+
+    def replace(self, **changes: Any) -> Settings:
+        return load_settings(base=self, overrides=changes, environ={})
+
+
+def _coerce(name: str, raw: Any, current: Any) -> Any:
+    """Convert a TOML value or an environment string to the type of the default."""
+    try:
+        if isinstance(current, bool):
+            if isinstance(raw, str):
+                if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                    raise ValueError(raw)
+                return raw.lower() in ("1", "true", "yes")
+            return bool(raw)
+        if isinstance(current, int):
+            return int(raw)
+        if isinstance(current, float):
+            return float(raw)
+        if isinstance(current, Path):
+            return Path(raw)
+        if isinstance(current, list):
+            if isinstance(raw, str):
+                return [part.strip() for part in raw.split(",") if part.strip()]
+            return list(raw)
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name!r}: cannot use {raw!r}") from exc
+
+
+def load_settings(
+    config_file: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+    base: Settings | None = None,
+) -> Settings:
+    settings = base if base is not None else Settings()
+    values = dataclasses.asdict(settings)
+    layers: list[dict[str, Any]] = []
+    if base is None:
+        layers.append(tomllib.loads(DEFAULT_CONFIG.read_text()))
+    if config_file is not None:
+        layers.append(tomllib.loads(Path(config_file).read_text()))
+    env = os.environ if environ is None else environ
+    layers.append(
+        {k[len(ENV_PREFIX):].lower(): v for k, v in env.items() if k.startswith(ENV_PREFIX)}
+    )
+    layers.append(overrides or {})
+    for layer in layers:
+        for key, raw in layer.items():
+            if key not in values:
+                raise SettingsError(f"unknown setting {key!r}")
+            values[key] = _coerce(key, raw, values[key])
+    if values["synchronous"].upper() not in ("FULL", "NORMAL", "EXTRA", "OFF"):
+        raise SettingsError("synchronous must be FULL, NORMAL, EXTRA or OFF")
+    values["synchronous"] = values["synchronous"].upper()
+    return Settings(**values)

@@ -1,0 +1,1 @@
+"""HTTP views: each module translates requests to domain calls and domain errors to HTTP."""

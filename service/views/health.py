@@ -1,0 +1,16 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from service import keys
+
+
+async def healthz(request: web.Request) -> web.Response:
+    store = request.app[keys.STORE]
+    return web.json_response({"status": "ok", "head": await store.head()})
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
