@@ -131,7 +131,7 @@ def _command_modules() -> list:  # type: ignore[type-arg]
         try:
             modules.append(importlib.import_module(name))
         except ModuleNotFoundError as exc:
-            if exc.name != name:
+            if exc.name is None or not name.startswith(exc.name):
                 raise
     return modules
 
