@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eventstore.projector import Projector
-from eventstore.sqlite import EVENT_COLUMNS, VERIFY_PAGE, row_to_event, open_store_sync
+from eventstore.sqlite import EVENT_COLUMNS, VERIFY_PAGE, open_store_sync, row_to_event
 
 
 @dataclass

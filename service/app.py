@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from weakref import WeakSet
 
@@ -32,10 +31,8 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _close_streams(app: web.Application) -> None:
     """On shutdown, end every open stream so clients reconnect (and resume) elsewhere."""
-    for response in list(app[keys.STREAMS]):
-        task = getattr(response, "stream_task", None)
-        if isinstance(task, asyncio.Task):
-            task.cancel()
+    for session in list(app[keys.STREAMS]):
+        session.close()
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -11,12 +11,11 @@ from eventstore.sqlite import SQLiteEventStore
 from service.settings import Settings
 
 if TYPE_CHECKING:
-    from service.engine.engine import Engine
-    from service.workflows.repository import WorkflowRepository
+    from service.streams.session import EventStreamSession
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", SQLiteEventStore)
 ENGINE = web.AppKey("engine", "Engine")
 WORKFLOWS = web.AppKey("workflows", "WorkflowRepository")
-# Open streaming responses, closed on shutdown (aiohttp-sse graceful_shutdown pattern).
-STREAMS = web.AppKey("streams", WeakSet[web.StreamResponse])
+# Open stream sessions, closed on shutdown (aiohttp-sse graceful_shutdown pattern).
+STREAMS = web.AppKey("streams", WeakSet["EventStreamSession"])

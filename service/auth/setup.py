@@ -1,18 +1,56 @@
-"""Wires identity into the app: session storage, the authentication middleware, routes."""
+"""Wires identity into the app: session storage, tables and bootstrap, middleware, routes."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import AsyncIterator
+
+import aiohttp_session
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
-from service.auth.principal import PRINCIPAL
+from service import keys
+from service.auth.keys import AUTH, WORKSPACES
+from service.auth.middleware import authenticate
+from service.auth.passwords import generate_password
+from service.auth.repository import AuthRepository
+from service.auth.schema import ADMIN_USERNAME
+from service.auth.session_key import session_fernet
+from service.auth.workspaces import WorkspaceRepository
+from service.views import auth_views
+
+SESSION_COOKIE = "runstream_session"
 
 
-@web.middleware
-async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request[PRINCIPAL] = None
-    return await handler(request)
+async def _identity_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Create the tables and, on the first start only, `admin` and `default`."""
+    store = app[keys.STORE]
+    settings = app[keys.SETTINGS]
+    auth = AuthRepository(store)
+    app[AUTH] = auth
+    app[WORKSPACES] = WorkspaceRepository(store)
+    await auth.ensure_schema()
+    password = settings.admin_password or generate_password()
+    if await auth.bootstrap(password) and not settings.admin_password:
+        # Printed, not logged: log lines are kept and shipped; this must be seen once only.
+        print(
+            f"runstream: created user {ADMIN_USERNAME!r} with password: {password}",
+            file=sys.stderr, flush=True,
+        )
+    yield
 
 
 def setup_auth(app: web.Application) -> None:
+    """Install sessions and authentication; call after the store's cleanup context is added."""
+    settings = app[keys.SETTINGS]
+    storage = EncryptedCookieStorage(
+        session_fernet(settings),
+        cookie_name=SESSION_COOKIE,
+        max_age=settings.session_max_age_s,
+        httponly=True,
+        samesite="Lax",
+    )
+    aiohttp_session.setup(app, storage)
     app.middlewares.append(authenticate)
+    app.cleanup_ctx.append(_identity_ctx)
+    auth_views.setup_routes(app)

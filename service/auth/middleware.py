@@ -1,0 +1,80 @@
+"""Who is calling (Bearer token or session cookie), and the CSRF rule for cookie writes."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from aiohttp_session import get_session
+
+from service.auth.keys import AUTH
+from service.auth.principal import PRINCIPAL, Principal
+from service.auth.repository import TOKEN_PREFIX, User
+from service.errors import error_response, forbidden
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# What a cross-site page cannot send without a CORS preflight is JSON; forms it can send,
+# so for those the Origin check below is what stops a forged request.
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+SESSION_ID = "sid"
+
+
+def is_json_type(content_type: str) -> bool:
+    return content_type == "application/json" or (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    )
+
+
+def check_csrf(request: web.Request) -> None:
+    """403 unless the body is JSON or a form and any Origin sent is this server's own."""
+    content_type = request.content_type
+    if not (is_json_type(content_type) or content_type in FORM_TYPES):
+        raise forbidden("a cookie-authenticated write needs a JSON or form content type")
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.lower() != f"{request.scheme}://{request.host}".lower():
+        raise forbidden("cross-origin request refused")
+
+
+def _principal(user: User, via: str) -> Principal:
+    return Principal(user_id=user.id, username=user.username, is_admin=user.is_admin, via=via)
+
+
+async def _from_token(request: web.Request, header: str) -> Principal | None:
+    scheme, _, secret = header.partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not secret.startswith(TOKEN_PREFIX):
+        return None
+    user = await request.app[AUTH].user_for_token(secret)
+    return _principal(user, "token") if user is not None else None
+
+
+async def _from_session(request: web.Request) -> Principal | None:
+    session = await get_session(request)
+    secret = session.get(SESSION_ID)
+    if not isinstance(secret, str):
+        return None
+    user = await request.app[AUTH].user_for_session(secret)
+    if user is None:
+        # Logged out elsewhere, expired or the user was deleted: drop the dead cookie.
+        session.invalidate()
+        return None
+    return _principal(user, "session")
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Set `request[PRINCIPAL]`; a bad token is 401 even when a valid cookie came along."""
+    request[PRINCIPAL] = None
+    header = request.headers.get("Authorization")
+    if header is not None:
+        principal = await _from_token(request, header)
+        if principal is None:
+            return error_response(
+                401, "unauthorized", "invalid or revoked API token",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+    else:
+        principal = await _from_session(request)
+        if principal is not None and request.method in UNSAFE_METHODS:
+            check_csrf(request)
+    request[PRINCIPAL] = principal
+    return await handler(request)

@@ -1,0 +1,156 @@
+"""Workspaces, their members' roles, and chats (each owned by one user)."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eventstore.sqlite import utc_now
+from service.auth.repository import Database
+
+# Role names as stored; service.auth.principal.Role gives them their order.
+ROLE_NAMES = ("viewer", "runner", "editor", "admin")
+
+
+class WorkspaceNameTaken(Exception):
+    """Another workspace has this name (compared case-insensitively)."""
+
+
+class LastWorkspaceAdmin(Exception):
+    """The change would leave a workspace without any admin member."""
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    id: str
+    name: str
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    workspace_id: str
+    user_id: str
+    username: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    id: str
+    owner_id: str
+    title: str
+    created_at: str
+
+
+def _workspace(row: Sequence[Any]) -> Workspace:
+    return Workspace(row[0], row[1], row[2])
+
+
+class WorkspaceRepository:
+    """Workspaces, memberships and chats; the domain side of access (no HTTP in here)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create_workspace(self, name: str, creator_id: str) -> Workspace:
+        """A new workspace whose creator is its first admin member."""
+        workspace = Workspace(str(uuid.uuid4()), name, utc_now())
+
+        def insert(conn: sqlite3.Connection) -> None:
+            if conn.execute("SELECT 1 FROM workspaces WHERE name = ?", (name,)).fetchone():
+                raise WorkspaceNameTaken(name)
+            conn.execute(
+                "INSERT INTO workspaces (id, name, created_by, created_at) VALUES (?, ?, ?, ?)",
+                (workspace.id, name, creator_id, workspace.created_at),
+            )
+            conn.execute(
+                "INSERT INTO workspace_members (workspace_id, user_id, role, added_at) "
+                "VALUES (?, ?, 'admin', ?)",
+                (workspace.id, creator_id, workspace.created_at),
+            )
+
+        await self.db.execute_write(insert)
+        return workspace
+
+    async def get_workspace(self, workspace_id: str) -> Workspace | None:
+        rows = await self.db.fetch_all(
+            "SELECT id, name, created_at FROM workspaces WHERE id = ?", (workspace_id,)
+        )
+        return _workspace(rows[0]) if rows else None
+
+    async def all_workspaces(self) -> list[Workspace]:
+        rows = await self.db.fetch_all(
+            "SELECT id, name, created_at FROM workspaces ORDER BY created_at, id"
+        )
+        return [_workspace(r) for r in rows]
+
+    async def memberships(self, user_id: str) -> list[tuple[Workspace, str]]:
+        """Every workspace the user belongs to, with the user's role name."""
+        rows = await self.db.fetch_all(
+            "SELECT w.id, w.name, w.created_at, m.role FROM workspace_members m "
+            "JOIN workspaces w ON w.id = m.workspace_id WHERE m.user_id = ? "
+            "ORDER BY w.created_at, w.id",
+            (user_id,),
+        )
+        return [(_workspace(r), r[3]) for r in rows]
+
+    async def role_of(self, user_id: str, workspace_id: str) -> str | None:
+        rows = await self.db.fetch_all(
+            "SELECT role FROM workspace_members WHERE user_id = ? AND workspace_id = ?",
+            (user_id, workspace_id),
+        )
+        return str(rows[0][0]) if rows else None
+
+    async def set_member(self, workspace_id: str, user_id: str, role: str) -> bool:
+        """Add a member or change their role; True if they were not a member before."""
+        if role not in ROLE_NAMES:
+            raise ValueError(f"unknown role {role!r}")
+        now = utc_now()
+
+        def upsert(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT role FROM workspace_members WHERE workspace_id = ? AND user_id = ?",
+                (workspace_id, user_id),
+            ).fetchone()
+            if row is not None and row[0] == "admin" and role != "admin":
+                (admins,) = conn.execute(
+                    "SELECT COUNT(*) FROM workspace_members "
+                    "WHERE workspace_id = ? AND role = 'admin'",
+                    (workspace_id,),
+                ).fetchone()
+                if admins <= 1:
+                    raise LastWorkspaceAdmin(workspace_id)
+            conn.execute(
+                "INSERT INTO workspace_members (workspace_id, user_id, role, added_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (workspace_id, user_id) "
+                "DO UPDATE SET role = excluded.role",
+                (workspace_id, user_id, role, now),
+            )
+            return row is None
+
+        created: bool = await self.db.execute_write(upsert)
+        return created
+
+    # -- chats -----------------------------------------------------------------
+
+    async def create_chat(self, owner_id: str, title: str) -> Chat:
+        chat = Chat(str(uuid.uuid4()), owner_id, title, utc_now())
+
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO chats (id, owner_id, title, created_at) VALUES (?, ?, ?, ?)",
+                (chat.id, chat.owner_id, chat.title, chat.created_at),
+            )
+
+        await self.db.execute_write(insert)
+        return chat
+
+    async def get_chat(self, chat_id: str) -> Chat | None:
+        rows = await self.db.fetch_all(
+            "SELECT id, owner_id, title, created_at FROM chats WHERE id = ?", (chat_id,)
+        )
+        return Chat(rows[0][0], rows[0][1], rows[0][2], rows[0][3]) if rows else None

@@ -1,0 +1,140 @@
+"""The canonical v1 API's words (seed 004): run and activity-run shapes, statuses, stream frames."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from eventstore.records import RecordedEvent
+from projections.queries import RunQueries
+from projections.runs import activity_run_id
+from projections.vocabulary import (
+    RUN_STATUS_AFTER,
+    EventType,
+    NodeStatus,
+    RunStatus,
+    node_status_after,
+)
+from service.settings import Settings
+from service.streams.session import Render, StreamOptions
+from service.streams.sse import Frame
+
+RUN_STATUS_WORDS: dict[str, str] = {
+    RunStatus.PENDING: "scheduled",
+    RunStatus.RUNNING: "running",
+    RunStatus.WAITING: "waiting",
+    RunStatus.COMPLETED: "completed",
+    RunStatus.FAILED: "failed",
+    RunStatus.CANCELLED: "cancelled",
+}
+# Query `status=` words back to canonical statuses.
+RUN_STATUS_FROM_WORD = {word: status for status, word in RUN_STATUS_WORDS.items()}
+
+NODE_STATUS_WORDS: dict[str, str] = {
+    NodeStatus.PENDING: "scheduled",
+    NodeStatus.RUNNING: "running",
+    NodeStatus.WAITING: "waiting",
+    NodeStatus.COMPLETED: "completed",
+    NodeStatus.FAILED: "failed",
+    NodeStatus.SKIPPED: "skipped",
+    NodeStatus.CANCELLED: "cancelled",
+}
+
+PING = Frame(orjson.dumps({"content": "ping"}), "ping")
+
+
+def run_json(run: dict[str, Any]) -> dict[str, Any]:
+    """A workflow run as v1 clients read it (list items, detail, results)."""
+    inputs = run.get("inputs") or {}
+    return {
+        "id": run["id"],
+        "workflowId": run["workflowId"],
+        "workflowName": run["workflowName"] or None,
+        "workflowVersion": run["workflowVersion"],
+        "workspaceId": run["workspaceId"],
+        "chatId": run["chatId"],
+        "parentRunId": run["parentRunId"],
+        "status": RUN_STATUS_WORDS[run["status"]],
+        # v1 lists inputs as an array of name/value pairs.
+        "inputs": [{"name": name, "value": value} for name, value in inputs.items()],
+        "outputs": run["output"],
+        "error": run["error"],
+        "cancelReason": run["cancelReason"],
+        "createdBy": run["createdBy"],
+        "createdAt": run["createdAt"],
+        "startedAt": run["startedAt"],
+        "updatedAt": run["updatedAt"],
+        "finishedAt": run["finishedAt"],
+    }
+
+
+def activity_json(node: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": node["id"],
+        "stepId": node["nodeId"],
+        "stepName": node["nodeName"],
+        "stepType": node["nodeType"],
+        "status": NODE_STATUS_WORDS[node["status"]],
+        "outputs": node["output"],
+        "error": node["error"],
+        "attempt": node["attempt"],
+        "progress": node["progress"],
+        "durationMs": node["durationMs"],
+        "createdAt": node["createdAt"],
+        "updatedAt": node["updatedAt"],
+    }
+
+
+def run_detail_json(run: dict[str, Any], nodes: list[dict[str, Any]]) -> dict[str, Any]:
+    return {**run_json(run), "activityRuns": [activity_json(node) for node in nodes]}
+
+
+def _frame(event: str, body: dict[str, Any]) -> Frame:
+    return Frame(orjson.dumps(body), event)
+
+
+class V1Dialect:
+    def options(self, settings: Settings) -> StreamOptions:
+        return StreamOptions(keepalive=PING, keepalive_interval_s=settings.v1_ping_interval_s)
+
+    def renderer(self, run: dict[str, Any], context: Any) -> Render:
+        queries: RunQueries = context
+        run_id = run["id"]
+
+        async def render(event: RecordedEvent) -> list[Frame]:
+            data = event.payload
+            if event.type in RUN_STATUS_AFTER:
+                status = RUN_STATUS_AFTER[event.type]
+                frames = [_frame("workflow-run", {"content": {
+                    "workflowRunId": run_id, "status": RUN_STATUS_WORDS[status]}})]
+                if event.type == EventType.RUN_COMPLETED:
+                    final = await queries.get_run(run_id)
+                    nodes = await queries.node_runs(run_id)
+                    assert final is not None
+                    frames.append(_frame("result", {
+                        "success": True, "workflowRun": run_detail_json(final, nodes)}))
+                elif event.type == EventType.RUN_FAILED:
+                    frames.append(_frame("error", {
+                        "error": "Workflow run failed", "details": data.get("error")}))
+                elif event.type == EventType.RUN_CANCELLED:
+                    frames.append(_frame("error", {
+                        "error": "Workflow run cancelled", "details": data.get("reason")}))
+                return frames
+            node_id = data.get("nodeId")
+            if not isinstance(node_id, str):
+                return []
+            activity_id = activity_run_id(run_id, node_id)
+            if event.type == EventType.NODE_THINKING:
+                return [_frame("thinking", {
+                    "content": data.get("text", ""), "stepId": node_id,
+                    "activityRunId": activity_id})]
+            node_status = node_status_after(event.type, data)
+            if node_status is None:
+                return []
+            return [_frame("activity-run", {"content": {
+                "workflowRunId": run_id, "activityRunId": activity_id, "stepId": node_id,
+                "stepName": data.get("nodeName"), "status": NODE_STATUS_WORDS[node_status],
+                "attempt": data.get("attempt", 1)}})]
+
+        return render

@@ -1,0 +1,121 @@
+"""Node types: the interface a node implements, the built-ins and `runstream.nodes` plugins.
+
+A node type is an object with:
+
+- ``async def run(self, params, inputs, ctx) -> output``: ``params`` are the node's
+  params with every template rendered; ``inputs`` maps each completed predecessor's
+  id to its output; ``ctx`` is a :class:`~service.engine.context.NodeContext` with
+  ``await ctx.progress(pct, message)``, ``await ctx.thinking(text)``, ``ctx.attempt``,
+  ``ctx.run_id`` and ``ctx.node_id``. Return a JSON-able output. Raise
+  :class:`NodeError` (or any exception) to fail the attempt; the engine retries it
+  per the node's ``retry`` policy. Cancellation (run cancelled, timed out, or a
+  sibling failed) arrives as ``asyncio.CancelledError``: clean up and re-raise.
+- optionally ``def check(self, params) -> list[str]``, run when a definition is
+  saved: problems with the raw params (before rendering), as messages.
+
+Register a plugin in its distribution's metadata::
+
+    [project.entry-points."runstream.nodes"]
+    slack_post = "mypkg.nodes:SlackPost"
+
+The entry point's name is the node type name; the object may be a class (it is
+instantiated without arguments) or an instance.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Mapping
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import structlog
+
+if TYPE_CHECKING:
+    from service.engine.context import NodeContext
+
+log = structlog.get_logger(__name__)
+
+ENTRY_POINT_GROUP = "runstream.nodes"
+
+
+class NodeError(Exception):
+    """A node's failure, with the message the log records; `retryable=False` skips retries."""
+
+    def __init__(self, message: str, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+
+
+class NodeType:
+    """Base class for node types (plugins may subclass it or just provide `run`)."""
+
+    # Pure nodes have no side effects and do not wait: the engine runs them inline
+    # and records NodeStarted and NodeCompleted in one commit.
+    pure: ClassVar[bool] = False
+    # Whether the engine's default node timeout applies when a node sets none.
+    uses_default_timeout: ClassVar[bool] = True
+
+    def check(self, params: Mapping[str, Any]) -> list[str]:
+        return []
+
+    async def run(self, params: dict[str, Any], inputs: dict[str, Any], ctx: NodeContext) -> Any:
+        return self.run_inline(params, inputs)
+
+    def run_inline(self, params: dict[str, Any], inputs: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+
+class NodeRegistry:
+    """Node types by name."""
+
+    def __init__(self, types: Mapping[str, Any] | None = None) -> None:
+        self._types: dict[str, Any] = dict(types or {})
+
+    def register(self, name: str, node_type: Any) -> None:
+        if inspect.isclass(node_type):
+            node_type = node_type()
+        if not callable(getattr(node_type, "run", None)):
+            raise TypeError(f"node type {name!r} has no run method")
+        self._types[name] = node_type
+
+    def get(self, name: str) -> Any:
+        return self._types[name]
+
+    def names(self) -> frozenset[str]:
+        return frozenset(self._types)
+
+    def check_params(self, name: str, params: Mapping[str, Any]) -> list[str]:
+        check = getattr(self._types[name], "check", None)
+        return list(check(params)) if check is not None else []
+
+    def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
+        """Add every plugin of `group`; a plugin that fails to load is logged and skipped."""
+        for entry in entry_points(group=group):
+            try:
+                self.register(entry.name, entry.load())
+            except Exception as exc:  # a broken plugin must not stop the service
+                log.warning("node_plugin_failed", plugin=entry.name, error=str(exc))
+
+
+def builtin_registry() -> NodeRegistry:
+    from service.engine.nodes.builtin import BUILTIN_TYPES
+    from service.engine.nodes.http import HttpRequest
+    from service.engine.nodes.subworkflow import Subworkflow
+
+    registry = NodeRegistry()
+    for name, node_type in {
+        **BUILTIN_TYPES, "http_request": HttpRequest, "subworkflow": Subworkflow,
+    }.items():
+        registry.register(name, node_type)
+    return registry
+
+
+@functools.cache
+def default_registry(group: str = ENTRY_POINT_GROUP) -> NodeRegistry:
+    """The built-ins plus the installed plugins (loaded once per process)."""
+    registry = builtin_registry()
+    registry.load_entry_points(group)
+    return registry

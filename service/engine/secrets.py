@@ -1,0 +1,99 @@
+"""Env values are secrets: redacted from everything the engine writes, kept off the log.
+
+With a Fernet key configured, a run's env values are stored encrypted in a table
+beside the log (never in it) until the run ends, so a run resumed after a restart
+still has them; without one they live only in memory.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from cryptography.fernet import Fernet, InvalidToken
+
+from eventstore.sqlite import SQLiteEventStore
+
+REDACTED = "***"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS run_secrets (
+    run_id TEXT PRIMARY KEY,
+    sealed BLOB NOT NULL
+);
+"""
+
+
+class Redactor:
+    """Replaces every occurrence of any secret value inside a JSON value with ***."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        # Longest first, so a secret that contains another is replaced whole.
+        self.secrets = sorted({v for v in env.values() if isinstance(v, str) and v},
+                              key=len, reverse=True)
+
+    def __call__(self, value: Any) -> Any:
+        if not self.secrets:
+            return value
+        return self._redact(value)
+
+    def _redact(self, value: Any) -> Any:
+        if isinstance(value, str):
+            for secret in self.secrets:
+                if secret in value:
+                    value = value.replace(secret, REDACTED)
+            return value
+        if isinstance(value, dict):
+            return {self._redact(k): self._redact(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._redact(item) for item in value]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            # A numeric secret would otherwise slip through as a number.
+            text = str(value)
+            return REDACTED if text in self.secrets else value
+        return value
+
+
+class SecretVault:
+    """Encrypted env values per run, outside the event log."""
+
+    def __init__(self, store: SQLiteEventStore, key: str | None) -> None:
+        self.store = store
+        self.fernet = Fernet(key.encode()) if key else None
+
+    async def ensure_schema(self) -> None:
+        if self.fernet is not None:
+            await self.store.execute_write(lambda conn: conn.executescript(SCHEMA))
+
+    async def put(self, run_id: str, env: Mapping[str, str]) -> None:
+        if self.fernet is None or not env:
+            return
+        sealed = self.fernet.encrypt(orjson.dumps(dict(env)))
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT OR REPLACE INTO run_secrets VALUES (?, ?)", (run_id, sealed))
+
+        await self.store.execute_write(write)
+
+    async def get(self, run_id: str) -> dict[str, str] | None:
+        if self.fernet is None:
+            return None
+        rows = await self.store.fetch_all(
+            "SELECT sealed FROM run_secrets WHERE run_id = ?", (run_id,)
+        )
+        if not rows:
+            return None
+        try:
+            env: dict[str, str] = orjson.loads(self.fernet.decrypt(bytes(rows[0][0])))
+        except InvalidToken:
+            return None
+        return env
+
+    async def drop(self, run_id: str) -> None:
+        if self.fernet is None:
+            return
+        await self.store.execute_write(
+            lambda conn: conn.execute("DELETE FROM run_secrets WHERE run_id = ?", (run_id,))
+        )

@@ -1,0 +1,1 @@
+"""The one stream layer every dialect renders onto: SSE framing, cursors, the serving loop."""

@@ -1,0 +1,74 @@
+"""The raw log: one run's events (its viewers), the whole log and its live stream (admins)."""
+
+from __future__ import annotations
+
+import orjson
+from aiohttp import web
+
+from eventstore.records import RecordedEvent
+from service import keys
+from service.auth.access import require_admin
+from service.auth.principal import Role
+from service.streams.cursor import cursor_beyond_log, parse_cursor
+from service.streams.session import EventStreamSession, StreamOptions
+from service.streams.sse import Frame
+from service.views.lookup import load_run
+from service.views.params import path_uuid, query_int
+from service.views.responses import data_response
+
+MAX_EVENTS_PAGE = 1000
+NDJSON = "application/x-ndjson"
+RAW_PING = Frame(b"{}", "ping")
+
+
+def _wants_ndjson(request: web.Request) -> bool:
+    return request.query.get("format") == "ndjson" or NDJSON in request.headers.get("Accept", "")
+
+
+async def _page(request: web.Request, stream: str | None) -> web.Response:
+    after = query_int(request, "after", 0, 0, 2**62)
+    limit = query_int(request, "limit", 100, 1, MAX_EVENTS_PAGE)
+    events = await request.app[keys.STORE].read(stream, after, limit)
+    if _wants_ndjson(request):
+        body = b"".join(orjson.dumps(event.as_dict()) + b"\n" for event in events)
+        return web.Response(body=body, content_type=NDJSON)
+    next_after = events[-1].position if events else after
+    return data_response(
+        [event.as_dict() for event in events],
+        headers={"X-Next-After": str(next_after)},
+    )
+
+
+async def run_events(request: web.Request) -> web.Response:
+    run = await load_run(request, path_uuid(request, "runId"), Role.VIEWER)
+    return await _page(request, run["id"])
+
+
+async def all_events(request: web.Request) -> web.Response:
+    require_admin(request)
+    return await _page(request, None)
+
+
+async def _render_raw(event: RecordedEvent) -> list[Frame]:
+    return [Frame(orjson.dumps(event.as_dict()), event.type)]
+
+
+async def all_events_stream(request: web.Request) -> web.StreamResponse:
+    require_admin(request)
+    store = request.app[keys.STORE]
+    settings = request.app[keys.SETTINGS]
+    after = parse_cursor(request)
+    head = await store.head()
+    if after > head:
+        raise cursor_beyond_log(after, head)
+    session = EventStreamSession(request)
+    await session.prepare()
+    options = StreamOptions(keepalive=RAW_PING, keepalive_interval_s=settings.v1_ping_interval_s)
+    await session.pump(store.subscribe(None, after), _render_raw, lambda _: False, options)
+    return await session.finish()
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/api/v1/workflow-runs/{runId}/events", run_events)
+    app.router.add_get("/api/v1/events", all_events)
+    app.router.add_get("/api/v1/events/stream", all_events_stream)

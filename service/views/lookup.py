@@ -1,0 +1,65 @@
+"""Finding a run or workflow for a caller: 404 when they may not know it exists, 403 when
+they may see it but not do this. Shared by every dialect's views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from projections.queries import RunQueries
+from service import keys
+from service.auth.access import get_chat_for, require_principal, require_workspace_role
+from service.auth.principal import Role
+from service.errors import bad_request, not_found
+from service.views.params import object_body, optional_object, parse_uuid, string_map
+from service.workflows.errors import WorkflowNotFound
+
+
+async def load_run(request: web.Request, run_id: str, role: Role) -> dict[str, Any]:
+    run = await RunQueries(request.app[keys.STORE]).get_run(run_id)
+    if run is None:
+        raise not_found("workflow run not found")
+    await require_workspace_role(request, run["workspaceId"], role, "workflow run not found")
+    return run
+
+
+async def load_workflow(request: web.Request, workflow_id: str, role: Role) -> dict[str, Any]:
+    try:
+        workflow = await request.app[keys.WORKFLOWS].get(workflow_id)
+    except WorkflowNotFound:
+        raise not_found("workflow not found") from None
+    await require_workspace_role(request, workflow.workspace_id, role, "workflow not found")
+    return workflow.as_dict()
+
+
+async def start_run(
+    request: web.Request,
+    workflow_id: str,
+    inputs: dict[str, Any],
+    envs: dict[str, str],
+    chat_id: str | None = None,
+) -> str:
+    """Start a run of a workflow the caller may execute (runner role); returns its id."""
+    principal = require_principal(request)
+    workflow = await load_workflow(request, workflow_id, Role.RUNNER)
+    return str(await request.app[keys.ENGINE].start_run(
+        workflow["id"], workflow["workspaceId"], inputs, envs, principal.user_id, chat_id=chat_id,
+    ))
+
+
+async def start_run_from_body(request: web.Request) -> str:
+    """The v1 execute body (JSON or multipart): workflowId, inputs, envs, chatId."""
+    principal = require_principal(request)
+    body = await object_body(request)
+    raw_id = body.get("workflowId")
+    if not isinstance(raw_id, str):
+        raise bad_request("workflowId is required (a UUID)")
+    workflow_id = parse_uuid(raw_id, "workflowId")
+    inputs = optional_object(body, "inputs")
+    envs = string_map(body, "envs")
+    chat_id = None
+    if body.get("chatId") is not None:
+        chat = await get_chat_for(request, principal, str(body["chatId"]))
+        chat_id = chat["id"]
+    return await start_run(request, workflow_id, inputs, envs, chat_id)

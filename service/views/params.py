@@ -1,0 +1,107 @@
+"""Parsing and bounds of request input, shared by every view."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from service.errors import bad_request
+
+MAX_PAGE_LIMIT = 100
+DEFAULT_PAGE_LIMIT = 10
+MAX_PAGE = 1_000_000
+MAX_REASON_CHARS = 500
+MAX_SEARCH_CHARS = 200
+
+
+def parse_uuid(value: str, what: str) -> str:
+    """The canonical form of a UUID, or 400 naming the field."""
+    try:
+        return str(uuid.UUID(value))
+    except (ValueError, TypeError, AttributeError):
+        raise bad_request(f"{what} must be a UUID") from None
+
+
+def path_uuid(request: web.Request, name: str, what: str | None = None) -> str:
+    return parse_uuid(request.match_info[name], what or name)
+
+
+def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not raw.isascii() or len(raw) > 9 or not low <= int(raw) <= high:
+        raise bad_request(f"{name} must be an integer from {low} to {high}")
+    return int(raw)
+
+
+def page_params(request: web.Request) -> tuple[int, int]:
+    page = query_int(request, "page", 1, 1, MAX_PAGE)
+    limit = query_int(request, "limit", DEFAULT_PAGE_LIMIT, 1, MAX_PAGE_LIMIT)
+    return page, limit
+
+
+def pagination(page: int, limit: int, total: int) -> dict[str, int]:
+    return {"page": page, "limit": limit, "total": total, "totalPages": -(-total // limit)}
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """A JSON object body, or 400 saying what is wrong with it."""
+    raw = await request.read()
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise bad_request("request body must be valid JSON") from None
+    if not isinstance(body, dict):
+        raise bad_request("request body must be a JSON object")
+    return body
+
+
+async def object_body(request: web.Request) -> dict[str, Any]:
+    """A JSON object, or form / multipart fields with JSON-valued fields decoded."""
+    if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        form = await request.post()
+        body: dict[str, Any] = {}
+        for key in form:
+            value = form[key]
+            if not isinstance(value, str):
+                raise bad_request(f"field {key!r} must be text, not a file")
+            body[key] = value
+        for key in ("inputs", "envs", "payload"):
+            if isinstance(body.get(key), str):
+                try:
+                    body[key] = orjson.loads(body[key]) if body[key] else {}
+                except orjson.JSONDecodeError:
+                    raise bad_request(f"field {key!r} must be a JSON object") from None
+        return body
+    return await json_body(request)
+
+
+def optional_object(body: dict[str, Any], key: str) -> dict[str, Any]:
+    value = body.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise bad_request(f"{key} must be a JSON object")
+    return value
+
+
+def string_map(body: dict[str, Any], key: str) -> dict[str, str]:
+    value = optional_object(body, key)
+    if not all(isinstance(v, str) for v in value.values()):
+        raise bad_request(f"{key} must map names to strings")
+    return value
+
+
+def optional_string(body: dict[str, Any], key: str, max_chars: int) -> str | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise bad_request(f"{key} must be a string")
+    if len(value) > max_chars:
+        raise bad_request(f"{key} must be at most {max_chars} characters")
+    return value

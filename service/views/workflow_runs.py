@@ -1,0 +1,203 @@
+"""/api/v1/workflow-runs: execute, stream, cancel, list, dashboard, detail, resume."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from projections.queries import RunFilter, RunQueries
+from projections.vocabulary import TERMINAL_RUN_STATUSES, RunStatus
+from service import keys
+from service.auth.access import require_principal, visible_workspace_ids, workspace_role
+from service.auth.principal import Principal, Role
+from service.dialects import v1
+from service.errors import bad_request, not_found
+from service.streams.endpoint import RESUME_PATH, serve_run_stream
+from service.views.lookup import load_run, load_workflow, start_run_from_body
+from service.views.params import (
+    MAX_REASON_CHARS,
+    MAX_SEARCH_CHARS,
+    json_body,
+    optional_object,
+    optional_string,
+    page_params,
+    pagination,
+    parse_uuid,
+    path_uuid,
+)
+from service.views.responses import data_response
+
+MAX_CANCEL_RUN_IDS = 1000
+CANCEL_PAGE = 500
+
+
+def _queries(request: web.Request) -> RunQueries:
+    return RunQueries(request.app[keys.STORE])
+
+
+async def execute(request: web.Request) -> web.Response:
+    """Blocking run: answers with the finished run (the run goes on if the client leaves)."""
+    run_id = await start_run_from_body(request)
+    await request.app[keys.ENGINE].wait(run_id)
+    queries = _queries(request)
+    run = await queries.get_run(run_id)
+    assert run is not None
+    return data_response(v1.run_detail_json(run, await queries.node_runs(run_id)))
+
+
+async def execute_stream(request: web.Request) -> web.StreamResponse:
+    on_disconnect = request.query.get("onDisconnect", "continue")
+    if on_disconnect not in ("continue", "cancel"):
+        raise bad_request("onDisconnect must be 'continue' or 'cancel'")
+    principal = require_principal(request)
+    run_id = await start_run_from_body(request)
+    run = await _queries(request).get_run(run_id)
+    assert run is not None
+    engine = request.app[keys.ENGINE]
+
+    async def cancel_run() -> None:
+        await engine.cancel(run_id, "client disconnected", principal.username)
+
+    return await serve_run_stream(
+        request, run, v1.V1Dialect(), _queries(request), cursor=0,
+        headers={
+            "X-Workflow-Run-Id": run_id,
+            "X-Workflow-Run-Stream": RESUME_PATH.format(run_id=run_id),
+        },
+        on_disconnect=cancel_run if on_disconnect == "cancel" else None,
+    )
+
+
+async def list_runs(request: web.Request) -> web.Response:
+    principal = require_principal(request)
+    page, limit = page_params(request)
+    workflow_id = request.query.get("workflowId")
+    if workflow_id is not None:
+        workflow_id = parse_uuid(workflow_id, "workflowId")
+    status = request.query.get("status")
+    if status is not None:
+        status = v1.RUN_STATUS_FROM_WORD.get(status) or (
+            status if status in RunStatus.__members__.values() else None
+        )
+        if status is None:
+            raise bad_request(
+                "status must be one of " + ", ".join(v1.RUN_STATUS_FROM_WORD)
+            )
+    search = request.query.get("search") or None
+    if search is not None and len(search) > MAX_SEARCH_CHARS:
+        raise bad_request(f"search must be at most {MAX_SEARCH_CHARS} characters")
+    run_filter = RunFilter(
+        workspace_ids=await visible_workspace_ids(request, principal),
+        workflow_id=workflow_id, status=status, name_search=search,
+    )
+    runs, total = await _queries(request).list_runs(run_filter, (page - 1) * limit, limit)
+    return data_response([v1.run_json(run) for run in runs], pagination(page, limit, total))
+
+
+async def dashboard(request: web.Request) -> web.Response:
+    principal = require_principal(request)
+    workflow = await load_workflow(request, path_uuid(request, "workflowId"), Role.VIEWER)
+    counts = await _queries(request).status_counts(
+        workflow["id"], await visible_workspace_ids(request, principal)
+    )
+    by_word = {word: counts.get(status, 0) for status, word in v1.RUN_STATUS_WORDS.items()}
+    return data_response(
+        {"workflowId": workflow["id"], "total": sum(by_word.values()), "counts": by_word}
+    )
+
+
+async def detail(request: web.Request) -> web.Response:
+    run = await load_run(request, path_uuid(request, "runId"), Role.VIEWER)
+    nodes = await _queries(request).node_runs(run["id"])
+    return data_response(v1.run_detail_json(run, nodes))
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    run = await load_run(request, path_uuid(request, "runId"), Role.VIEWER)
+    return await serve_run_stream(request, run, v1.V1Dialect(), _queries(request))
+
+
+async def _cancel_targets(
+    request: web.Request, principal: Principal, body: dict[str, Any]
+) -> list[str]:
+    run_ids, workflow_id = body.get("runIds"), body.get("workflowId")
+    if (run_ids is None) == (workflow_id is None):
+        raise bad_request("provide either runIds or workflowId, not both")
+    if run_ids is not None:
+        if not isinstance(run_ids, list) or not run_ids or len(run_ids) > MAX_CANCEL_RUN_IDS:
+            raise bad_request(f"runIds must be a list of 1 to {MAX_CANCEL_RUN_IDS} run ids")
+        return [parse_uuid(run_id, "runIds[]") for run_id in run_ids]
+    if not isinstance(workflow_id, str):
+        raise bad_request("workflowId must be a UUID")
+    workflow = await load_workflow(request, parse_uuid(workflow_id, "workflowId"), Role.RUNNER)
+    queries = _queries(request)
+    targets: list[str] = []
+    for status in RunStatus:
+        if status in TERMINAL_RUN_STATUSES:
+            continue
+        offset = 0
+        while True:
+            runs, _ = await queries.list_runs(
+                RunFilter(workflow_id=workflow["id"], status=status), offset, CANCEL_PAGE
+            )
+            targets += [run["id"] for run in runs]
+            if len(runs) < CANCEL_PAGE:
+                break
+            offset += CANCEL_PAGE
+    return targets
+
+
+async def cancel(request: web.Request) -> web.Response:
+    principal = require_principal(request)
+    body = await json_body(request)
+    reason = optional_string(body, "reason", MAX_REASON_CHARS)
+    targets = await _cancel_targets(request, principal, body)
+    engine = request.app[keys.ENGINE]
+    queries = _queries(request)
+    results = []
+    for run_id in dict.fromkeys(targets):
+        run = await queries.get_run(run_id)
+        role = None
+        if run is not None:
+            role = await workspace_role(request, principal, run["workspaceId"])
+        if run is None or role is None:
+            results.append({"runId": run_id, "status": "not_found"})
+            continue
+        if role < Role.RUNNER:
+            results.append({"runId": run_id, "status": "error",
+                            "message": "you may not cancel this run"})
+            continue
+        outcome = await engine.cancel(run_id, reason or "cancelled", principal.username)
+        results.append({"runId": run_id, "status": outcome})
+    return data_response({"results": results})
+
+
+async def resume_node(request: web.Request) -> web.Response:
+    principal = require_principal(request)
+    run = await load_run(request, path_uuid(request, "runId"), Role.RUNNER)
+    node_id = request.match_info["nodeId"]
+    body = await json_body(request)
+    approved = body.get("approved", True)
+    if not isinstance(approved, bool):
+        raise bad_request("approved must be true or false")
+    data = optional_object(body, "data")
+    node = await _queries(request).node_run(run["id"], node_id)
+    if node is None:
+        raise not_found("no such node in this run")
+    await request.app[keys.ENGINE].resume(run["id"], node_id, principal.username, data, approved)
+    node = await _queries(request).node_run(run["id"], node_id)
+    assert node is not None
+    return data_response(v1.activity_json(node))
+
+
+def setup_routes(app: web.Application) -> None:
+    base = "/api/v1/workflow-runs"
+    app.router.add_post(f"{base}/execute", execute)
+    app.router.add_post(f"{base}/execute/stream", execute_stream)
+    app.router.add_post(f"{base}/cancel", cancel)
+    app.router.add_get(base, list_runs)
+    app.router.add_get(f"{base}/dashboard/{{workflowId}}", dashboard)
+    app.router.add_get(f"{base}/{{runId}}", detail)
+    app.router.add_get(f"{base}/{{runId}}/stream", stream)
+    app.router.add_post(f"{base}/{{runId}}/nodes/{{nodeId}}/resume", resume_node)

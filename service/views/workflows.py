@@ -1,0 +1,110 @@
+"""/api/v1/workflows: versioned definitions, validated on save."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from service import keys
+from service.auth.access import require_principal, require_workspace_role
+from service.auth.principal import Role
+from service.auth.schema import DEFAULT_WORKSPACE_ID
+from service.errors import bad_request, not_found, unprocessable
+from service.views.lookup import load_workflow
+from service.views.params import (
+    MAX_SEARCH_CHARS,
+    json_body,
+    page_params,
+    pagination,
+    parse_uuid,
+    path_uuid,
+)
+from service.views.responses import data_response
+from service.workflows.errors import WorkflowInvalid, WorkflowNotFound
+
+
+def workspace_param(value: Any) -> str:
+    """Workspace ids are UUIDs, except the built-in `default`."""
+    if value is None:
+        return DEFAULT_WORKSPACE_ID
+    if not isinstance(value, str):
+        raise bad_request("workspaceId must be a string")
+    return value if value == DEFAULT_WORKSPACE_ID else parse_uuid(value, "workspaceId")
+
+
+def _definition(body: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if key != "workspaceId"}
+
+
+def _invalid(exc: WorkflowInvalid) -> Exception:
+    return unprocessable(str(exc), {"nodeIds": exc.node_ids, "errors": exc.errors})
+
+
+async def create(request: web.Request) -> web.Response:
+    principal = require_principal(request)
+    body = await json_body(request)
+    workspace_id = workspace_param(body.get("workspaceId"))
+    await require_workspace_role(request, workspace_id, Role.EDITOR, "workspace not found")
+    try:
+        workflow = await request.app[keys.WORKFLOWS].create(
+            workspace_id, _definition(body), principal.user_id
+        )
+    except WorkflowInvalid as exc:
+        raise _invalid(exc) from None
+    return data_response(workflow.as_dict(), status=201)
+
+
+async def list_workflows(request: web.Request) -> web.Response:
+    require_principal(request)
+    workspace_id = workspace_param(request.query.get("workspaceId"))
+    await require_workspace_role(request, workspace_id, Role.VIEWER, "workspace not found")
+    page, limit = page_params(request)
+    search = request.query.get("search") or None
+    if search is not None and len(search) > MAX_SEARCH_CHARS:
+        raise bad_request(f"search must be at most {MAX_SEARCH_CHARS} characters")
+    workflows, total = await request.app[keys.WORKFLOWS].list(
+        workspace_id, search, limit, (page - 1) * limit
+    )
+    return data_response([w.as_dict() for w in workflows], pagination(page, limit, total))
+
+
+async def get(request: web.Request) -> web.Response:
+    workflow = await load_workflow(request, path_uuid(request, "workflowId"), Role.VIEWER)
+    versions = await request.app[keys.WORKFLOWS].list_versions(workflow["id"])
+    return data_response({**workflow, "versions": versions})
+
+
+async def update(request: web.Request) -> web.Response:
+    principal = require_principal(request)
+    workflow = await load_workflow(request, path_uuid(request, "workflowId"), Role.EDITOR)
+    body = await json_body(request)
+    if "workspaceId" in body and workspace_param(body["workspaceId"]) != workflow["workspaceId"]:
+        raise bad_request("a workflow cannot move to another workspace")
+    try:
+        updated = await request.app[keys.WORKFLOWS].update(
+            workflow["id"], _definition(body), principal.user_id
+        )
+    except WorkflowInvalid as exc:
+        raise _invalid(exc) from None
+    return data_response(updated.as_dict())
+
+
+async def get_version(request: web.Request) -> web.Response:
+    workflow = await load_workflow(request, path_uuid(request, "workflowId"), Role.VIEWER)
+    raw = request.match_info["version"]
+    if not raw.isdigit() or not raw.isascii() or len(raw) > 9 or int(raw) < 1:
+        raise bad_request("version must be a positive integer")
+    try:
+        version = await request.app[keys.WORKFLOWS].get_version(workflow["id"], int(raw))
+    except WorkflowNotFound:
+        raise not_found("workflow version not found") from None
+    return data_response(version.as_dict())
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/workflows", create)
+    app.router.add_get("/api/v1/workflows", list_workflows)
+    app.router.add_get("/api/v1/workflows/{workflowId}", get)
+    app.router.add_put("/api/v1/workflows/{workflowId}", update)
+    app.router.add_get("/api/v1/workflows/{workflowId}/versions/{version}", get_version)

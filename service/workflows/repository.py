@@ -1,0 +1,229 @@
+"""Workflows per workspace, each update an immutable new version (tables beside the log)."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from eventstore.sqlite import SQLiteEventStore
+from service.workflows.definition import ParamCheck, WorkflowDefinition, parse_definition
+from service.workflows.errors import WorkflowNotFound, WorkflowVersionNotFound
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS workflows (
+    id             TEXT PRIMARY KEY,
+    workspace_id   TEXT NOT NULL,
+    name           TEXT NOT NULL,
+    latest_version INTEGER NOT NULL,
+    created_by     TEXT NOT NULL,
+    created_at     TEXT NOT NULL,
+    updated_at     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS workflows_workspace_name ON workflows (workspace_id, name);
+CREATE TABLE IF NOT EXISTS workflow_versions (
+    workflow_id TEXT NOT NULL REFERENCES workflows (id),
+    version     INTEGER NOT NULL,
+    definition  BLOB NOT NULL,
+    created_by  TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    PRIMARY KEY (workflow_id, version)
+);
+"""
+
+_SELECT = (
+    "SELECT w.id, w.workspace_id, w.name, v.version, v.definition, v.created_by, "
+    "w.created_at, v.created_at, w.latest_version FROM workflows w "
+    "JOIN workflow_versions v ON v.workflow_id = w.id "
+)
+
+
+def create_schema(conn: sqlite3.Connection) -> None:
+    """Create the workflow tables if missing (idempotent; runs on the writer)."""
+    conn.executescript(SCHEMA)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@dataclass(frozen=True, slots=True)
+class Workflow:
+    """One version of a workflow; `definition` is the JSON as saved."""
+
+    id: str
+    workspace_id: str
+    name: str
+    version: int
+    definition: dict[str, Any]
+    created_by: str
+    created_at: str
+    updated_at: str
+    latest_version: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "workspaceId": self.workspace_id, "name": self.name,
+            "version": self.version, "latestVersion": self.latest_version,
+            "definition": self.definition, "createdBy": self.created_by,
+            "createdAt": self.created_at, "updatedAt": self.updated_at,
+        }
+
+
+def _row(row: Any) -> Workflow:
+    return Workflow(
+        id=row[0], workspace_id=row[1], name=row[2], version=row[3],
+        definition=orjson.loads(row[4]), created_by=row[5], created_at=row[6],
+        updated_at=row[7], latest_version=row[8],
+    )
+
+
+class WorkflowRepository:
+    """Create, update, read and list workflows; writes go through the store's one writer."""
+
+    def __init__(
+        self,
+        store: SQLiteEventStore,
+        node_types: Collection[str] | None = None,
+        check_params: ParamCheck | None = None,
+    ) -> None:
+        self.store = store
+        if node_types is None:
+            # Late import: the engine's registry is the one source of node type names.
+            from service.engine.registry import default_registry
+
+            registry = default_registry()
+            node_types, check_params = registry.names(), registry.check_params
+        self.node_types = node_types
+        self.check_params = check_params
+        self._parsed: dict[tuple[str, int], tuple[Workflow, WorkflowDefinition]] = {}
+
+    async def ensure_schema(self) -> None:
+        await self.store.execute_write(create_schema)
+
+    def validate(self, definition: Mapping[str, Any]) -> WorkflowDefinition:
+        """Parse a definition; raises WorkflowInvalid with the offending node ids."""
+        return parse_definition(definition, self.node_types, self.check_params)
+
+    async def create(
+        self, workspace_id: str, definition: Mapping[str, Any], created_by: str
+    ) -> Workflow:
+        parsed = self.validate(definition)
+        workflow_id = str(uuid.uuid4())
+        body = orjson.dumps(definition)
+        now = _now()
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO workflows VALUES (?, ?, ?, 1, ?, ?, ?)",
+                (workflow_id, workspace_id, parsed.name, created_by, now, now),
+            )
+            conn.execute(
+                "INSERT INTO workflow_versions VALUES (?, 1, ?, ?, ?)",
+                (workflow_id, body, created_by, now),
+            )
+
+        await self.store.execute_write(write)
+        return await self.get(workflow_id)
+
+    async def update(
+        self,
+        workflow_id: str,
+        definition: Mapping[str, Any],
+        updated_by: str,
+        workspace_id: str | None = None,
+    ) -> Workflow:
+        """Save `definition` as the next version; earlier versions never change."""
+        parsed = self.validate(definition)
+        await self.get(workflow_id, workspace_id)
+        body = orjson.dumps(definition)
+        now = _now()
+
+        def write(conn: sqlite3.Connection) -> int:
+            (latest,) = conn.execute(
+                "SELECT latest_version FROM workflows WHERE id = ?", (workflow_id,)
+            ).fetchone()
+            version = latest + 1
+            conn.execute(
+                "INSERT INTO workflow_versions VALUES (?, ?, ?, ?, ?)",
+                (workflow_id, version, body, updated_by, now),
+            )
+            conn.execute(
+                "UPDATE workflows SET latest_version = ?, name = ?, updated_at = ? WHERE id = ?",
+                (version, parsed.name, now, workflow_id),
+            )
+            return version
+
+        version = await self.store.execute_write(write)
+        return await self.get_version(workflow_id, version)
+
+    async def get(self, workflow_id: str, workspace_id: str | None = None) -> Workflow:
+        """The latest version; WorkflowNotFound if missing or in another workspace."""
+        rows = await self.store.fetch_all(
+            _SELECT + "AND v.version = w.latest_version WHERE w.id = ?", (workflow_id,)
+        )
+        if not rows or (workspace_id is not None and rows[0][1] != workspace_id):
+            raise WorkflowNotFound(workflow_id)
+        return _row(rows[0])
+
+    async def get_version(
+        self, workflow_id: str, version: int, workspace_id: str | None = None
+    ) -> Workflow:
+        rows = await self.store.fetch_all(
+            _SELECT + "AND v.version = ? WHERE w.id = ?", (version, workflow_id)
+        )
+        if not rows or (workspace_id is not None and rows[0][1] != workspace_id):
+            await self.get(workflow_id, workspace_id)
+            raise WorkflowVersionNotFound(workflow_id, version)
+        return _row(rows[0])
+
+    async def find_by_name(self, workspace_id: str, name: str) -> Workflow | None:
+        """The most recently created workflow of that name in the workspace, if any."""
+        rows = await self.store.fetch_all(
+            _SELECT + "AND v.version = w.latest_version WHERE w.workspace_id = ? AND w.name = ? "
+            "ORDER BY w.created_at DESC, w.rowid DESC LIMIT 1",
+            (workspace_id, name),
+        )
+        return _row(rows[0]) if rows else None
+
+    async def list(
+        self, workspace_id: str, search: str | None = None, limit: int = 100, offset: int = 0
+    ) -> tuple[list[Workflow], int]:
+        """Latest versions in a workspace, newest first, and the total count."""
+        where, params = "w.workspace_id = ?", [workspace_id]
+        if search:
+            where += " AND w.name LIKE ? ESCAPE '\\'"
+            escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params.append(f"%{escaped}%")
+        rows = await self.store.fetch_all(
+            _SELECT + f"AND v.version = w.latest_version WHERE {where} "
+            "ORDER BY w.created_at DESC, w.rowid DESC LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        total = await self.store.fetch_all(
+            f"SELECT COUNT(*) FROM workflows w WHERE {where}", params
+        )
+        return [_row(row) for row in rows], int(total[0][0])
+
+    async def list_versions(self, workflow_id: str) -> list[int]:
+        rows = await self.store.fetch_all(
+            "SELECT version FROM workflow_versions WHERE workflow_id = ? ORDER BY version",
+            (workflow_id,),
+        )
+        if not rows:
+            raise WorkflowNotFound(workflow_id)
+        return [row[0] for row in rows]
+
+    async def parsed(self, workflow_id: str, version: int) -> tuple[Workflow, WorkflowDefinition]:
+        """A stored version and its parsed definition (versions are immutable: cached)."""
+        key = (workflow_id, version)
+        cached = self._parsed.get(key)
+        if cached is None:
+            workflow = await self.get_version(workflow_id, version)
+            cached = self._parsed[key] = (workflow, self.validate(workflow.definition))
+        return cached
