@@ -161,6 +161,11 @@ class SQLiteEventStore(EventStore):
     ) -> WriteFn:
         state = self._state
         projectors = self.projectors
+        checkpoint_sql = (
+            "UPDATE projection_checkpoints SET position = ? WHERE name IN "
+            f"({', '.join('?' * len(projectors))})"
+        )
+        projector_names = [projector.name for projector in projectors]
 
         def job(conn: sqlite3.Connection) -> list[RecordedEvent]:
             current = state.version_of(conn, stream)
@@ -192,13 +197,22 @@ class SQLiteEventStore(EventStore):
                 for event in recorded:
                     projector.apply(conn, event)
             if projectors:
-                conn.execute("UPDATE projection_checkpoints SET position = ?", (position,))
+                # Only the projections applied here move on; one not loaded stays behind
+                # and catches up the next time it is opened.
+                conn.execute(checkpoint_sql, (position, *projector_names))
             # Only now, with every statement done, does the writer's view move on.
             state.position, state.hash = position, prev
             state.versions[stream] = version
             return recorded
 
         return job
+
+    async def ensure_schema(self, fn: WriteFn) -> Any:
+        """Run DDL (`fn(conn)`, which may use executescript) on the writer, between batches.
+
+        Not a job: `executescript` commits on its own, so it must never run inside a batch.
+        """
+        return await self._writer.run_in_thread(lambda: fn(self._writer.connection))
 
     async def execute_write(self, fn: WriteFn) -> Any:
         """Run a unit of write work (a function of the connection) in the writer's queue."""
@@ -311,7 +325,22 @@ def verify_connection(conn: sqlite3.Connection) -> VerifyResult:
             prev = digest
             checked += 1
             expected_position += 1
+    # The newest events leave no successor to break; the projection checkpoints,
+    # written in the same transactions, remember how far the log reached.
+    recorded_head = _checkpoint_head(conn)
+    if recorded_head > checked:
+        return VerifyResult(checked, checked, checked + 1,
+                            f"events after {checked} are missing: the log reached "
+                            f"{recorded_head}")
     return VerifyResult(checked, expected_position - 1)
+
+
+def _checkpoint_head(conn: sqlite3.Connection) -> int:
+    try:
+        row = conn.execute("SELECT MAX(position) FROM projection_checkpoints").fetchone()
+    except sqlite3.OperationalError:  # a log without projections
+        return 0
+    return int(row[0] or 0)
 
 
 def verify_file(path: Path) -> VerifyResult:

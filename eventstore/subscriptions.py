@@ -34,28 +34,36 @@ async def subscribe(
     # For one stream, `scanned` is how far the log is known to hold nothing more for
     # it, so a quiet stream can switch to the ring although its own cursor is old.
     scanned = after
+    caught_up = False
     while True:
         if is_closed():
             raise StoreUnavailable("the store is closed")
-        if max_lag is not None and hub.head - cursor > max_lag:
-            raise SubscriptionLagged(cursor, hub.head)
         if hub.covers(scanned):
             events = hub.since(scanned, stream)
+            # Lag is what this subscriber has yet to take since it was last caught up:
+            # history is not lag, and other streams' events never count against it.
+            if caught_up and max_lag is not None and len(events) > max_lag:
+                raise SubscriptionLagged(cursor, hub.head)
             scanned = hub.head
             for event in events:
                 if event.position > cursor:
                     cursor = event.position
                     yield event
+            caught_up = True  # everything up to `scanned` is delivered
             if hub.head == scanned:
                 # Nothing published since we looked: sleep until something is.
                 await hub.waiter(stream)
             continue
         head_before = hub.head
-        page = await read(stream, cursor, PAGE_SIZE)
+        page_size = max(PAGE_SIZE, (max_lag or 0) + 1)
+        page = await read(stream, cursor, page_size)
+        # Fell out of the ring while live: lagging if more of its own events wait than allowed.
+        if caught_up and max_lag is not None and len(page) > max_lag:
+            raise SubscriptionLagged(cursor, hub.head)
         for event in page:
             cursor = event.position
             yield event
-        if len(page) < PAGE_SIZE:
+        if len(page) < page_size:
             scanned = max(scanned, cursor, head_before)
         else:
             scanned = max(scanned, cursor)

@@ -13,7 +13,10 @@ from service import keys
 from service.auth.setup import setup_auth
 from service.middleware import json_errors, request_context
 from service.settings import Settings
-from service.views import health
+from service.engine.engine import Engine
+from service.engine.settings import EngineSettings
+from service.views import events, health, workflow_runs, workflows
+from service.workflows.repository import WorkflowRepository
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -27,6 +30,21 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     app[keys.STORE] = store
     yield
     await store.close()
+
+
+async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Workflows and the engine; on start, unfinished runs continue (recovery)."""
+    settings = app[keys.SETTINGS]
+    store = app[keys.STORE]
+    repository = WorkflowRepository(store)
+    await repository.ensure_schema()
+    app[keys.WORKFLOWS] = repository
+    engine = Engine(store, repository, EngineSettings.from_settings(settings))
+    app[keys.ENGINE] = engine
+    await engine.start()
+    yield
+    # Stops run tasks without recording anything: the runs continue after a restart.
+    await engine.stop()
 
 
 async def _close_streams(app: web.Application) -> None:
@@ -45,5 +63,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_store_ctx)
     app.on_shutdown.append(_close_streams)
     setup_auth(app)
-    health.setup_routes(app)
+    app.cleanup_ctx.append(_engine_ctx)
+    for views in (health, workflows, workflow_runs, events):
+        views.setup_routes(app)
     return app

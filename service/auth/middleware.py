@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from aiohttp_session import get_session
 
 from service.auth.keys import AUTH
 from service.auth.principal import PRINCIPAL, Principal
 from service.auth.repository import TOKEN_PREFIX, User
+from service.auth.sessions import end_session, get_session
 from service.errors import error_response, forbidden
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -24,14 +24,19 @@ def is_json_type(content_type: str) -> bool:
     )
 
 
+def check_same_origin(request: web.Request) -> None:
+    """403 when an Origin header names another site than this server (scheme://host)."""
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.lower() != f"{request.scheme}://{request.host}".lower():
+        raise forbidden("cross-origin request refused")
+
+
 def check_csrf(request: web.Request) -> None:
     """403 unless the body is JSON or a form and any Origin sent is this server's own."""
     content_type = request.content_type
     if not (is_json_type(content_type) or content_type in FORM_TYPES):
         raise forbidden("a cookie-authenticated write needs a JSON or form content type")
-    origin = request.headers.get("Origin")
-    if origin is not None and origin.lower() != f"{request.scheme}://{request.host}".lower():
-        raise forbidden("cross-origin request refused")
+    check_same_origin(request)
 
 
 def _principal(user: User, via: str) -> Principal:
@@ -55,7 +60,7 @@ async def _from_session(request: web.Request) -> Principal | None:
     user = await request.app[AUTH].user_for_session(secret)
     if user is None:
         # Logged out elsewhere, expired or the user was deleted: drop the dead cookie.
-        session.invalidate()
+        await end_session(request)
         return None
     return _principal(user, "session")
 

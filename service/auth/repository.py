@@ -75,7 +75,7 @@ class AuthRepository:
         self.db = db
 
     async def ensure_schema(self) -> None:
-        await self.db.execute_write(schema.create_tables)
+        await self.db.ensure_schema(schema.create_tables)
 
     async def bootstrap(self, admin_password: str) -> bool:
         """First start only: create `default` and `admin`; True if `admin` was created."""

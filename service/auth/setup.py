@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator
 
-import aiohttp_session
 from aiohttp import web
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
@@ -16,6 +15,7 @@ from service.auth.passwords import generate_password
 from service.auth.repository import AuthRepository
 from service.auth.schema import ADMIN_USERNAME
 from service.auth.session_key import session_fernet
+from service.auth.sessions import STORAGE, save_sessions
 from service.auth.workspaces import WorkspaceRepository
 from service.views import auth_views
 
@@ -50,7 +50,8 @@ def setup_auth(app: web.Application) -> None:
         httponly=True,
         samesite="Lax",
     )
-    aiohttp_session.setup(app, storage)
+    app[STORAGE] = storage
+    app.middlewares.append(save_sessions)
     app.middlewares.append(authenticate)
     app.cleanup_ctx.append(_identity_ctx)
     auth_views.setup_routes(app)

@@ -104,7 +104,7 @@ class WorkflowRepository:
         self._parsed: dict[tuple[str, int], tuple[Workflow, WorkflowDefinition]] = {}
 
     async def ensure_schema(self) -> None:
-        await self.store.execute_write(create_schema)
+        await self.store.ensure_schema(create_schema)
 
     def validate(self, definition: Mapping[str, Any]) -> WorkflowDefinition:
         """Parse a definition; raises WorkflowInvalid with the offending node ids."""

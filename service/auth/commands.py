@@ -1,0 +1,108 @@
+"""`runstream users add` and `runstream tokens create`: identity chores on a data directory."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import orjson
+
+from eventstore.sqlite import SQLiteEventStore
+from projections import all_projections
+from service.auth.passwords import generate_password, password_problem
+from service.auth.repository import AuthRepository, UsernameTaken
+from service.auth.validation import USERNAME_RE
+from service.settings import Settings
+
+T = TypeVar("T")
+
+
+class CommandError(Exception):
+    """A refusal to report on stderr with exit status 1."""
+
+
+async def _with_repository(settings: Settings, action: Callable[[AuthRepository], Awaitable[T]]) -> T:
+    store = await SQLiteEventStore.open(
+        settings.database_path, all_projections(), synchronous=settings.synchronous
+    )
+    try:
+        repo = AuthRepository(store)
+        await repo.ensure_schema()
+        return await action(repo)
+    finally:
+        await store.close()
+
+
+def _run(args: argparse.Namespace, action: Callable[[AuthRepository], Awaitable[dict[str, Any]]]) -> int:
+    from service.cli import settings_from  # late: service.cli imports this module
+
+    try:
+        result = asyncio.run(_with_repository(settings_from(args), action))
+    except CommandError as exc:
+        print(f"runstream: {exc}", file=sys.stderr)
+        return 1
+    print(orjson.dumps(result).decode())
+    return 0
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    """Create a user; prints the generated password once when none was given."""
+    if not USERNAME_RE.match(args.username):
+        print("runstream: username must be 1-64 letters, digits, '.', '_' or '-'", file=sys.stderr)
+        return 2
+    password = args.password if args.password is not None else generate_password()
+    if args.password is not None and (problem := password_problem(password)):
+        print(f"runstream: {problem}", file=sys.stderr)
+        return 2
+
+    async def add(repo: AuthRepository) -> dict[str, Any]:
+        try:
+            user = await repo.create_user(args.username, password, args.admin)
+        except UsernameTaken:
+            raise CommandError(f"username {args.username!r} is taken") from None
+        result: dict[str, Any] = {"id": user.id, "username": user.username,
+                                  "isAdmin": user.is_admin}
+        if args.password is None:
+            result["password"] = password
+        return result
+
+    return _run(args, add)
+
+
+def cmd_tokens_create(args: argparse.Namespace) -> int:
+    """Create an API token for a user and print it; it cannot be shown again."""
+
+    async def create(repo: AuthRepository) -> dict[str, Any]:
+        user = await repo.find_user(args.username)
+        if user is None:
+            raise CommandError(f"no user named {args.username!r}")
+        token, secret = await repo.create_token(user.id, args.name)
+        return {"id": token.id, "userId": user.id, "name": token.name, "prefix": token.prefix,
+                "token": secret}
+
+    return _run(args, create)
+
+
+def add_commands(
+    subparsers: Any, add_data_options: Callable[[argparse.ArgumentParser], None]
+) -> None:
+    """Register `users add` and `tokens create` on the `runstream` parser."""
+    users = subparsers.add_parser("users", help="manage users")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    add = users_sub.add_parser("add", help="create a user (password generated if not given)")
+    add.add_argument("username")
+    add.add_argument("--password", help="at least 8 characters; default: generated and printed")
+    add.add_argument("--admin", action="store_true", help="make the user a global admin")
+    add_data_options(add)
+    add.set_defaults(func=cmd_users_add)
+
+    tokens = subparsers.add_parser("tokens", help="manage API tokens")
+    tokens_sub = tokens.add_subparsers(dest="tokens_command", required=True)
+    create = tokens_sub.add_parser("create", help="create an API token and print it once")
+    create.add_argument("username")
+    create.add_argument("--name", default="cli", help="a label to tell tokens apart")
+    add_data_options(create)
+    create.set_defaults(func=cmd_tokens_create)

@@ -1,0 +1,157 @@
+"""FlowTrux's words (seed 002): execution logs, status words and the `event:` + `data:` frames.
+
+A stream is start, node_start / node_complete per node attempt, then exactly one of
+complete, error or cancelled (the run's terminal log event; the stream layer closes
+after it).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from eventstore.records import RecordedEvent
+from projections.queries import RunQueries
+from projections.vocabulary import EventType, NodeStatus, RunStatus
+from service.dialects.text import error_text
+from service.settings import Settings
+from service.streams.session import Render, StreamOptions
+from service.streams.sse import Frame
+
+# The reason recorded when a streaming client goes away, and the text every
+# `cancelled` event carries (seed 002).
+CANCELLED_BY_USER = "Execution cancelled by user"
+
+# Execution-log status words; a finished node is "success" or "error" like the run's
+# terminal events.
+NODE_STATUS_WORDS: dict[str, str] = {
+    NodeStatus.PENDING: "pending",
+    NodeStatus.RUNNING: "running",
+    NodeStatus.WAITING: "waiting",
+    NodeStatus.COMPLETED: "success",
+    NodeStatus.FAILED: "error",
+    NodeStatus.SKIPPED: "skipped",
+    NodeStatus.CANCELLED: "cancelled",
+}
+
+# Terminal events by the run's final status.
+TERMINAL_EVENT_NAMES: dict[str, str] = {
+    RunStatus.COMPLETED: "complete",
+    RunStatus.FAILED: "error",
+    RunStatus.CANCELLED: "cancelled",
+}
+
+# The node events that end one attempt of a node, and the status each leaves behind.
+NODE_COMPLETE_EVENTS: dict[str, NodeStatus] = {
+    EventType.NODE_COMPLETED: NodeStatus.COMPLETED,
+    EventType.NODE_FAILED: NodeStatus.FAILED,
+    EventType.NODE_SKIPPED: NodeStatus.SKIPPED,
+    EventType.NODE_CANCELLED: NodeStatus.CANCELLED,
+}
+
+
+def terminal_json(run_id: str, status: str, error: Any = None) -> dict[str, Any]:
+    """The payload of complete / error / cancelled (seed 002), also the execute result."""
+    if status == RunStatus.COMPLETED:
+        return {"success": True, "executionId": run_id, "error": None, "cancelled": False}
+    if status == RunStatus.CANCELLED:
+        return {"success": False, "executionId": run_id, "error": CANCELLED_BY_USER,
+                "cancelled": True}
+    return {"success": False, "executionId": run_id,
+            "error": error_text(error) or "Execution failed", "cancelled": False}
+
+
+def execution_log(node: dict[str, Any]) -> dict[str, Any]:
+    """A node's ExecutionLog (node_complete payload); `node` has the read model's keys."""
+    return {
+        "nodeId": node["nodeId"],
+        "nodeName": node["nodeName"],
+        "nodeType": node["nodeType"],
+        "status": NODE_STATUS_WORDS[node["status"]],
+        "input": node["input"],
+        "output": node["output"],
+        "durationMs": node["durationMs"],
+        "error": error_text(node["error"]),
+        "attempt": node["attempt"],
+    }
+
+
+def result_json(run: dict[str, Any], nodes: list[dict[str, Any]]) -> dict[str, Any]:
+    """`POST /api/workflows/{id}/execute`: the terminal payload, the output and every log."""
+    return {
+        **terminal_json(run["id"], run["status"], run["error"]),
+        "status": TERMINAL_EVENT_NAMES.get(run["status"], run["status"]),
+        "output": run["output"],
+        "logs": [execution_log(node) for node in nodes],
+    }
+
+
+def _millis_between(start: str | None, end: str) -> int:
+    if not start:
+        return 0
+    delta = datetime.fromisoformat(end) - datetime.fromisoformat(start)
+    return max(0, int(delta.total_seconds() * 1000))
+
+
+def _frame(event: str, body: dict[str, Any]) -> list[Frame]:
+    return [Frame(orjson.dumps(body), event)]
+
+
+class FlowTruxDialect:
+    def options(self, settings: Settings) -> StreamOptions:
+        # FlowTrux clients read with fetch, not EventSource: no retry field, no keepalive
+        # (seed 002 defines none; any data frame would be an event they do not know).
+        return StreamOptions(send_retry=False)
+
+    def renderer(self, run: dict[str, Any], context: Any) -> Render:
+        queries: RunQueries = context
+        run_id = run["id"]
+        # Per node: its input and start time from NodeStarted, for the execution log
+        # at the end of the attempt (a resumed stream may not have seen the start).
+        started: dict[str, tuple[Any, str]] = {}
+
+        async def start_of(node_id: str) -> tuple[Any, str | None]:
+            if node_id in started:
+                return started[node_id]
+            node = await queries.node_run(run_id, node_id)
+            return (None, None) if node is None else (node["input"], node["startedAt"])
+
+        async def render(event: RecordedEvent) -> list[Frame]:
+            data = event.payload
+            kind = event.type
+            if kind == EventType.RUN_STARTED:
+                return _frame("start", {"workflowId": run["workflowId"],
+                                        "workflowName": run["workflowName"],
+                                        "timestamp": event.recorded_at})
+            if kind == EventType.RUN_COMPLETED:
+                return _frame("complete", terminal_json(run_id, RunStatus.COMPLETED))
+            if kind == EventType.RUN_FAILED:
+                return _frame("error", terminal_json(run_id, RunStatus.FAILED, data.get("error")))
+            if kind == EventType.RUN_CANCELLED:
+                return _frame("cancelled", terminal_json(run_id, RunStatus.CANCELLED))
+            node_id = data.get("nodeId")
+            if not isinstance(node_id, str):
+                return []
+            if kind == EventType.NODE_STARTED:
+                started[node_id] = (data.get("input"), event.recorded_at)
+                return _frame("node_start", {"nodeId": node_id, "nodeName": data.get("nodeName"),
+                                             "nodeType": data.get("nodeType")})
+            status = NODE_COMPLETE_EVENTS.get(kind)
+            if status is None:
+                return []
+            node_input, started_at = (None, None)
+            if kind != EventType.NODE_SKIPPED:
+                node_input, started_at = await start_of(node_id)
+            duration = data.get("durationMs")
+            if not isinstance(duration, int):
+                duration = _millis_between(started_at, event.recorded_at)
+            return _frame("node_complete", execution_log({
+                "nodeId": node_id, "nodeName": data.get("nodeName"),
+                "nodeType": data.get("nodeType"), "status": status, "input": node_input,
+                "output": data.get("output"), "durationMs": duration,
+                "error": data.get("error"), "attempt": data.get("attempt", 1),
+            }))
+
+        return render

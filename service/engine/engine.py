@@ -1,0 +1,290 @@
+"""The engine's public face: start, wait for, cancel and resume runs; recover after a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import orjson
+import structlog
+
+from eventstore.interface import NO_STREAM
+from eventstore.records import NewEvent
+from eventstore.sqlite import SQLiteEventStore
+from projections.vocabulary import TERMINAL_RUN_EVENTS, EventType, RunStatus
+from service.engine.context import NodeContext
+from service.engine.nodes.http import HttpClient
+from service.engine.registry import NodeError, NodeRegistry, default_registry
+from service.engine.runner import RunActor
+from service.engine.scheduler import Scheduler
+from service.engine.secrets import Redactor, SecretVault
+from service.engine.settings import EngineSettings
+from service.engine.state import RunState
+from service.workflows.definition import WorkflowDefinition
+from service.workflows.errors import WorkflowNotFound
+from service.workflows.repository import Workflow, WorkflowRepository
+
+log = structlog.get_logger(__name__)
+
+READ_PAGE = 1000
+MAX_SUBWORKFLOW_DEPTH = 10
+
+
+class EngineNotRunning(RuntimeError):
+    """The engine is not started (or is stopping)."""
+
+
+class RunNotFound(LookupError):
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"run {run_id!r} not found")
+        self.run_id = run_id
+
+
+class Engine:
+    """Executes workflow runs; every transition goes through the event log first."""
+
+    def __init__(self, store: SQLiteEventStore, workflows_repo: WorkflowRepository,
+                 settings: EngineSettings | None = None,
+                 registry: NodeRegistry | None = None) -> None:
+        self.store = store
+        self.workflows = workflows_repo
+        self.settings = settings or EngineSettings()
+        self.registry = registry or default_registry(self.settings.entry_point_group)
+        self.http = HttpClient(self.settings)
+        self.vault = SecretVault(store, self.settings.secrets_key)
+        self.scheduler = Scheduler(self.settings.max_concurrent_runs)
+        self._actors: dict[str, RunActor] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._done: dict[str, asyncio.Future[RunStatus | None]] = {}
+        self._queued_states: dict[str, RunState] = {}
+        self._envs: dict[str, dict[str, str]] = {}
+        self._depth: dict[str, int] = {}
+        self._started = False
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def start(self, recover: bool = True) -> None:
+        """Start accepting runs; by default continue every unfinished run first."""
+        await self.vault.ensure_schema()
+        self._started = True
+        if recover:
+            await self.recover()
+
+    async def stop(self) -> None:
+        """Stop every run task without writing anything: runs resume after a restart."""
+        self._started = False
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for future in self._done.values():
+            if not future.done():
+                future.set_exception(EngineNotRunning("the engine stopped"))
+                future.exception()  # retrieved: nobody may be waiting
+        self._done.clear()
+        self._queued_states.clear()
+        self.scheduler.clear()
+        await self.http.close()
+
+    async def recover(self) -> list[str]:
+        """Continue every unfinished run from its own events; returns their ids."""
+        terminal = sorted(TERMINAL_RUN_EVENTS)
+        rows = await self.store.fetch_all(
+            "SELECT stream FROM events WHERE type = ? AND stream NOT IN "
+            f"(SELECT stream FROM events WHERE type IN ({','.join('?' * len(terminal))})) "
+            "ORDER BY position", (EventType.RUN_CREATED, *terminal))
+        loaded = []
+        for (run_id,) in rows:
+            if run_id in self._done:
+                continue
+            state = await self.run_state(run_id)
+            try:
+                workflow, definition = await self.workflows.parsed(
+                    state.created["workflowId"], state.created["workflowVersion"])
+            except WorkflowNotFound:
+                log.error("recover_workflow_missing", run_id=run_id)
+                continue
+            self._envs[run_id] = await self.vault.get(run_id)  # type: ignore[assignment]
+            loaded.append((state, workflow, definition))
+        # Runs that were running before the restart keep their slots ahead of the queue.
+        loaded.sort(key=lambda item: (item[0].status == RunStatus.PENDING,
+                                      item[0].created_position))
+        # Admit all at once (no await in between), so a parent that adopts its child
+        # always finds the child already being driven.
+        for state, workflow, definition in loaded:
+            self._admit(state, workflow, definition,
+                        bypass=bool(state.created.get("parentRunId")))
+        return [state.run_id for state, _, _ in loaded]
+
+    # -- runs ---------------------------------------------------------------------
+
+    async def start_run(self, workflow_id: str, workspace_id: str, inputs: dict[str, Any],
+                        envs: dict[str, str], created_by: str, chat_id: str | None = None,
+                        version: int | None = None, *, parent_run_id: str | None = None,
+                        parent_node_id: str | None = None) -> str:
+        """Record RunCreated durably, then schedule the run; returns its id."""
+        if not self._started:
+            raise EngineNotRunning("the engine is not running")
+        if version is None:
+            version = (await self.workflows.get(workflow_id, workspace_id)).version
+        workflow, definition = await self.workflows.parsed(workflow_id, version)
+        if workflow.workspace_id != workspace_id:
+            raise WorkflowNotFound(workflow_id)
+        inputs = dict(inputs or {})
+        envs = {str(k): str(v) for k, v in (envs or {}).items()}
+        redact = Redactor(envs)
+        run_id = str(uuid.uuid4())
+        data = {
+            "workflowId": workflow_id, "workflowVersion": version,
+            "workflowName": definition.name, "workspaceId": workspace_id, "chatId": chat_id,
+            "parentRunId": parent_run_id, "parentNodeId": parent_node_id,
+            "inputs": redact(inputs), "envNames": sorted(envs),
+            "trigger": {"data": redact({**definition.static_data, **inputs})},
+            "createdBy": created_by,
+        }
+        await self.vault.put(run_id, envs)
+        recorded = await self.store.append(
+            run_id, [NewEvent(EventType.RUN_CREATED, data)], NO_STREAM)
+        self._envs[run_id] = envs
+        if parent_run_id is not None:
+            self._depth[run_id] = self._depth.get(parent_run_id, 0) + 1
+        self._admit(RunState.fold(run_id, recorded), workflow, definition,
+                    bypass=parent_run_id is not None)
+        return run_id
+
+    def _admit(self, state: RunState, workflow: Workflow, definition: WorkflowDefinition,
+               bypass: bool) -> None:
+        run_id = state.run_id
+        self._done[run_id] = asyncio.get_running_loop().create_future()
+        self._queued_states[run_id] = state
+
+        def launch() -> None:
+            self._queued_states.pop(run_id, None)
+            actor = RunActor(self, state, workflow, definition, self._envs.get(run_id))
+            self._actors[run_id] = actor
+            self._tasks[run_id] = asyncio.get_running_loop().create_task(
+                self._drive(actor), name=f"run:{run_id}")
+
+        self.scheduler.submit(run_id, launch, bypass)
+
+    async def _drive(self, actor: RunActor) -> None:
+        run_id = actor.run_id
+        future = self._done.get(run_id)
+        try:
+            status = await actor.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the run stays unfinished in the log; recovered on restart
+            log.exception("run_driver_failed", run_id=run_id)
+            if future is not None and not future.done():
+                future.set_exception(exc)
+                future.exception()
+        else:
+            self._envs.pop(run_id, None)
+            self._depth.pop(run_id, None)
+            if future is not None and not future.done():
+                future.set_result(status)
+            await self.vault.drop(run_id)
+        finally:
+            self._actors.pop(run_id, None)
+            self._tasks.pop(run_id, None)
+            self._done.pop(run_id, None)
+            self.scheduler.release(run_id, start_next=self._started)
+
+    async def wait(self, run_id: str) -> RunStatus:
+        """Wait until the run ends here (or read its status if this engine is not driving it)."""
+        future = self._done.get(run_id)
+        if future is not None:
+            status = await asyncio.shield(future)
+            if status is not None:
+                return status
+        state = await self.run_state(run_id)
+        if state.status is None:
+            raise RunNotFound(run_id)
+        return state.status
+
+    async def cancel(self, run_id: str, reason: str, by: str) -> str:
+        """Outcome: cancelled, already_completed, not_eligible (not driven here) or not_found."""
+        actor = self._actors.get(run_id)
+        if actor is not None and not actor.closed:
+            outcome: str = await actor.ask("cancel", reason, by)
+            return outcome
+        if self.scheduler.withdraw(run_id):
+            state = self._queued_states.pop(run_id)
+            payload = {"reason": reason, "by": by}
+            await self.store.append(run_id, [
+                NewEvent(EventType.RUN_CANCEL_REQUESTED, payload),
+                NewEvent(EventType.RUN_CANCELLED, payload)], state.version)
+            self._envs.pop(run_id, None)
+            future = self._done.pop(run_id, None)
+            if future is not None and not future.done():
+                future.set_result(RunStatus.CANCELLED)
+            await self.vault.drop(run_id)
+            return "cancelled"
+        state = await self.run_state(run_id)
+        if state.status is None:
+            return "not_found"
+        return "already_completed" if state.terminal else "not_eligible"
+
+    async def resume(self, run_id: str, node_id: str, by: str, data: Any = None,
+                     approved: bool = True) -> str:
+        """Answer a waiting node. Outcome: resumed, not_waiting or not_found."""
+        actor = self._actors.get(run_id)
+        if actor is not None and not actor.closed:
+            outcome: str = await actor.ask("resume", node_id, by, data, approved)
+            return outcome
+        state = await self.run_state(run_id)
+        return "not_found" if state.status is None else "not_waiting"
+
+    async def run_state(self, run_id: str) -> RunState:
+        """The run folded from its events (status None when it has none)."""
+        state = RunState(run_id)
+        after = 0
+        while True:
+            page = await self.store.read(run_id, after, READ_PAGE)
+            for event in page:
+                state.apply(event.type, event.payload, event.recorded_at, event.position)
+            if len(page) < READ_PAGE:
+                return state
+            after = page[-1].position
+
+    def queued_runs(self) -> list[str]:
+        """Runs waiting for a slot, in the order they will start."""
+        return self.scheduler.queued()
+
+    # -- subworkflows -------------------------------------------------------------
+
+    async def start_child(self, ctx: NodeContext, params: dict[str, Any]) -> str:
+        depth = self._depth.get(ctx.run_id, 0)
+        if depth >= MAX_SUBWORKFLOW_DEPTH:
+            raise NodeError(f"subworkflows nest deeper than {MAX_SUBWORKFLOW_DEPTH}",
+                            retryable=False)
+        workflow_id = params.get("workflowId")
+        if not workflow_id:
+            found = await self.workflows.find_by_name(ctx.workspace_id, str(params.get("workflow")))
+            if found is None:
+                raise NodeError(f"no workflow named {params.get('workflow')!r}", retryable=False)
+            workflow_id = found.id
+        parent = self._actors[ctx.run_id].state.created
+        try:
+            return await self.start_run(
+                str(workflow_id), ctx.workspace_id, params.get("inputs") or {},
+                self._envs.get(ctx.run_id) or {}, parent.get("createdBy", "system"),
+                parent.get("chatId"), params.get("version"),
+                parent_run_id=ctx.run_id, parent_node_id=ctx.node_id)
+        except WorkflowNotFound as exc:
+            raise NodeError(str(exc), retryable=False) from None
+
+    async def find_child(self, run_id: str, node_id: str, after: int) -> str | None:
+        """The latest child of this node that did not fail or get cancelled, if any."""
+        rows = await self.store.fetch_all(
+            "SELECT stream, data FROM events WHERE position > ? AND type = ? "
+            "ORDER BY position DESC", (after, EventType.RUN_CREATED))
+        for stream, data in rows:
+            created = orjson.loads(data)
+            if created.get("parentRunId") == run_id and created.get("parentNodeId") == node_id:
+                state = await self.run_state(stream)
+                ok = state.status not in (RunStatus.FAILED, RunStatus.CANCELLED)
+                return str(stream) if ok else None
+        return None

@@ -1,0 +1,429 @@
+"""One run's driver: owns the run's stream, folds every event it writes, schedules nodes.
+
+Each round: handle the messages that arrived (node results, reports, cancel,
+resume), plan (start ready nodes, skip unreachable ones, finish the run), then
+commit everything the round produced in one append with `expected_version`.
+Node tasks start only after their NodeStarted is durable, so recovery always
+knows which attempt was in flight. Pure nodes (noop, transform, condition, fail)
+run inline: their NodeStarted and NodeCompleted share one commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import structlog
+
+from eventstore.records import NewEvent
+from eventstore.sqlite import utc_now
+from projections.vocabulary import EventType, NodeStatus, RunStatus
+from service.engine.context import NodeContext
+from service.engine.registry import NodeError
+from service.engine.secrets import Redactor
+from service.engine.state import SETTLED, RunState
+from service.workflows.definition import WorkflowDefinition
+from service.workflows.repository import Workflow
+from service.workflows.templates import RenderContext, render
+
+if TYPE_CHECKING:
+    from service.engine.engine import Engine
+
+log = structlog.get_logger(__name__)
+IN_FLIGHT = frozenset({NodeStatus.RUNNING, NodeStatus.WAITING})
+
+
+def _epoch(iso: str | None) -> float:
+    if not iso:
+        return time.time()
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+class RunActor:
+    def __init__(self, engine: Engine, state: RunState, workflow: Workflow,
+                 definition: WorkflowDefinition, env: dict[str, str] | None) -> None:
+        self.engine = engine
+        self.store = engine.store
+        self.run_id = state.run_id
+        self.state = state
+        self.workflow = workflow
+        self.definition = definition
+        self.env = env
+        self.redact = Redactor(env or {})
+        self.inbox: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+        self.pending: list[NewEvent] = []
+        self.after_flush: list[Callable[[], None]] = []
+        self.committed = state.version
+        self.tasks: dict[str, tuple[asyncio.Task[None], NodeContext]] = {}
+        self.retry_timers: dict[str, asyncio.TimerHandle] = {}
+        self.answers: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.worklist: list[str] = list(definition.nodes)
+        self.closed = False
+        trigger = state.created.get("trigger") or {}
+        self.render_ctx = RenderContext(trigger.get("data") or {}, env or {}, _Outputs(state))
+
+    # -- the loop --------------------------------------------------------------
+
+    async def run(self) -> RunStatus | None:
+        try:
+            await self.start()
+            while not self.state.terminal:
+                await self.plan()
+                await self.flush()
+                if self.state.terminal:
+                    break
+                await self.receive()
+                await self.flush()
+            return self.state.status
+        except BaseException:
+            # Shutdown or a store failure: stop the nodes and write nothing more; the
+            # run stays unfinished in the log and is recovered on the next start.
+            await self.stop_tasks(None)
+            raise
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.closed = True
+        for timer in self.retry_timers.values():
+            timer.cancel()
+        while not self.inbox.empty():
+            self.reply_late(self.inbox.get_nowait())
+
+    @staticmethod
+    def reply_late(message: tuple[Any, ...]) -> None:
+        future = message[-1]
+        if not isinstance(future, asyncio.Future) or future.done():
+            return
+        late = {"cancel": "already_completed", "resume": "not_waiting"}.get(message[0])
+        if late is not None:
+            future.set_result(late)
+        elif message[0] == "report":
+            future.set_result(None)
+        else:
+            future.cancel()
+
+    async def start(self) -> None:
+        state = self.state
+        if state.status == RunStatus.PENDING:
+            self.emit(EventType.RUN_STARTED, {})
+        if self.env is None:
+            if state.created.get("envNames"):
+                await self.finish(EventType.RUN_FAILED, {
+                    "error": "the run's env values were lost in a restart (no secrets key)"})
+                return
+            self.env = {}
+        if state.cancel_request is not None:
+            await self.finish(EventType.RUN_CANCELLED, state.cancel_request)
+            return
+        for node_id, node in list(state.nodes.items()):
+            if node.status == NodeStatus.FAILED:
+                await self.finish(EventType.RUN_FAILED, {"error": f"node {node_id} failed"})
+                return
+            if node.status == NodeStatus.WAITING or (
+                node.status == NodeStatus.RUNNING and node.resumed is not None
+            ):
+                await self.launch(node_id, node.attempt, record_start=False)
+            elif node.status == NodeStatus.RUNNING or (
+                node.status == NodeStatus.PENDING and node.attempt > 0
+            ):
+                await self.launch(node_id, node.attempt + 1)  # interrupted or retry due
+
+    async def receive(self) -> None:
+        timeout_ms = self.definition.timeout_ms
+        deadline = _epoch(self.state.started_at) + timeout_ms / 1000 if timeout_ms else None
+        try:
+            async with asyncio.timeout(None if deadline is None else
+                                       max(0.0, deadline - time.time())):
+                message = await self.inbox.get()
+        except TimeoutError:
+            await self.finish(EventType.RUN_FAILED,
+                              {"error": f"run timed out after {timeout_ms} ms"})
+            return
+        await self.handle(message)
+        while not self.inbox.empty():
+            await self.handle(self.inbox.get_nowait())
+
+    async def flush(self) -> None:
+        events, self.pending = self.pending, []
+        callbacks, self.after_flush = self.after_flush, []
+        if events:
+            recorded = await self.store.append(self.run_id, events, self.committed)
+            self.committed = recorded[-1].version
+        for callback in callbacks:
+            callback()
+
+    def emit(self, type_: str, data: dict[str, Any]) -> None:
+        data = self.redact(data)
+        self.pending.append(NewEvent(type_, data))
+        self.state.apply(type_, data, utc_now())
+
+    def emit_node(self, type_: str, node_id: str, **fields: Any) -> None:
+        node = self.definition.nodes[node_id]
+        self.emit(type_, {"nodeId": node_id, "nodeName": node.name, "nodeType": node.type,
+                          **fields})
+
+    # -- planning ----------------------------------------------------------------
+
+    def readiness(self, node_id: str) -> bool | None:
+        """None: a predecessor is not done; True: some incoming edge is taken; False: skip."""
+        edges = self.definition.nodes[node_id].after
+        taken = not edges
+        for edge in edges:
+            pred = self.state.nodes.get(edge.node)
+            if pred is None or pred.status not in SETTLED:
+                return None
+            if pred.status == NodeStatus.COMPLETED and (
+                edge.branch is None or _branch(pred.output) == edge.branch
+            ):
+                taken = True
+        return taken
+
+    async def plan(self) -> None:
+        state, nodes = self.state, self.definition.nodes
+        while self.worklist and not state.terminal:
+            node_id = self.worklist.pop()
+            node = state.nodes.get(node_id)
+            if node is not None and (node.status != NodeStatus.PENDING or node.attempt > 0):
+                continue
+            ready = self.readiness(node_id)
+            if ready is None:
+                continue
+            if ready:
+                await self.launch(node_id, 1)
+            else:
+                self.emit_node(EventType.NODE_SKIPPED, node_id, attempt=0)
+                self.worklist.extend(self.definition.successors[node_id])
+        if not state.terminal and state.settled == len(nodes) and not self.tasks:
+            output = {sink: state.nodes[sink].output for sink in self.definition.sinks
+                      if state.nodes[sink].status == NodeStatus.COMPLETED}
+            self.emit(EventType.RUN_COMPLETED, {"output": output})
+
+    async def launch(self, node_id: str, attempt: int, record_start: bool = True) -> None:
+        node = self.definition.nodes[node_id]
+        node_type = self.engine.registry.get(node.type)
+        params = render(node.params, self.render_ctx)
+        inputs = {e.node: self.state.nodes[e.node].output for e in node.after
+                  if self.state.nodes[e.node].status == NodeStatus.COMPLETED}
+        if record_start:
+            self.emit_node(EventType.NODE_STARTED, node_id, attempt=attempt, input=params)
+        if getattr(node_type, "pure", False) and record_start:
+            try:
+                output = node_type.run_inline(params, inputs)
+            except NodeError as exc:
+                await self.failed(node_id, attempt, exc.message, exc.retryable)
+            except Exception as exc:
+                await self.failed(node_id, attempt, f"{type(exc).__name__}: {exc}", True)
+            else:
+                self.completed(node_id, attempt, output, 0)
+            return
+        self.after_flush.append(lambda: self.spawn(node_id, attempt, node_type, params, inputs))
+
+    def spawn(self, node_id: str, attempt: int, node_type: Any, params: dict[str, Any],
+              inputs: dict[str, Any]) -> None:
+        if self.state.terminal or self.closed:
+            return
+        ctx = NodeContext(self, node_id, attempt)
+        task = asyncio.get_running_loop().create_task(
+            self.node_task(ctx, node_type, params, inputs), name=f"node:{self.run_id}:{node_id}")
+        self.tasks[node_id] = (task, ctx)
+
+    async def node_task(self, ctx: NodeContext, node_type: Any, params: dict[str, Any],
+                        inputs: dict[str, Any]) -> None:
+        node = self.definition.nodes[ctx.node_id]
+        timeout_ms = node.timeout_ms
+        if timeout_ms is None and getattr(node_type, "uses_default_timeout", True):
+            timeout_ms = self.engine.settings.default_node_timeout_ms
+        started = time.monotonic()
+        scope = asyncio.timeout(timeout_ms / 1000 if timeout_ms else None)
+        try:
+            async with scope:
+                output = await node_type.run(params, inputs, ctx)
+            orjson.dumps(output)
+        except NodeError as exc:
+            message: tuple[Any, ...] = ("error", ctx.node_id, ctx.attempt, exc.message,
+                                        exc.retryable)
+        except TimeoutError as exc:
+            text = f"timed out after {timeout_ms} ms" if scope.expired() else f"timeout: {exc}"
+            message = ("error", ctx.node_id, ctx.attempt, text, True)
+        except orjson.JSONEncodeError as exc:
+            message = ("error", ctx.node_id, ctx.attempt, f"output is not JSON: {exc}", False)
+        except Exception as exc:
+            message = ("error", ctx.node_id, ctx.attempt, f"{type(exc).__name__}: {exc}", True)
+        else:
+            duration = int((time.monotonic() - started) * 1000)
+            message = ("done", ctx.node_id, ctx.attempt, output, duration)
+        self.inbox.put_nowait(message)
+
+    # -- transitions -------------------------------------------------------------
+
+    def completed(self, node_id: str, attempt: int, output: Any, duration_ms: int) -> None:
+        self.emit_node(EventType.NODE_COMPLETED, node_id, attempt=attempt, output=output,
+                       durationMs=duration_ms)
+        self.worklist.extend(self.definition.successors[node_id])
+
+    async def failed(self, node_id: str, attempt: int, error: str, retryable: bool) -> None:
+        policy = self.definition.nodes[node_id].retry
+        will_retry = retryable and attempt < policy.max_attempts
+        self.emit_node(EventType.NODE_FAILED, node_id, attempt=attempt, error=error,
+                       willRetry=will_retry)
+        if will_retry:
+            delay = policy.delay_ms(attempt) / 1000
+            self.retry_timers[node_id] = asyncio.get_running_loop().call_later(
+                delay, self.inbox.put_nowait, ("retry", node_id))
+        else:
+            await self.finish(EventType.RUN_FAILED,
+                              {"error": f"node {node_id} failed: {self.redact(error)}"})
+
+    async def finish(self, type_: str, data: dict[str, Any]) -> None:
+        """End the run: stop in-flight nodes (recorded as cancelled), then the terminal event."""
+        await self.stop_tasks({"reason": data.get("reason") or data.get("error"),
+                               "by": data.get("by", "system")})
+        for timer in self.retry_timers.values():
+            timer.cancel()
+        self.retry_timers.clear()
+        for node_id, node in self.state.nodes.items():
+            if node.status in IN_FLIGHT or (node.status == NodeStatus.PENDING and node.attempt):
+                self.emit_node(EventType.NODE_CANCELLED, node_id, attempt=node.attempt)
+        self.emit(type_, data)
+
+    async def stop_tasks(self, reason: dict[str, Any] | None) -> None:
+        tasks = list(self.tasks.values())
+        self.tasks.clear()
+        for task, ctx in tasks:
+            ctx.cancel_reason = reason
+            task.cancel()
+        if tasks:
+            await asyncio.wait([task for task, _ in tasks])
+        for answer in self.answers.values():
+            answer.cancel()
+        self.answers.clear()
+
+    # -- messages ----------------------------------------------------------------
+
+    async def handle(self, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if self.state.terminal:
+            self.reply_late(message)
+            return
+        if kind in ("done", "error"):
+            node = self.state.nodes.get(message[1])
+            current = self.tasks.get(message[1])
+            if node is None or node.status not in IN_FLIGHT or node.attempt != message[2] \
+                    or current is None:
+                return
+            del self.tasks[message[1]]
+            if kind == "done":
+                self.completed(*message[1:])
+            else:
+                await self.failed(*message[1:])
+        elif kind == "retry":
+            self.retry_timers.pop(message[1], None)
+            node = self.state.nodes[message[1]]
+            if node.status == NodeStatus.PENDING:
+                await self.launch(message[1], node.attempt + 1)
+        elif kind == "report":
+            _, node_id, attempt, type_, data, future = message
+            node = self.state.nodes.get(node_id)
+            if node is not None and node.attempt == attempt and node.status in IN_FLIGHT:
+                self.emit_node(type_, node_id, attempt=attempt, **data)
+                self.after_flush.append(lambda: _resolve(future, None))
+            else:
+                _resolve(future, None)
+        elif kind == "wait":
+            self.on_wait(*message[1:])
+        elif kind == "resume":
+            self.on_resume(*message[1:])
+        elif kind == "cancel":
+            _, reason, by, future = message
+            self.emit(EventType.RUN_CANCEL_REQUESTED, {"reason": reason, "by": by})
+            await self.flush()  # durable before the (possibly slow) stopping of nodes
+            await self.finish(EventType.RUN_CANCELLED, {"reason": reason, "by": by})
+            self.after_flush.append(lambda: _resolve(future, "cancelled"))
+
+    def on_wait(self, node_id: str, attempt: int, prompt: Any,
+                future: asyncio.Future[tuple[asyncio.Future[dict[str, Any]], str | None]]) -> None:
+        node = self.state.nodes[node_id]
+        answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        if node.attempt != attempt:
+            return  # a stale attempt; it is being cancelled
+        if node.resumed is not None:
+            answer.set_result(node.resumed)
+            _resolve(future, (answer, node.waiting_since))
+            return
+        self.answers[node_id] = answer
+        if node.status == NodeStatus.WAITING:
+            _resolve(future, (answer, node.waiting_since))
+            return
+        self.emit_node(EventType.NODE_WAITING, node_id, attempt=attempt, prompt=prompt)
+        if self.state.status == RunStatus.RUNNING:
+            self.emit(EventType.RUN_WAITING, {})
+        self.after_flush.append(lambda: _resolve(future, (answer, node.waiting_since)))
+
+    def on_resume(self, node_id: str, by: str, data: Any, approved: bool,
+                  future: asyncio.Future[str]) -> None:
+        node = self.state.nodes.get(node_id)
+        if node is None or node.status != NodeStatus.WAITING:
+            _resolve(future, "not_waiting")
+            return
+        self.emit_node(EventType.NODE_RESUMED, node_id, attempt=node.attempt, by=by, data=data,
+                       approved=approved)
+        if self.state.status == RunStatus.WAITING and not self.state.waiting_nodes():
+            self.emit(EventType.RUN_RESUMED, {})
+
+        def deliver() -> None:
+            answer = self.answers.pop(node_id, None)
+            if answer is not None and node.resumed is not None:
+                _resolve(answer, node.resumed)
+            _resolve(future, "resumed")
+
+        self.after_flush.append(deliver)
+
+    # -- requests from node tasks and from the engine ---------------------------------
+
+    async def ask(self, *message: Any) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if self.closed:
+            self.reply_late((*message, future))
+        else:
+            self.inbox.put_nowait((*message, future))
+        return await future
+
+    async def report(self, node_id: str, attempt: int, type_: str, data: dict[str, Any]) -> None:
+        await self.ask("report", node_id, attempt, type_, data)
+
+    async def enter_waiting(self, node_id: str, attempt: int,
+                            prompt: Any) -> tuple[asyncio.Future[dict[str, Any]], str | None]:
+        result: tuple[asyncio.Future[dict[str, Any]], str | None] = await self.ask(
+            "wait", node_id, attempt, prompt)
+        return result
+
+    def remaining_s(self, since: str | None, timeout_ms: int) -> float:
+        return _epoch(since) + timeout_ms / 1000 - time.time()
+
+
+class _Outputs:
+    """Node outputs as templates see them: a live view of the folded state."""
+
+    def __init__(self, state: RunState) -> None:
+        self._state = state
+
+    def __contains__(self, node_id: object) -> bool:
+        node = self._state.nodes.get(node_id)  # type: ignore[arg-type]
+        return node is not None and node.status == NodeStatus.COMPLETED
+
+    def __getitem__(self, node_id: str) -> Any:
+        return self._state.nodes[node_id].output
+
+
+def _branch(output: Any) -> bool:
+    return bool(output.get("result")) if isinstance(output, dict) else bool(output)
+
+
+def _resolve(future: asyncio.Future[Any], value: Any) -> None:
+    if not future.done():
+        future.set_result(value)

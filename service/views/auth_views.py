@@ -1,0 +1,237 @@
+"""The identity endpoints of `/api/v1`: session, users, tokens, workspaces and members."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from service import keys
+from service.auth.access import (
+    parse_uuid,
+    parse_workspace_id,
+    require_admin,
+    require_principal,
+    require_workspace_role,
+)
+from service.auth.keys import AUTH, WORKSPACES
+from service.auth.middleware import SESSION_ID, check_same_origin
+from service.auth.passwords import MAX_PASSWORD_LENGTH, generate_password, password_problem
+from service.auth.principal import Principal, Role
+from service.auth.repository import ApiToken, User, UsernameTaken
+from service.auth.sessions import end_session, get_session, new_session
+from service.auth.validation import (
+    bool_field,
+    page_params,
+    paged,
+    pagination,
+    read_body,
+    string_field,
+    username_field,
+)
+from service.auth.workspaces import LastWorkspaceAdmin, Workspace, WorkspaceNameTaken
+from service.errors import bad_request, conflict, not_found, unauthorized
+
+API = "/api/v1"
+
+
+def ok(data: Any, status: int = 200, page: dict[str, int] | None = None) -> web.Response:
+    body: dict[str, Any] = {"data": data}
+    if page is not None:
+        body["pagination"] = page
+    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return {"id": user.id, "username": user.username, "isAdmin": user.is_admin,
+            "createdAt": user.created_at}
+
+
+def token_json(token: ApiToken) -> dict[str, Any]:
+    return {"id": token.id, "userId": token.user_id, "name": token.name, "prefix": token.prefix,
+            "createdAt": token.created_at, "revokedAt": token.revoked_at}
+
+
+def workspace_json(workspace: Workspace, role: str) -> dict[str, Any]:
+    return {"id": workspace.id, "name": workspace.name, "createdAt": workspace.created_at,
+            "role": role}
+
+
+async def _workspaces_of(request: web.Request, principal: Principal) -> list[dict[str, Any]]:
+    repo = request.app[WORKSPACES]
+    if principal.is_admin:
+        return [workspace_json(ws, "admin") for ws in await repo.all_workspaces()]
+    return [workspace_json(ws, role) for ws, role in await repo.memberships(principal.user_id)]
+
+
+# -- session -------------------------------------------------------------------
+
+async def login(request: web.Request) -> web.Response:
+    # Login CSRF (being signed in as the attacker) is refused like any other forged write.
+    check_same_origin(request)
+    body = await read_body(request, allow_form=True)
+    username = string_field(body, "username", max_len=64)
+    password = string_field(body, "password", max_len=MAX_PASSWORD_LENGTH)
+    assert username is not None and password is not None
+    user = await request.app[AUTH].authenticate(username, password)
+    if user is None:
+        # One message for both cases: a login must not reveal which usernames exist.
+        raise unauthorized("invalid username or password")
+    settings = request.app[keys.SETTINGS]
+    secret = await request.app[AUTH].create_session(user.id, settings.session_max_age_s)
+    session = await new_session(request)  # a fresh cookie: no session fixation
+    session[SESSION_ID] = secret
+    return ok({**user_json(user), "via": "session"})
+
+
+async def logout(request: web.Request) -> web.Response:
+    session = await get_session(request)
+    secret = session.get(SESSION_ID)
+    if isinstance(secret, str):
+        await request.app[AUTH].revoke_session(secret)
+    await end_session(request)
+    return ok({"loggedOut": True})
+
+
+async def me(request: web.Request) -> web.Response:
+    principal = require_principal(request)
+    return ok({
+        "id": principal.user_id, "username": principal.username, "isAdmin": principal.is_admin,
+        "via": principal.via, "workspaces": await _workspaces_of(request, principal),
+    })
+
+
+# -- users (global admins) -------------------------------------------------------
+
+async def create_user(request: web.Request) -> web.Response:
+    require_admin(request)
+    body = await read_body(request)
+    username = username_field(body)
+    password = string_field(body, "password", required=False, max_len=MAX_PASSWORD_LENGTH)
+    is_admin = bool_field(body, "isAdmin")
+    generated = password is None
+    if password is None:
+        password = generate_password()
+    elif problem := password_problem(password):
+        raise bad_request(problem)
+    try:
+        user = await request.app[AUTH].create_user(username, password, is_admin)
+    except UsernameTaken:
+        raise conflict(f"username {username!r} is taken") from None
+    data = user_json(user)
+    if generated:
+        data["password"] = password  # shown once, never stored in clear
+    return ok(data, status=201)
+
+
+async def list_users(request: web.Request) -> web.Response:
+    require_admin(request)
+    page, limit = page_params(request)
+    users, total = await request.app[AUTH].list_users(limit, (page - 1) * limit)
+    return ok([user_json(u) for u in users], page=pagination(page, limit, total))
+
+
+async def delete_user(request: web.Request) -> web.Response:
+    principal = require_admin(request)
+    user_id = parse_uuid(request.match_info["id"], "user id")
+    if user_id == principal.user_id:
+        raise conflict("you cannot delete your own account")
+    if not await request.app[AUTH].delete_user(user_id):
+        raise not_found("user not found")
+    return ok({"id": user_id, "deleted": True})
+
+
+# -- API tokens ------------------------------------------------------------------
+
+async def create_token(request: web.Request) -> web.Response:
+    principal = require_principal(request)
+    body = await read_body(request)
+    name = string_field(body, "name", required=False) or ""
+    token, secret = await request.app[AUTH].create_token(principal.user_id, name)
+    return ok({**token_json(token), "token": secret}, status=201)
+
+
+async def list_tokens(request: web.Request) -> web.Response:
+    principal = require_principal(request)
+    tokens = await request.app[AUTH].list_tokens(principal.user_id)
+    items, page = paged(request, [token_json(t) for t in tokens])
+    return ok(items, page=page)
+
+
+async def revoke_token(request: web.Request) -> web.Response:
+    principal = require_principal(request)
+    token_id = parse_uuid(request.match_info["id"], "token id")
+    repo = request.app[AUTH]
+    token = await repo.get_token(token_id)
+    if token is None or (token.user_id != principal.user_id and not principal.is_admin):
+        raise not_found("token not found")
+    await repo.revoke_token(token_id)
+    revoked = await repo.get_token(token_id)
+    assert revoked is not None
+    return ok(token_json(revoked))
+
+
+# -- workspaces --------------------------------------------------------------------
+
+async def create_workspace(request: web.Request) -> web.Response:
+    principal = require_principal(request)
+    body = await read_body(request)
+    name = string_field(body, "name", min_len=1)
+    assert name is not None
+    if name != name.strip() or not name.isprintable():
+        raise bad_request("name must be printable, without leading or trailing spaces")
+    try:
+        workspace = await request.app[WORKSPACES].create_workspace(name, principal.user_id)
+    except WorkspaceNameTaken:
+        raise conflict(f"a workspace named {name!r} exists") from None
+    return ok(workspace_json(workspace, "admin"), status=201)
+
+
+async def list_workspaces(request: web.Request) -> web.Response:
+    principal = require_principal(request)
+    items, page = paged(request, await _workspaces_of(request, principal))
+    return ok(items, page=page)
+
+
+async def add_member(request: web.Request) -> web.Response:
+    workspace_id = parse_workspace_id(request.match_info["id"])
+    await require_workspace_role(request, workspace_id, Role.ADMIN)
+    body = await read_body(request)
+    user_id, username = body.get("userId"), body.get("username")
+    if (user_id is None) == (username is None):
+        raise bad_request("give exactly one of userId or username")
+    try:
+        role = Role.parse(string_field(body, "role", max_len=16) or "")
+    except ValueError:
+        raise bad_request("role must be one of viewer, runner, editor, admin") from None
+    auth = request.app[AUTH]
+    if user_id is not None:
+        user = await auth.get_user(parse_uuid(user_id, "userId"))
+    else:
+        user = await auth.find_user(string_field(body, "username", max_len=64) or "")
+    if user is None:
+        raise not_found("user not found")
+    role_name = role.name.lower()
+    try:
+        created = await request.app[WORKSPACES].set_member(workspace_id, user.id, role_name)
+    except LastWorkspaceAdmin:
+        raise conflict("a workspace must keep at least one admin") from None
+    member = {"workspaceId": workspace_id, "userId": user.id, "username": user.username,
+              "role": role_name}
+    return ok(member, status=201 if created else 200)
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_post(f"{API}/auth/login", login)
+    app.router.add_post(f"{API}/auth/logout", logout)
+    app.router.add_get(f"{API}/auth/me", me)
+    app.router.add_post(f"{API}/users", create_user)
+    app.router.add_get(f"{API}/users", list_users)
+    app.router.add_delete(f"{API}/users/{{id}}", delete_user)
+    app.router.add_post(f"{API}/tokens", create_token)
+    app.router.add_get(f"{API}/tokens", list_tokens)
+    app.router.add_delete(f"{API}/tokens/{{id}}", revoke_token)
+    app.router.add_post(f"{API}/workspaces", create_workspace)
+    app.router.add_get(f"{API}/workspaces", list_workspaces)
+    app.router.add_post(f"{API}/workspaces/{{id}}/members", add_member)

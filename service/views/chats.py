@@ -1,0 +1,108 @@
+"""/api/chats (seeds 000 and 001): chats, runs started in a chat, their list and stream.
+
+Cookie sessions (any principal works). A chat belongs to one user: 400 for a malformed
+id, 404 for a missing chat or a run that is not in that chat, 403 for another user's chat.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from projections.queries import RunFilter, RunQueries
+from service import keys
+from service.auth.access import (
+    create_chat,
+    get_chat_for,
+    require_principal,
+    require_workspace_role,
+    visible_workspace_ids,
+)
+from service.auth.principal import Role
+from service.dialects import chat
+from service.errors import bad_request, not_found
+from service.streams.endpoint import serve_run_stream
+from service.views.lookup import start_run
+from service.views.params import (
+    json_body,
+    object_body,
+    optional_object,
+    parse_uuid,
+    path_uuid,
+    string_map,
+)
+from service.views.responses import data_response
+
+# A chat's run list is one response without paging (seed 001): it stops at this many.
+MAX_CHAT_RUNS = 1000
+LIST_PAGE = 100
+
+
+def _queries(request: web.Request) -> RunQueries:
+    return RunQueries(request.app[keys.STORE])
+
+
+async def create(request: web.Request) -> web.Response:
+    principal = require_principal(request)
+    body: dict[str, Any] = {}
+    if (await request.read()).strip():
+        body = await json_body(request)
+    title = body.get("title")
+    made = await create_chat(request, principal, "" if title is None else title)
+    return data_response(made, status=201)
+
+
+async def start_chat_run(request: web.Request) -> web.Response:
+    """Start a run in the caller's chat: body {workflowId, inputs, envs}."""
+    principal = require_principal(request)
+    owned = await get_chat_for(request, principal, request.match_info["chatId"])
+    body = await object_body(request)
+    raw_id = body.get("workflowId")
+    if not isinstance(raw_id, str):
+        raise bad_request("workflowId is required (a UUID)")
+    run_id = await start_run(
+        request, parse_uuid(raw_id, "workflowId"), optional_object(body, "inputs"),
+        string_map(body, "envs"), chat_id=owned["id"],
+    )
+    queries = _queries(request)
+    run = await queries.get_run(run_id)
+    assert run is not None
+    return data_response(chat.run_json(run, await queries.node_runs(run_id)), status=201)
+
+
+async def list_chat_runs(request: web.Request) -> web.Response:
+    principal = require_principal(request)
+    owned = await get_chat_for(request, principal, request.match_info["chatId"])
+    run_filter = RunFilter(
+        workspace_ids=await visible_workspace_ids(request, principal), chat_id=owned["id"]
+    )
+    queries = _queries(request)
+    runs: list[dict[str, Any]] = []
+    while len(runs) < MAX_CHAT_RUNS:
+        page, _ = await queries.list_runs(run_filter, len(runs), LIST_PAGE)
+        runs += page
+        if len(page) < LIST_PAGE:
+            break
+    listed = [chat.run_json(run, await queries.node_runs(run["id"])) for run in runs]
+    return data_response({"workflowRuns": listed})
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    principal = require_principal(request)
+    # Both ids are checked for form first: a malformed id is 400 whatever else is wrong.
+    run_id = path_uuid(request, "runId", "workflow run id")
+    owned = await get_chat_for(request, principal, request.match_info["chatId"])
+    run = await _queries(request).get_run(run_id)
+    if run is None or run["chatId"] != owned["id"]:
+        raise not_found("workflow run not found in this chat")
+    # The chat is the caller's, but reading a run still needs a place in its workspace.
+    await require_workspace_role(request, run["workspaceId"], Role.VIEWER, "workflow run not found")
+    return await serve_run_stream(request, run, chat.ChatDialect(), None)
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_post("/api/chats", create)
+    app.router.add_post("/api/chats/{chatId}/workflow-runs", start_chat_run)
+    app.router.add_get("/api/chats/{chatId}/workflow-runs", list_chat_runs)
+    app.router.add_get("/api/chats/{chatId}/workflow-runs/{runId}/stream", stream)

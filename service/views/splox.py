@@ -1,0 +1,67 @@
+"""Splox's workflow requests (seed 003): start one, and listen to it over SSE.
+
+Bearer tokens (or a session). The listen stream replays the run's log from the
+client's `Last-Event-ID` (every node execution so far, then live), sends
+`data: keepalive` while idle and ends with the run or after the maximum duration.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from projections.queries import RunQueries
+from service import keys
+from service.auth.access import require_principal
+from service.auth.principal import Role
+from service.dialects import splox
+from service.errors import bad_request
+from service.streams.cursor import parse_cursor
+from service.streams.endpoint import serve_run_stream
+from service.views.lookup import load_run, start_run
+from service.views.params import object_body, optional_object, parse_uuid, path_uuid
+from service.workflows.errors import WorkflowNotFound
+
+
+async def _start_node_id(request: web.Request, run: dict[str, Any]) -> str | None:
+    """The first node of the run's workflow version with no predecessors."""
+    try:
+        _, definition = await request.app[keys.WORKFLOWS].parsed(
+            run["workflowId"], run["workflowVersion"]
+        )
+    except WorkflowNotFound:  # also covers a missing version
+        return None
+    return next((node.id for node in definition.nodes.values() if not node.after), None)
+
+
+async def create_request(request: web.Request) -> web.Response:
+    """Body {workflow_id, payload}: start a run; answers with its workflow_request."""
+    require_principal(request)
+    body = await object_body(request)
+    raw_id = body.get("workflow_id")
+    if not isinstance(raw_id, str):
+        raise bad_request("workflow_id is required (a UUID)")
+    run_id = await start_run(
+        request, parse_uuid(raw_id, "workflow_id"), optional_object(body, "payload"), {}
+    )
+    run = await RunQueries(request.app[keys.STORE]).get_run(run_id)
+    assert run is not None
+    created = splox.current_request_json(run, await _start_node_id(request, run))
+    return web.Response(status=201, body=orjson.dumps(created), content_type="application/json")
+
+
+async def listen(request: web.Request) -> web.StreamResponse:
+    require_principal(request)
+    run = await load_run(request, path_uuid(request, "id", "workflow request id"), Role.VIEWER)
+    cursor = parse_cursor(request)
+    context = splox.SploxContext(
+        request.app[keys.STORE], await _start_node_id(request, run), cursor
+    )
+    return await serve_run_stream(request, run, splox.SploxDialect(), context, cursor=cursor)
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/workflow-requests", create_request)
+    app.router.add_get("/api/v1/workflow-requests/{id}/listen", listen)

@@ -1,0 +1,104 @@
+"""Shared fixtures and helpers for the identity tests: a real app on a real SQLite file."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from service.app import create_app
+from service.settings import Settings, load_settings
+
+ADMIN_PASSWORD = "admin-secret-pw"
+USER_PASSWORD = "user-secret-pw"
+
+ClientFactory = Callable[[], Awaitable[TestClient]]
+
+
+def make_settings(data_dir: Path, **overrides: Any) -> Settings:
+    return load_settings(
+        overrides={"data_dir": data_dir, "admin_password": ADMIN_PASSWORD,
+                   "synchronous": "NORMAL", **overrides},
+        environ={},
+    )
+
+
+@pytest.fixture
+def auth_settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+async def auth_server(aiohttp_server: Any, auth_settings: Settings) -> TestServer:
+    server: TestServer = await aiohttp_server(create_app(auth_settings))
+    return server
+
+
+@pytest.fixture
+def new_client(aiohttp_client: Any, auth_server: TestServer) -> ClientFactory:
+    """Each client has its own cookie jar, all talking to the same server."""
+
+    async def make() -> TestClient:
+        client: TestClient = await aiohttp_client(auth_server)
+        return client
+
+    return make
+
+
+@pytest.fixture
+async def anon(new_client: ClientFactory) -> TestClient:
+    return await new_client()
+
+
+@pytest.fixture
+async def admin(new_client: ClientFactory) -> TestClient:
+    client = await new_client()
+    await login(client, "admin", ADMIN_PASSWORD, expect=200)
+    return client
+
+
+async def login(
+    client: TestClient, username: str, password: str, expect: int | None = 200
+) -> dict[str, Any]:
+    resp = await client.post("/api/v1/auth/login", json={"username": username, "password": password})
+    body: dict[str, Any] = await resp.json()
+    if expect is not None:
+        assert resp.status == expect, body
+    return body
+
+
+async def create_user(
+    admin: TestClient, username: str, password: str = USER_PASSWORD, is_admin: bool = False
+) -> dict[str, Any]:
+    resp = await admin.post(
+        "/api/v1/users", json={"username": username, "password": password, "isAdmin": is_admin}
+    )
+    body = await resp.json()
+    assert resp.status == 201, body
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+async def user_client(
+    new_client: ClientFactory, admin: TestClient, username: str, is_admin: bool = False
+) -> tuple[TestClient, dict[str, Any]]:
+    """A new user, and a client logged in as them."""
+    user = await create_user(admin, username, is_admin=is_admin)
+    client = await new_client()
+    await login(client, username, USER_PASSWORD)
+    return client, user
+
+
+async def create_token(client: TestClient, name: str = "t") -> dict[str, Any]:
+    resp = await client.post("/api/v1/tokens", json={"name": name})
+    body = await resp.json()
+    assert resp.status == 201, body
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,147 @@
+"""Shared fixtures and helpers for the engine tests: a real store on a SQLite file in tmp_path.
+
+Import with `from engine_fixtures import *` (fixtures must be module globals to be found).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from eventstore.sqlite import SQLiteEventStore
+from service.engine import Engine, EngineSettings
+from service.engine.state import RunState
+from service.workflows import WorkflowRepository
+
+__all__ = [
+    "Harness", "counting_server", "engine", "harness", "repo", "store",
+]
+
+TEST_SETTINGS = EngineSettings(http_allow_hosts=("127.0.0.1",), default_node_timeout_ms=10_000)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteEventStore]:
+    opened = await SQLiteEventStore.open(tmp_path / "runstream.db", synchronous="NORMAL")
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def repo(store: SQLiteEventStore) -> WorkflowRepository:
+    repository = WorkflowRepository(store)
+    await repository.ensure_schema()
+    return repository
+
+
+class Harness:
+    """An engine plus helpers to run a definition and read back its events."""
+
+    def __init__(self, store: SQLiteEventStore, repo: WorkflowRepository, engine: Engine) -> None:
+        self.store, self.repo, self.engine = store, repo, engine
+
+    async def start(self, definition: dict[str, Any], inputs: dict[str, Any] | None = None,
+                    envs: dict[str, str] | None = None, workspace: str = "default") -> str:
+        workflow = await self.repo.create(workspace, definition, "tester")
+        return await self.engine.start_run(workflow.id, workspace, inputs or {}, envs or {},
+                                           "tester")
+
+    async def run(self, definition: dict[str, Any], inputs: dict[str, Any] | None = None,
+                  envs: dict[str, str] | None = None,
+                  timeout: float = 10) -> tuple[str, RunState]:
+        run_id = await self.start(definition, inputs, envs)
+        await asyncio.wait_for(self.engine.wait(run_id), timeout)
+        return run_id, await self.engine.run_state(run_id)
+
+    async def events(self, run_id: str) -> list[tuple[str, dict[str, Any]]]:
+        return [(e.type, e.payload) for e in await self.store.read(run_id, 0, 100_000)]
+
+    async def node_events(self, run_id: str, node_id: str) -> list[tuple[str, dict[str, Any]]]:
+        return [(t, d) for t, d in await self.events(run_id) if d.get("nodeId") == node_id]
+
+    async def wait_for_event(self, run_id: str, type_: str, node_id: str | None = None,
+                             timeout: float = 5) -> dict[str, Any]:
+        async def watch() -> dict[str, Any]:
+            async for event in self.store.subscribe(run_id):
+                data = event.payload
+                if event.type == type_ and (node_id is None or data.get("nodeId") == node_id):
+                    return data
+            raise AssertionError("subscription ended")
+
+        return await asyncio.wait_for(watch(), timeout)
+
+
+def make_engine(store: SQLiteEventStore, repo: WorkflowRepository,
+                settings: EngineSettings = TEST_SETTINGS) -> Engine:
+    return Engine(store, repo, settings)
+
+
+@pytest.fixture
+async def engine(store: SQLiteEventStore, repo: WorkflowRepository) -> AsyncIterator[Engine]:
+    running = make_engine(store, repo)
+    await running.start()
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+async def harness(store: SQLiteEventStore, repo: WorkflowRepository,
+                  engine: Engine) -> Harness:
+    return Harness(store, repo, engine)
+
+
+class CountingServer:
+    """A local aiohttp server that counts hits per path and can be slow or fail."""
+
+    def __init__(self) -> None:
+        self.hits: dict[str, int] = {}
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        self.hits[name] = self.hits.get(name, 0) + 1
+        query = request.query
+        if "sleep" in query:
+            await asyncio.sleep(float(query["sleep"]))
+        if "fail_until" in query and self.hits[name] < int(query["fail_until"]):
+            return web.json_response({"error": "try again"}, status=503)
+        if "redirect" in query:
+            raise web.HTTPFound(query["redirect"])
+        if "size" in query:
+            return web.Response(body=b"x" * int(query["size"]))
+        body = await request.read()
+        return web.json_response({"name": name, "hit": self.hits[name],
+                                  "method": request.method,
+                                  "headers": dict(request.headers),
+                                  "body": body.decode() if body else None})
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{name}", self.handle)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+
+@pytest.fixture
+async def counting_server() -> AsyncIterator[CountingServer]:
+    server = CountingServer()
+    await server.start()
+    yield server
+    await server.stop()
