@@ -12,7 +12,7 @@ from pathlib import Path
 def main() -> None:
     wanted = sys.argv[1:]
     names = sorted(
-        info.name for info in pkgutil.iter_modules([str(Path(__file__).parent))
+        info.name for info in pkgutil.iter_modules([str(Path(__file__).parent)])
         if not info.name.startswith("_") and info.name != "common"
     )
     for name in names:

@@ -23,7 +23,7 @@ from service.settings import Settings, load_settings
 
 __all__ = [
     "Api", "ClientFactory", "api", "assert_shape", "dialect_server", "dialect_settings",
-    "json_type", "new_client", "read_stream", "seed_frames",
+    "json_type", "make_api", "new_client", "read_stream", "seed_frames",
 ]
 
 # -- the seeds' examples ---------------------------------------------------------------
@@ -287,6 +287,19 @@ class Api:
     async def token_headers(self) -> dict[str, str]:
         token = await create_token(self.client, "dialect-tests")
         return bearer(token["token"])
+
+
+async def make_api(aiohttp_server: Any, aiohttp_client: Any, settings: Settings) -> Api:
+    """A server of its own for `settings`, and the admin logged in to it."""
+    server = await aiohttp_server(_app(settings))
+
+    async def make() -> TestClient:
+        client: TestClient = await aiohttp_client(server)
+        return client
+
+    client = await make()
+    await login(client, "admin", ADMIN_PASSWORD)
+    return Api(client, make)
 
 
 @pytest.fixture

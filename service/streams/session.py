@@ -146,6 +146,8 @@ class EventStreamSession:
         finally:
             if pending is not None and not pending.done():
                 pending.cancel()
+                # The generator is still running until the cancellation lands.
+                await asyncio.wait([pending])
             if hasattr(iterator, "aclose"):
                 await iterator.aclose()
 

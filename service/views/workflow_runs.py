@@ -12,7 +12,7 @@ from service import keys
 from service.auth.access import require_principal, visible_workspace_ids, workspace_role
 from service.auth.principal import Principal, Role
 from service.dialects import v1
-from service.errors import bad_request, not_found
+from service.errors import bad_request, conflict, not_found
 from service.streams.endpoint import RESUME_PATH, serve_run_stream
 from service.views.lookup import load_run, load_workflow, start_run_from_body
 from service.views.params import (
@@ -182,10 +182,13 @@ async def resume_node(request: web.Request) -> web.Response:
     if not isinstance(approved, bool):
         raise bad_request("approved must be true or false")
     data = optional_object(body, "data")
-    node = await _queries(request).node_run(run["id"], node_id)
-    if node is None:
+    outcome = await request.app[keys.ENGINE].resume(
+        run["id"], node_id, principal.username, data, approved
+    )
+    if outcome == "not_found":
         raise not_found("no such node in this run")
-    await request.app[keys.ENGINE].resume(run["id"], node_id, principal.username, data, approved)
+    if outcome != "resumed":
+        raise conflict("that node is not waiting for an answer")
     node = await _queries(request).node_run(run["id"], node_id)
     assert node is not None
     return data_response(v1.activity_json(node))

@@ -1,0 +1,270 @@
+"""The shared stream layer through the canonical dialect: resume, cursors, 204, slow clients."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from typing import Any
+
+import httpx
+import httpx_sse
+import pytest
+from aiohttp.test_utils import TestClient
+from api_fixtures import APPROVAL_WORKFLOW, create_workflow, start_waiting_run, wait_for_status
+from auth_fixtures import admin, anon, auth_server, auth_settings, new_client  # noqa: F401
+from sse_reader import SSEFrame, iter_frames, read_frames
+
+from eventstore.records import NewEvent
+from projections.vocabulary import EventType
+from service import keys
+from service.settings import Settings
+
+
+def event_frames(frames: list[SSEFrame]) -> list[SSEFrame]:
+    """Frames rendered from events (keepalives and the retry line dropped)."""
+    return [f for f in frames if f.event != "ping" and f.data_lines]
+
+
+async def finish_approval(client: TestClient, run_id: str) -> None:
+    resp = await client.post(
+        f"/api/v1/workflow-runs/{run_id}/nodes/approve/resume", json={"approved": True})
+    assert resp.status == 200, await resp.text()
+
+
+async def test_stream_sends_the_sse_headers_and_retry_once(admin: TestClient) -> None:
+    workflow_id = await create_workflow(admin, APPROVAL_WORKFLOW)
+    run_id = await start_waiting_run(admin, workflow_id, x=1)
+    resp = await admin.get(f"/api/v1/workflow-runs/{run_id}/stream")
+    assert resp.status == 200
+    assert resp.headers["Content-Type"] == "text/event-stream"
+    assert resp.headers["Cache-Control"] == "no-cache"
+    assert resp.headers["X-Accel-Buffering"] == "no"
+    assert "Content-Encoding" not in resp.headers
+    await finish_approval(admin, run_id)
+    frames = await read_frames(resp)
+    assert [f.retry for f in frames if f.retry is not None] == [2000]
+    assert frames[-1].event == "result"
+
+
+async def test_a_client_that_reconnects_gets_exactly_the_rest(admin: TestClient) -> None:
+    workflow_id = await create_workflow(admin, APPROVAL_WORKFLOW)
+    run_id = await start_waiting_run(admin, workflow_id, x=1)
+    url = f"/api/v1/workflow-runs/{run_id}/stream"
+    first = await admin.get(url)
+    seen: list[SSEFrame] = []
+    async for frame in iter_frames(first):
+        if frame.data_lines and frame.event != "ping":
+            seen.append(frame)
+        if frame.event == "activity-run" and frame.json()["content"]["status"] == "waiting":
+            break
+    first.close()
+    await finish_approval(admin, run_id)  # events committed while the client is away
+    await wait_for_status(admin, run_id, "completed")
+    last_id = [f.id for f in seen if f.id][-1]
+    rest = event_frames(await read_frames(await admin.get(url, headers={"Last-Event-ID": last_id})))
+    everything = event_frames(await read_frames(await admin.get(url)))
+    assert [f.data for f in seen + rest] == [f.data for f in everything]
+    ids = [int(f.id) for f in seen + rest if f.id]
+    assert ids == sorted(set(ids))
+    # The query parameter works the same way as the header.
+    by_query = event_frames(await read_frames(await admin.get(f"{url}?lastEventId={last_id}")))
+    assert [f.data for f in by_query] == [f.data for f in rest]
+
+
+async def test_resume_across_the_switch_from_history_to_live(admin: TestClient) -> None:
+    """Events appended while clients connect from every cursor: none lost, none repeated."""
+    workflow_id = await create_workflow(admin, APPROVAL_WORKFLOW)
+    run_id = await start_waiting_run(admin, workflow_id, x=1)
+    store = admin.server.app[keys.STORE]  # type: ignore[index]
+    url = f"/api/v1/workflow-runs/{run_id}/stream"
+    history = await store.read(run_id)
+    cursors = [0] + [e.position for e in history]
+
+    async def thinking(i: int) -> None:
+        await store.append(run_id, [NewEvent(EventType.NODE_THINKING, {
+            "nodeId": "approve", "nodeName": "approve", "nodeType": "approval",
+            "text": f"thought {i}"})])
+
+    async def follow(cursor: int) -> list[int]:
+        resp = await admin.get(url, headers={"Last-Event-ID": str(cursor)})
+        ids: list[int] = []
+        async for frame in iter_frames(resp):
+            if frame.id:
+                ids.append(int(frame.id))
+            if frame.event == "thinking" and frame.json()["content"] == "thought 59":
+                break
+        resp.close()
+        return ids
+
+    async def writer() -> None:
+        for i in range(60):
+            await thinking(i)
+            if i % 7 == 0:
+                await asyncio.sleep(0)
+
+    results = await asyncio.gather(writer(), *(follow(c) for c in cursors))
+    final = [e.position for e in await store.read(run_id)]
+    for cursor, ids in zip(cursors, results[1:], strict=True):
+        expected = [p for p in final if p > cursor]
+        assert ids == expected[: len(ids)] and ids[-1] == expected[-1], cursor
+
+
+async def test_cursors_are_checked(admin: TestClient) -> None:
+    workflow_id = await create_workflow(admin, APPROVAL_WORKFLOW)
+    run_id = await start_waiting_run(admin, workflow_id, x=1)
+    url = f"/api/v1/workflow-runs/{run_id}/stream"
+    for bad in ("abc", "-1", "1.5", "9" * 40, "1e3", " "):
+        resp = await admin.get(url, headers={"Last-Event-ID": bad})
+        if bad.strip() == "":
+            resp.close()
+            continue
+        assert resp.status == 400, bad
+        assert (await resp.json())["error"]["code"] == "bad_request"
+    resp = await admin.get(f"{url}?lastEventId=x1")
+    assert resp.status == 400
+    resp = await admin.get(url, headers={"Last-Event-ID": "999999"})
+    assert resp.status == 409
+    body = await resp.json()
+    assert body["error"]["code"] == "cursor_beyond_log"
+
+
+async def test_reconnecting_after_the_terminal_event_gets_204(admin: TestClient) -> None:
+    workflow_id = await create_workflow(admin, APPROVAL_WORKFLOW)
+    run_id = await start_waiting_run(admin, workflow_id, x=1)
+    await finish_approval(admin, run_id)
+    await wait_for_status(admin, run_id, "completed")
+    url = f"/api/v1/workflow-runs/{run_id}/stream"
+    frames = await read_frames(await admin.get(url))
+    last = [f.id for f in frames if f.id][-1]
+    resp = await admin.get(url, headers={"Last-Event-ID": last})
+    assert resp.status == 204
+    # One before the end still gets the terminal frames, then the stream closes.
+    resp = await admin.get(url, headers={"Last-Event-ID": str(int(last) - 1)})
+    tail = event_frames(await read_frames(resp))
+    assert tail[-1].event == "result" and tail[-1].id == last
+
+
+async def test_a_maintained_sse_client_reads_the_same_stream(
+    admin: TestClient, auth_server: Any
+) -> None:
+    workflow_id = await create_workflow(admin, APPROVAL_WORKFLOW)
+    run_id = await start_waiting_run(admin, workflow_id, x=1)
+    await finish_approval(admin, run_id)
+    await wait_for_status(admin, run_id, "completed")
+    path = f"/api/v1/workflow-runs/{run_id}/stream"
+    ours = event_frames(await read_frames(await admin.get(path)))
+    token = (await (await admin.post("/api/v1/tokens", json={"name": "sse"})).json())["data"]
+    headers = {"Authorization": f"Bearer {token['token']}"}
+    url = str(auth_server.make_url(path))
+    theirs = []
+    async with httpx.AsyncClient(headers=headers) as http:  # noqa: SIM117
+        async with httpx_sse.aconnect_sse(http, "GET", url) as source:
+            async for sse in source.aiter_sse():
+                if sse.event != "ping" and sse.data:
+                    theirs.append((sse.id, sse.event, sse.data))
+    assert [(event, data) for _, event, data in theirs] == [(f.event, f.data) for f in ours]
+    # The spec's last-event-id carries over frames without an id; the final one agrees.
+    assert theirs[-1][0] == ours[-1].id
+    assert [t[1] for t in theirs][-2:] == ["workflow-run", "result"]
+
+
+async def test_another_user_cannot_follow_a_run_even_with_a_cursor(
+    admin: TestClient, new_client: Any
+) -> None:
+    from auth_fixtures import create_user, login
+
+    workflow_id = await create_workflow(admin, APPROVAL_WORKFLOW)
+    run_id = await start_waiting_run(admin, workflow_id, x=1)
+    await create_user(admin, "mallory")
+    mallory = await new_client()
+    await login(mallory, "mallory", "user-secret-pw")
+    for headers in ({}, {"Last-Event-ID": "1"}):
+        resp = await mallory.get(f"/api/v1/workflow-runs/{run_id}/stream", headers=headers)
+        assert resp.status == 404
+    resp = await mallory.get(f"/api/v1/workflow-runs/{run_id}/stream?lastEventId=1")
+    assert resp.status == 404
+    assert (await mallory.get(f"/api/v1/workflow-runs/{uuid.uuid4()}/stream")).status == 404
+
+
+@pytest.fixture
+def slow_settings(tmp_path: Any) -> Settings:
+    from auth_fixtures import make_settings
+
+    return make_settings(tmp_path, stream_write_deadline_s=0.5, stream_buffer_bytes=16384)
+
+
+async def test_a_client_that_never_reads_is_dropped(
+    aiohttp_server: Any, aiohttp_client: Any, slow_settings: Settings
+) -> None:
+    from auth_fixtures import ADMIN_PASSWORD, login
+
+    from service.app import create_app
+
+    server = await aiohttp_server(create_app(slow_settings))
+    client = await aiohttp_client(server)
+    await login(client, "admin", ADMIN_PASSWORD)
+    workflow_id = await create_workflow(client, APPROVAL_WORKFLOW)
+    run_id = await start_waiting_run(client, workflow_id, x=1)
+    token = (await (await client.post("/api/v1/tokens", json={"name": "t"})).json())["data"]
+    app = server.app
+    # A raw socket with a tiny receive buffer that sends a request and never reads.
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, (server.host, server.port))
+    request = (
+        f"GET /api/v1/workflow-runs/{run_id}/stream HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {token['token']}\r\n\r\n"
+    )
+    await loop.sock_sendall(sock, request.encode())
+    for _ in range(100):
+        if len(app[keys.STREAMS]) == 1:
+            break
+        await asyncio.sleep(0.02)
+    assert len(app[keys.STREAMS]) == 1
+    store = app[keys.STORE]
+    big = "x" * 65536
+    for i in range(200):  # ~13 MB the client will never read
+        await store.append(run_id, [NewEvent(EventType.NODE_THINKING, {
+            "nodeId": "approve", "nodeName": "approve", "nodeType": "approval",
+            "text": f"{i} {big}"})])
+        if not app[keys.STREAMS]:
+            break
+    for _ in range(200):
+        if not app[keys.STREAMS]:
+            break
+        await asyncio.sleep(0.05)
+    assert not app[keys.STREAMS], "the stalled stream was not dropped"
+    sock.close()
+    # The run itself is untouched, and a reader that does read still gets everything.
+    resp = await client.get(f"/api/v1/workflow-runs/{run_id}/stream?lastEventId=0")
+    count = 0
+    async for frame in iter_frames(resp):
+        if frame.event == "thinking":
+            count += 1
+            if count == i + 1:
+                break
+    resp.close()
+    assert count == i + 1
+
+
+async def test_shutdown_closes_open_streams_cleanly(
+    aiohttp_server: Any, aiohttp_client: Any, auth_settings: Settings
+) -> None:
+    from auth_fixtures import ADMIN_PASSWORD, login
+
+    from service.app import create_app
+
+    server = await aiohttp_server(create_app(auth_settings))
+    client = await aiohttp_client(server)
+    await login(client, "admin", ADMIN_PASSWORD)
+    workflow_id = await create_workflow(client, APPROVAL_WORKFLOW)
+    run_id = await start_waiting_run(client, workflow_id, x=1)
+    resp = await client.get(f"/api/v1/workflow-runs/{run_id}/stream")
+    reader = asyncio.ensure_future(read_frames(resp))
+    await asyncio.sleep(0.1)
+    await server.close()
+    frames = await asyncio.wait_for(reader, 10)  # ends, without an error
+    assert any(f.event == "workflow-run" for f in frames)
