@@ -29,12 +29,16 @@ SYNCHRONOUS = "FULL"
 async def run_appenders(path: Path, projectors: Sequence[Projector]) -> dict[str, float]:
     store = await SQLiteEventStore.open(path, projectors=projectors, synchronous=SYNCHRONOUS)
     commits = 0
+    # Count group commits through the writer's before-commit hook (keeping any hook the
+    # store installed there itself).
+    hooked = store._writer.before_commit
 
-    def count_commit(_conn: sqlite3.Connection) -> None:
+    def count_commit(conn: sqlite3.Connection) -> None:
         nonlocal commits
         commits += 1
+        if hooked is not None:
+            hooked(conn)
 
-    # The writer's documented hook, reached through the store: counts group commits.
     store._writer.before_commit = count_commit
     latencies: list[float] = []
 

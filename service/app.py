@@ -15,7 +15,18 @@ from service.middleware import json_errors, request_context
 from service.settings import Settings
 from service.engine.engine import Engine
 from service.engine.settings import EngineSettings
-from service.views import events, health, workflow_runs, workflows
+from service import openapi
+from service.views import (
+    audit,
+    chats,
+    events,
+    flowtrux,
+    health,
+    runs_feed,
+    splox,
+    workflow_runs,
+    workflows,
+)
 from service.workflows.repository import WorkflowRepository
 
 
@@ -64,6 +75,10 @@ def create_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(_close_streams)
     setup_auth(app)
     app.cleanup_ctx.append(_engine_ctx)
-    for views in (health, workflows, workflow_runs, events):
+    # runs_feed's /workflow-runs/stream must precede workflow_runs' /workflow-runs/{runId}.
+    for views in (
+        health, workflows, runs_feed, workflow_runs, events, audit, chats, flowtrux, splox,
+        openapi,
+    ):
         views.setup_routes(app)
     return app

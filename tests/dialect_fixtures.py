@@ -23,7 +23,7 @@ from service.settings import Settings, load_settings
 
 __all__ = [
     "Api", "ClientFactory", "api", "assert_shape", "dialect_server", "dialect_settings",
-    "json_type", "make_api", "new_client", "read_stream", "seed_frames",
+    "json_type", "make_api", "make_app", "new_client", "read_stream", "seed_frames",
 ]
 
 # -- the seeds' examples ---------------------------------------------------------------
@@ -209,7 +209,7 @@ def dialect_settings(tmp_path: Path) -> Settings:
     }, environ={})
 
 
-def _app(settings: Settings) -> Any:
+def make_app(settings: Settings) -> Any:
     app = create_app(settings)
     # Until service/app.py wires the dialect views, add them here (a no-op afterwards).
     if not any(r.canonical == "/api/chats" for r in app.router.resources()):
@@ -222,7 +222,7 @@ def _app(settings: Settings) -> Any:
 
 @pytest.fixture
 async def dialect_server(aiohttp_server: Any, dialect_settings: Settings) -> TestServer:
-    server: TestServer = await aiohttp_server(_app(dialect_settings))
+    server: TestServer = await aiohttp_server(make_app(dialect_settings))
     return server
 
 
@@ -260,10 +260,10 @@ class Api:
         body = await self.json("GET", f"/api/v1/workflow-runs/{run_id}")
         return dict(body["data"])
 
-    async def wait_status(self, run_id: str, *statuses: str, timeout: float = 5) -> dict[str, Any]:
+    async def wait_status(self, run_id: str, *statuses: str, within_s: float = 5) -> dict[str, Any]:
         """Poll the canonical run until its v1 status is one of `statuses`."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within_s
         while True:
             run = await self.run(run_id)
             if run["status"] in statuses:
@@ -275,11 +275,12 @@ class Api:
         await self.json("POST", f"/api/v1/workflow-runs/{run_id}/nodes/{node_id}/resume",
                         json={"approved": True})
 
-    async def user(self, username: str) -> TestClient:
-        """A new non-admin user (runner in `default`), and a client logged in as them."""
+    async def user(self, username: str, role: str | None = "runner") -> TestClient:
+        """A new non-admin user (with `role` in `default`), and a client logged in as them."""
         user = await create_user(self.client, username)
-        await self.json("POST", "/api/v1/workspaces/default/members", 201,
-                        json={"userId": user["id"], "role": "runner"})
+        if role is not None:
+            await self.json("POST", "/api/v1/workspaces/default/members", 201,
+                            json={"userId": user["id"], "role": role})
         client = await self.new_client()
         await login(client, username, USER_PASSWORD)
         return client
@@ -291,7 +292,7 @@ class Api:
 
 async def make_api(aiohttp_server: Any, aiohttp_client: Any, settings: Settings) -> Api:
     """A server of its own for `settings`, and the admin logged in to it."""
-    server = await aiohttp_server(_app(settings))
+    server = await aiohttp_server(make_app(settings))
 
     async def make() -> TestClient:
         client: TestClient = await aiohttp_client(server)
@@ -311,7 +312,7 @@ async def api(new_client: ClientFactory) -> Api:
 
 async def read_stream(
     client: TestClient, method: str, url: str, *, limit: int | None = None,
-    until: Callable[[SSEFrame], bool] | None = None, timeout: float = 10,
+    until: Callable[[SSEFrame], bool] | None = None, within_s: float = 10,
     **kwargs: Any,
 ) -> tuple[int, list[SSEFrame], dict[str, str]]:
     """Status, data frames (keepalives included, retry-only frames left out) and headers.
@@ -333,7 +334,7 @@ async def read_stream(
                 if (limit is not None and len(frames) >= limit) or (until and until(frame)):
                     return
 
-        await asyncio.wait_for(collect(), timeout)
+        await asyncio.wait_for(collect(), within_s)
         return resp.status, frames, dict(resp.headers)
     finally:
         resp.close()

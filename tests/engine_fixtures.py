@@ -6,7 +6,7 @@ Import with `from engine_fixtures import *` (fixtures must be module globals to 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from service.engine.state import RunState
 from service.workflows import WorkflowRepository
 
 __all__ = [
-    "Harness", "counting_server", "engine", "harness", "repo", "store",
+    "CountingServer", "Harness", "counting_server", "engine", "harness", "repo", "store",
 ]
 
 TEST_SETTINGS = EngineSettings(http_allow_hosts=("127.0.0.1",), default_node_timeout_ms=10_000)
@@ -53,9 +53,9 @@ class Harness:
 
     async def run(self, definition: dict[str, Any], inputs: dict[str, Any] | None = None,
                   envs: dict[str, str] | None = None,
-                  timeout: float = 10) -> tuple[str, RunState]:
+                  within_s: float = 10) -> tuple[str, RunState]:
         run_id = await self.start(definition, inputs, envs)
-        await asyncio.wait_for(self.engine.wait(run_id), timeout)
+        await asyncio.wait_for(self.engine.wait(run_id), within_s)
         return run_id, await self.engine.run_state(run_id)
 
     async def events(self, run_id: str) -> list[tuple[str, dict[str, Any]]]:
@@ -65,7 +65,7 @@ class Harness:
         return [(t, d) for t, d in await self.events(run_id) if d.get("nodeId") == node_id]
 
     async def wait_for_event(self, run_id: str, type_: str, node_id: str | None = None,
-                             timeout: float = 5) -> dict[str, Any]:
+                             within_s: float = 5) -> dict[str, Any]:
         async def watch() -> dict[str, Any]:
             async for event in self.store.subscribe(run_id):
                 data = event.payload
@@ -73,7 +73,17 @@ class Harness:
                     return data
             raise AssertionError("subscription ended")
 
-        return await asyncio.wait_for(watch(), timeout)
+        return await asyncio.wait_for(watch(), within_s)
+
+    async def child_of(self, run_id: str, within_s: float = 5) -> str:
+        """The first child run of `run_id`, once its RunCreated is committed."""
+        async def watch() -> str:
+            async for event in self.store.subscribe(None):
+                if event.type == "RunCreated" and event.payload["parentRunId"] == run_id:
+                    return event.stream
+            raise AssertionError("subscription ended")
+
+        return await asyncio.wait_for(watch(), within_s)
 
 
 def make_engine(store: SQLiteEventStore, repo: WorkflowRepository,
@@ -100,6 +110,8 @@ class CountingServer:
 
     def __init__(self) -> None:
         self.hits: dict[str, int] = {}
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        self.changed = asyncio.Event()
         self.runner: web.AppRunner | None = None
         self.port = 0
 
@@ -110,9 +122,13 @@ class CountingServer:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         self.hits[name] = self.hits.get(name, 0) + 1
+        self.changed.set()
+        self.requests.append((name, dict(request.headers), await request.read()))
         query = request.query
         if "sleep" in query:
             await asyncio.sleep(float(query["sleep"]))
+        if "sleep_first" in query and self.hits[name] == 1:
+            await asyncio.sleep(float(query["sleep_first"]))
         if "fail_until" in query and self.hits[name] < int(query["fail_until"]):
             return web.json_response({"error": "try again"}, status=503)
         if "redirect" in query:
@@ -125,10 +141,18 @@ class CountingServer:
                                   "headers": dict(request.headers),
                                   "body": body.decode() if body else None})
 
+    async def until(self, predicate: Callable[[dict[str, int]], bool],
+                    within_s: float = 20) -> None:
+        """Wait until `predicate(hits)` holds."""
+        async with asyncio.timeout(within_s):
+            while not predicate(self.hits):
+                self.changed.clear()
+                await self.changed.wait()
+
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/{name}", self.handle)
-        self.runner = web.AppRunner(app)
+        self.runner = web.AppRunner(app, shutdown_timeout=0.1)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()

@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable
 from contextlib import aclosing
-from typing import Any, Protocol
+from typing import Protocol
 
 import pytest
+from eventstore_helpers import TIMEOUT, positions, read_all, take, take_until, tick
 
 from eventstore.errors import (
     ConcurrencyConflict,
@@ -29,62 +30,11 @@ from eventstore.hashchain import GENESIS_HASH, canonical_bytes, chain_hash
 from eventstore.interface import ANY_VERSION, NO_STREAM, EventStore
 from eventstore.records import NewEvent, RecordedEvent
 
-TIMEOUT = 10.0
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
 class StoreOpener(Protocol):
     def __call__(self, *, ring_size: int | None = None) -> Awaitable[EventStore]: ...
-
-
-def tick(n: int, **extra: Any) -> NewEvent:
-    return NewEvent("Tick", {"n": n, **extra})
-
-
-async def take(events: AsyncIterator[RecordedEvent], count: int) -> list[RecordedEvent]:
-    """The next `count` events of a subscription, failing the test if they do not come."""
-
-    async def _take() -> list[RecordedEvent]:
-        taken = []
-        while len(taken) < count:
-            taken.append(await anext(events))
-        return taken
-
-    return await asyncio.wait_for(_take(), TIMEOUT)
-
-
-async def take_until(events: AsyncIterator[RecordedEvent], position: int) -> list[RecordedEvent]:
-    """Events of a subscription up to and including the one at `position`."""
-
-    async def _take() -> list[RecordedEvent]:
-        taken: list[RecordedEvent] = []
-        while not taken or taken[-1].position < position:
-            taken.append(await anext(events))
-        return taken
-
-    return await asyncio.wait_for(_take(), TIMEOUT)
-
-
-async def read_all(store: EventStore, stream: str | None = None, after: int = 0) -> list[RecordedEvent]:
-    events: list[RecordedEvent] = []
-    while True:
-        page = await store.read(stream, after, 100)
-        if not page:
-            return events
-        events += page
-        after = page[-1].position
-
-
-def positions(events: list[RecordedEvent]) -> list[int]:
-    return [e.position for e in events]
-
-
-async def until(predicate: Callable[[], Awaitable[bool]]) -> None:
-    async def _wait() -> None:
-        while not await predicate():
-            await asyncio.sleep(0.001)
-
-    await asyncio.wait_for(_wait(), TIMEOUT)
 
 
 class EventStoreContract:
@@ -122,10 +72,6 @@ class EventStoreContract:
                 event.recorded_at))
             prev = event.hash
         assert await read_all(store) == recorded
-
-    async def test_events_of_one_append_share_a_timestamp(self, store: EventStore) -> None:
-        recorded = await store.append("run-a", [tick(1), tick(2), tick(3)])
-        assert len({e.recorded_at for e in recorded}) == 1
 
     async def test_empty_append_writes_nothing(self, store: EventStore) -> None:
         assert await store.append("run-a", [], NO_STREAM) == []

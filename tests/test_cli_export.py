@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
-from eventstore_contract import read_all, tick
+from eventstore_helpers import read_all, tick
 
 from eventstore.sqlite import SQLiteEventStore
 from projections import all_projections
@@ -18,10 +18,14 @@ from projections import all_projections
 RUNSTREAM = Path(sys.executable).parent / "runstream"
 
 
-def export(*args: str) -> list[dict[str, Any]]:
+def run_export(*args: str) -> subprocess.CompletedProcess[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUNSTREAM_")}
-    done = subprocess.run([str(RUNSTREAM), "export", *args], capture_output=True, env=env,
+    return subprocess.run([str(RUNSTREAM), "export", *args], capture_output=True, env=env,
                           timeout=60, check=False)
+
+
+def export(*args: str) -> list[dict[str, Any]]:
+    done = run_export(*args)
     assert done.returncode == 0, done.stderr
     assert done.stdout.endswith(b"\n") or not done.stdout
     return [orjson.loads(line) for line in done.stdout.splitlines()]
@@ -67,3 +71,13 @@ async def test_export_of_one_stream(data_dir: Path) -> None:
 
 async def test_export_of_an_unknown_stream_is_empty(data_dir: Path) -> None:
     assert export("--stream", "run-none", "--data-dir", str(data_dir)) == []
+
+
+def test_export_of_a_data_dir_without_a_database_fails_without_creating_one(
+    tmp_path: Path,
+) -> None:
+    done = run_export("--data-dir", str(tmp_path / "typo"))
+    assert done.returncode != 0
+    assert b"Traceback" not in done.stderr
+    assert not (tmp_path / "typo").exists()
+

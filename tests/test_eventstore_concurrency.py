@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from eventstore_contract import read_all, tick
+from eventstore_helpers import head_reaches, read_all, tick
 
 from eventstore.interface import NO_STREAM
 from eventstore.records import RecordedEvent
@@ -31,6 +31,8 @@ class Subscriber:
     slow: bool
     after: int = 0
     received: list[RecordedEvent] = field(default_factory=list)
+    last: int | None = None  # the last position it must get, once the writers are done
+    done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def stream_of(appender: int, i: int) -> str:
@@ -61,26 +63,26 @@ async def test_every_subscriber_sees_the_final_log_order_without_gap_or_duplicat
                 await asyncio.sleep(0)
 
     async def subscribe(sub: Subscriber) -> None:
-        while await store.head() < sub.start_at_head:
-            await asyncio.sleep(0.0005)
+        await head_reaches(store, sub.start_at_head)
         sub.after = int(await store.head() * sub.cursor_from_head)
         async with aclosing(store.subscribe(sub.stream, after=sub.after)) as events:
             async for event in events:
                 sub.received.append(event)
+                if sub.last is not None and event.position >= sub.last:
+                    sub.done.set()
                 if sub.slow and len(sub.received) % 25 == 0:
                     await asyncio.sleep(0.002)
 
+    readers = [asyncio.create_task(subscribe(sub)) for sub in subscribers]
     try:
-        readers = [asyncio.create_task(subscribe(sub)) for sub in subscribers]
         await asyncio.gather(*(appender(n) for n in range(APPENDERS)))
         log = await read_all(store)
 
-        async def caught_up(sub: Subscriber) -> None:
-            last = max(e.position for e in log if sub.stream in (None, e.stream))
-            while not sub.received or sub.received[-1].position < last:
-                await asyncio.sleep(0.001)
-
-        await asyncio.wait_for(asyncio.gather(*(caught_up(sub) for sub in subscribers)), 20)
+        for sub in subscribers:
+            sub.last = max(e.position for e in log if sub.stream in (None, e.stream))
+            if sub.received and sub.received[-1].position >= sub.last:
+                sub.done.set()
+        await asyncio.wait_for(asyncio.gather(*(sub.done.wait() for sub in subscribers)), 20)
         await asyncio.sleep(0.01)  # room for a wrong extra delivery to show up
 
         # The log itself: contiguous positions, per-stream versions 1..n, each
@@ -106,6 +108,7 @@ async def test_every_subscriber_sees_the_final_log_order_without_gap_or_duplicat
     finally:
         for task in readers:
             task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
         await store.close()
 
 

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from eventstore_contract import EventStoreContract, StoreOpener, read_all, tick
+from eventstore_contract import EventStoreContract, StoreOpener
+from eventstore_helpers import read_all, tick
 
 from eventstore.interface import EventStore
 from eventstore.records import NewEvent, RecordedEvent

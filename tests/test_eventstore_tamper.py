@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from eventstore_contract import tick
+from eventstore_helpers import tick
 
 from eventstore.hashchain import canonical_bytes, chain_hash
 from eventstore.sqlite import SQLiteEventStore, verify_file
@@ -158,3 +158,20 @@ def test_hashes_are_sha256_hex(data_dir: Path) -> None:
     # The layout DESIGN section 2 names: sha256(prev_hash || canonical bytes of the event).
     canonical = orjson.dumps(orjson.loads(header)) + b"\n" + bytes(data)
     assert stored == hashlib.sha256(prev_hash.encode() + canonical).hexdigest()
+
+
+@pytest.mark.parametrize("exists", [False, True])
+def test_verify_of_a_data_dir_without_a_database_is_not_a_broken_chain(
+    tmp_path: Path, exists: bool
+) -> None:
+    # Exit 1 means "the chain is broken"; a wrong path must not look like tampering,
+    # and a read-only check must not leave an empty database behind.
+    data_dir = tmp_path / "data"
+    if exists:
+        data_dir.mkdir()
+    cli = run_cli("verify", "--data-dir", str(data_dir))
+    assert cli.returncode not in (0, 1), cli
+    assert "Traceback" not in cli.stderr
+    assert str(data_dir / "runstream.db") in cli.stderr
+    assert not (data_dir / "runstream.db").exists()
+

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
+from eventstore_helpers import head_reaches
 from run_histories import append_concurrently, created, node, random_runs
 
 from eventstore.interface import NO_STREAM
@@ -267,8 +268,7 @@ async def test_rebuild_beside_a_live_writer_loses_no_append(db_path: Path) -> No
     try:
         runs = random_runs(seed=11, runs=150, workflows=5)
         writing = asyncio.ensure_future(append_concurrently(store, runs))
-        while await store.head() < 200:
-            await asyncio.sleep(0.001)
+        await head_reaches(store, 200)
         report = await asyncio.to_thread(rebuild, db_path, all_projections(), True)
         assert report.matches, report.differences
         await writing

@@ -16,7 +16,7 @@ from projections.vocabulary import TERMINAL_RUN_EVENTS, EventType, RunStatus
 from service.engine.context import NodeContext
 from service.engine.nodes.http import HttpClient
 from service.engine.registry import NodeError, NodeRegistry, default_registry
-from service.engine.runner import RunActor
+from service.engine.runner import RunActor, cancel_outcome
 from service.engine.scheduler import Scheduler
 from service.engine.secrets import Redactor, SecretVault
 from service.engine.settings import EngineSettings
@@ -103,7 +103,11 @@ class Engine:
                 workflow, definition = await self.workflows.parsed(
                     state.created["workflowId"], state.created["workflowVersion"])
             except WorkflowNotFound:
+                # Versions are immutable, so this only happens if the tables were tampered
+                # with; end the run rather than leave it unfinished forever.
                 log.error("recover_workflow_missing", run_id=run_id)
+                await self.store.append(run_id, [NewEvent(EventType.RUN_FAILED, {
+                    "error": "the workflow version this run needs is missing"})], state.version)
                 continue
             self._envs[run_id] = await self.vault.get(run_id)  # type: ignore[assignment]
             loaded.append((state, workflow, definition))
@@ -146,6 +150,8 @@ class Engine:
         await self.vault.put(run_id, envs)
         recorded = await self.store.append(
             run_id, [NewEvent(EventType.RUN_CREATED, data)], NO_STREAM)
+        if not self._started:
+            return run_id  # stopped meanwhile: the run stays pending and is recovered on start
         self._envs[run_id] = envs
         if parent_run_id is not None:
             self._depth[run_id] = self._depth.get(parent_run_id, 0) + 1
@@ -183,9 +189,12 @@ class Engine:
         else:
             self._envs.pop(run_id, None)
             self._depth.pop(run_id, None)
+            try:
+                await self.vault.drop(run_id)
+            except Exception:  # the run is finished either way; a stale row is harmless
+                log.warning("run_secrets_drop_failed", run_id=run_id)
             if future is not None and not future.done():
                 future.set_result(status)
-            await self.vault.drop(run_id)
         finally:
             self._actors.pop(run_id, None)
             self._tasks.pop(run_id, None)
@@ -205,7 +214,8 @@ class Engine:
         return state.status
 
     async def cancel(self, run_id: str, reason: str, by: str) -> str:
-        """Outcome: cancelled, already_completed, not_eligible (not driven here) or not_found."""
+        """Outcome: cancelled; already_completed (it completed or failed); not_eligible (it was
+        cancelled already, or is not driven by this engine); not_found."""
         actor = self._actors.get(run_id)
         if actor is not None and not actor.closed:
             outcome: str = await actor.ask("cancel", reason, by)
@@ -222,10 +232,7 @@ class Engine:
                 future.set_result(RunStatus.CANCELLED)
             await self.vault.drop(run_id)
             return "cancelled"
-        state = await self.run_state(run_id)
-        if state.status is None:
-            return "not_found"
-        return "already_completed" if state.terminal else "not_eligible"
+        return cancel_outcome((await self.run_state(run_id)).status)
 
     async def resume(self, run_id: str, node_id: str, by: str, data: Any = None,
                      approved: bool = True) -> str:

@@ -71,6 +71,7 @@ class RunActor:
     async def run(self) -> RunStatus | None:
         try:
             await self.start()
+            await self.flush()
             while not self.state.terminal:
                 await self.plan()
                 await self.flush()
@@ -94,12 +95,12 @@ class RunActor:
         while not self.inbox.empty():
             self.reply_late(self.inbox.get_nowait())
 
-    @staticmethod
-    def reply_late(message: tuple[Any, ...]) -> None:
+    def reply_late(self, message: tuple[Any, ...]) -> None:
         future = message[-1]
         if not isinstance(future, asyncio.Future) or future.done():
             return
-        late = {"cancel": "already_completed", "resume": "not_waiting"}.get(message[0])
+        late = {"cancel": cancel_outcome(self.state.status),
+                "resume": "not_waiting"}.get(message[0])
         if late is not None:
             future.set_result(late)
         elif message[0] == "report":
@@ -412,12 +413,21 @@ class _Outputs:
     def __init__(self, state: RunState) -> None:
         self._state = state
 
-    def __contains__(self, node_id: object) -> bool:
-        node = self._state.nodes.get(node_id)  # type: ignore[arg-type]
+    def __contains__(self, node_id: str) -> bool:
+        node = self._state.nodes.get(node_id)
         return node is not None and node.status == NodeStatus.COMPLETED
 
     def __getitem__(self, node_id: str) -> Any:
         return self._state.nodes[node_id].output
+
+
+def cancel_outcome(status: RunStatus | None) -> str:
+    """What cancelling a run that is not (or no longer) running here comes to (seed 004)."""
+    if status is None:
+        return "not_found"
+    if status in (RunStatus.COMPLETED, RunStatus.FAILED):
+        return "already_completed"
+    return "not_eligible"  # already cancelled, or not driven by this engine
 
 
 def _branch(output: Any) -> bool:

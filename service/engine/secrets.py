@@ -18,12 +18,7 @@ from eventstore.sqlite import SQLiteEventStore
 
 REDACTED = "***"
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS run_secrets (
-    run_id TEXT PRIMARY KEY,
-    sealed BLOB NOT NULL
-);
-"""
+SCHEMA = "CREATE TABLE IF NOT EXISTS run_secrets (run_id TEXT PRIMARY KEY, sealed BLOB NOT NULL)"
 
 
 class Redactor:
@@ -65,7 +60,7 @@ class SecretVault:
 
     async def ensure_schema(self) -> None:
         if self.fernet is not None:
-            await self.store.execute_write(lambda conn: conn.executescript(SCHEMA))
+            await self.store.execute_write(lambda conn: conn.execute(SCHEMA))
 
     async def put(self, run_id: str, env: Mapping[str, str]) -> None:
         if self.fernet is None or not env:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -21,7 +21,6 @@ class EngineSettings:
     # beside the log so that a run resumed after a restart still has them.
     secrets_key: str | None = None
     entry_point_group: str = "runstream.nodes"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> EngineSettings:

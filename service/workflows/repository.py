@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import sqlite3
 import uuid
 from collections.abc import Collection, Mapping
@@ -45,7 +46,10 @@ _SELECT = (
 
 def create_schema(conn: sqlite3.Connection) -> None:
     """Create the workflow tables if missing (idempotent; runs on the writer)."""
-    conn.executescript(SCHEMA)
+    # Statement by statement: executescript would COMMIT the writer's open transaction.
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
 
 
 def _now() -> str:
@@ -210,7 +214,7 @@ class WorkflowRepository:
         )
         return [_row(row) for row in rows], int(total[0][0])
 
-    async def list_versions(self, workflow_id: str) -> list[int]:
+    async def list_versions(self, workflow_id: str) -> builtins.list[int]:
         rows = await self.store.fetch_all(
             "SELECT version FROM workflow_versions WHERE workflow_id = ? ORDER BY version",
             (workflow_id,),

@@ -95,7 +95,8 @@ class RenderContext:
 
     trigger_data: Mapping[str, Any]
     env: Mapping[str, str]
-    node_outputs: Mapping[str, Any]
+    # Anything with `in` and `[]` by node id (the engine passes a view of its run state).
+    node_outputs: Any
 
 
 _MISSING = object()

@@ -23,7 +23,7 @@ def _is_template(value: Any) -> bool:
 
 
 class Noop(NodeType):
-    """Does nothing; its output is its inputs (the predecessors' outputs)."""
+    """Does nothing; its output is null (a join point or placeholder)."""
 
     pure = True
 
@@ -65,8 +65,9 @@ def _compare(op: str, left: Any, right: Any) -> bool:
     ):
         raise NodeError(f"cannot compare {type(left).__name__} {op} {type(right).__name__}",
                         retryable=False)
-    return {"gt": left > right, "gte": left >= right, "lt": left < right,
-            "lte": left <= right}[op]
+    a: Any = left
+    b: Any = right
+    return {"gt": a > b, "gte": a >= b, "lt": a < b, "lte": a <= b}[op]
 
 
 class Condition(NodeType):
@@ -101,13 +102,13 @@ class Delay(NodeType):
     """Waits `params.ms`, reporting progress on long waits; cancellable."""
 
     def check(self, params: Mapping[str, Any]) -> list[str]:
-        ms = params.get("ms")
+        ms: Any = params.get("ms")
         if _is_template(ms) or (_is_int(ms) and 0 <= ms <= MAX_DELAY_MS):
             return []
         return [f"delay needs params.ms, an integer 0-{MAX_DELAY_MS}"]
 
     async def run(self, params: dict[str, Any], inputs: dict[str, Any], ctx: NodeContext) -> Any:
-        ms = params.get("ms")
+        ms: Any = params.get("ms")
         if not _is_int(ms) or ms < 0:
             raise NodeError(f"delay ms must be a non-negative integer, got {ms!r}",
                             retryable=False)
@@ -135,7 +136,7 @@ class Approval(NodeType):
     uses_default_timeout = False
 
     def check(self, params: Mapping[str, Any]) -> list[str]:
-        timeout = params.get("timeoutMs")
+        timeout: Any = params.get("timeoutMs")
         if timeout is not None and not (_is_int(timeout) and timeout > 0):
             return ["approval timeoutMs must be a positive integer"]
         return []

@@ -183,7 +183,7 @@ class HttpRequest(NodeType):
                 raw = await _read_capped(resp, client.settings.http_max_response_bytes)
                 if resp.status >= 500:
                     raise NodeError(f"http {resp.status} from {url.host}")
-                return {"status": resp.status, "headers": dict(resp.headers),
+                return {"status": resp.status, "headers": {str(k): v for k, v in resp.headers.items()},
                         "body": _decode(resp, raw), "url": str(resp.url)}
         raise NodeError(f"more than {client.settings.http_max_redirects} redirects",
                         retryable=False)

@@ -1,0 +1,169 @@
+"""Make docs/screenshots/run-list.png and docs/screenshots/run-view.png.
+
+Serves the app in-process on a free loopback port with a throwaway data directory, seeds a
+few workflows and runs through the public API, and photographs the console in headless
+Chromium (Debian's /usr/bin/chromium, driven by Playwright). Run from the repository root:
+
+    .venv/bin/python docs/make_screenshots.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from playwright.async_api import async_playwright
+
+from service.app import create_app
+from service.settings import load_settings
+from service.views import audit, console, runs_feed
+
+OUT = Path(__file__).resolve().parent / "screenshots"
+PASSWORD = "screenshot-admin-pw"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+CLASSIFY = {
+    "name": "Classify ticket",
+    "nodes": [
+        {"id": "fetch", "type": "transform", "name": "Fetch ticket",
+         "params": {"value": {"status": "{{inputs.status}}",
+                              "body": {"id": "{{inputs.id}}", "subject": "{{inputs.subject}}"}}}},
+        {"id": "check", "type": "condition", "name": "Found?", "after": ["fetch"],
+         "params": {"left": "{{nodes.fetch.output.status}}", "op": "eq", "right": 200}},
+        {"id": "ok", "type": "transform", "name": "Route ticket",
+         "after": [{"node": "check", "branch": True}],
+         "params": {"value": {"ticket": "{{nodes.fetch.output.body}}", "queue": "support"}}},
+        {"id": "bad", "type": "fail", "after": [{"node": "check", "branch": False}],
+         "params": {"message": "ticket not found"}},
+    ],
+}
+EXPORT = {
+    "name": "Nightly export",
+    "nodes": [
+        {"id": "collect", "type": "transform", "params": {"value": {"tables": ["runs", "nodes"]}}},
+        {"id": "write", "type": "delay", "name": "Write files", "after": ["collect"],
+         "params": {"ms": 120000}},
+    ],
+}
+RELEASE = {
+    "name": "Release approval",
+    "nodes": [
+        {"id": "build", "type": "transform", "name": "Build notes",
+         "params": {"value": {"version": "{{inputs.version}}", "changes": "{{inputs.changes}}"}}},
+        {"id": "soak", "type": "delay", "name": "Soak test", "after": ["build"],
+         "params": {"ms": 2500}},
+        {"id": "approve", "type": "approval", "name": "Sign-off", "after": ["soak"],
+         "params": {"prompt": "Ship {{inputs.version}} to production?"}},
+        {"id": "publish", "type": "transform", "name": "Publish", "after": ["approve"],
+         "params": {"value": {"published": "{{inputs.version}}"}}},
+    ],
+}
+
+
+def app_with_console() -> tuple[web.Application, Path]:
+    data_dir = Path(tempfile.mkdtemp(prefix="runstream-shots-"))
+    settings = load_settings(
+        overrides={"data_dir": data_dir, "admin_password": PASSWORD, "synchronous": "NORMAL"},
+        environ={},
+    )
+    app = create_app(settings)
+    paths = {resource.canonical for resource in app.router.resources()}
+    for module, path in ((runs_feed, runs_feed.FEED_PATH), (audit, audit.VERIFY_PATH),
+                         (console, "/")):
+        if path not in paths:
+            module.setup_routes(app)
+    return app, data_dir
+
+
+async def call(http: aiohttp.ClientSession, method: str, path: str, body: Any = None) -> Any:
+    async with http.request(method, path, json=body) as resp:
+        payload = await resp.json()
+        if resp.status >= 400:
+            raise RuntimeError(f"{method} {path}: {resp.status} {payload}")
+        return payload.get("data")
+
+
+async def start(http: aiohttp.ClientSession, workflow_id: str, inputs: dict[str, Any]) -> str:
+    """Start a run and hang up once its id is known (the run goes on)."""
+    async with http.post("/api/v1/workflow-runs/execute/stream",
+                         json={"workflowId": workflow_id, "inputs": inputs}) as resp:
+        return resp.headers["X-Workflow-Run-Id"]
+
+
+async def wait_for(http: aiohttp.ClientSession, run_id: str, status: str) -> None:
+    for _ in range(200):
+        if (await call(http, "GET", f"/api/v1/workflow-runs/{run_id}"))["status"] == status:
+            return
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"run {run_id} never became {status}")
+
+
+async def seed(http: aiohttp.ClientSession) -> str:
+    """A handful of runs in every state; returns the run the run view shows."""
+    await call(http, "POST", "/api/v1/auth/login", {"username": "admin", "password": PASSWORD})
+    classify = (await call(http, "POST", "/api/v1/workflows", CLASSIFY))["id"]
+    export = (await call(http, "POST", "/api/v1/workflows", EXPORT))["id"]
+    release = (await call(http, "POST", "/api/v1/workflows", RELEASE))["id"]
+    for n, status in enumerate([200, 200, 404, 200, 200], start=1):
+        await call(http, "POST", "/api/v1/workflow-runs/execute", {
+            "workflowId": classify,
+            "inputs": {"status": status, "id": 4100 + n, "subject": f"Printer on floor {n} jams"},
+        })
+    cancelled = await start(http, export, {})
+    await wait_for(http, cancelled, "running")
+    await call(http, "POST", "/api/v1/workflow-runs/cancel",
+               {"runIds": [cancelled], "reason": "maintenance window moved"})
+    await start(http, export, {})
+    shown = await start(http, release, {
+        "version": "2.4.0", "changes": ["resumable feeds", "web console", "audit view"]})
+    await wait_for(http, shown, "waiting")
+    return shown
+
+
+async def main() -> int:
+    app, data_dir = app_with_console()
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    base = f"http://127.0.0.1:{port}"
+    OUT.mkdir(parents=True, exist_ok=True)
+    try:
+        async with aiohttp.ClientSession(base) as http:
+            run_id = await seed(http)
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            page = await browser.new_page(viewport={"width": 1280, "height": 860})
+            await page.goto(base + "/")
+            await page.fill("#login-form input[name=username]", "admin")
+            await page.fill("#login-form input[name=password]", PASSWORD)
+            await page.click("#login-form button[type=submit]")
+            await page.wait_for_selector("#runs-table")
+            await page.wait_for_selector(".live-live")
+            await page.wait_for_function(
+                "() => !document.querySelector('#run-counts')?.textContent.includes('…')")
+            await page.screenshot(path=str(OUT / "run-list.png"), full_page=True)
+            await page.goto(f"{base}/#/runs/{run_id}")
+            await page.wait_for_selector('tr.node-row[data-node-id="approve"][data-status="waiting"]')
+            await page.wait_for_selector(".live-live")
+            await page.screenshot(path=str(OUT / "run-view.png"), full_page=True)
+            await browser.close()
+    finally:
+        await runner.cleanup()
+    print(f"wrote {OUT / 'run-list.png'} and {OUT / 'run-view.png'} (data in {data_dir})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

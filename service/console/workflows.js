@@ -1,0 +1,97 @@
+// Workflows: the list, one definition and its versions, and starting a run with JSON inputs.
+
+import { get, qs, startRun } from './api.js';
+import { errorBox, fmtTime, h, replace, shortId } from './dom.js';
+import { visibleWorkflows } from './runs.js';
+import { navigate } from './app.js';
+
+export function workflowsView() {
+  return async (el, session) => {
+    const workflows = await visibleWorkflows(session);
+    replace(el, h('div', { class: 'page-head' }, h('h1', {}, 'Workflows')),
+      h('section', { class: 'card' }, workflows.length
+        ? h('table', { id: 'workflows-table' },
+          h('thead', {}, h('tr', {}, ['Name', 'Workspace', 'Version', 'Nodes', 'Updated', ''].map((t) => h('th', {}, t)))),
+          h('tbody', {}, workflows.map((wf) => h('tr', { dataset: { workflowId: wf.id } },
+            h('td', {}, h('a', { href: `#/workflows/${wf.id}` }, wf.name)),
+            h('td', {}, wf.workspaceName),
+            h('td', {}, `v${wf.version}`),
+            h('td', {}, String((wf.definition.nodes || []).length)),
+            h('td', {}, fmtTime(wf.updatedAt)),
+            h('td', {}, h('a', { href: `#/runs${qs({ workflowId: wf.id })}` }, 'runs'))))))
+        : h('p', { class: 'muted' }, 'No workflows you can see yet.')));
+    return null;
+  };
+}
+
+/** Inputs must be a JSON object; returns [value, problem]. */
+export function parseInputs(text) {
+  if (!text.trim()) return [{}, null];
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return [null, `Not valid JSON: ${err.message}`];
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return [null, 'Inputs must be a JSON object, like {"name": "value"}'];
+  }
+  return [value, null];
+}
+
+function startForm(workflow) {
+  const inputs = h('textarea', { name: 'inputs', rows: 5, spellcheck: 'false', id: 'run-inputs' }, '{}');
+  const problem = h('div', { class: 'form-message', id: 'inputs-problem' });
+  const button = h('button', { type: 'submit', id: 'start-run' }, 'Start run');
+  const check = () => {
+    const [, err] = parseInputs(inputs.value);
+    replace(problem, err ? h('div', { class: 'error' }, err) : null);
+    button.disabled = Boolean(err);
+    return !err;
+  };
+  inputs.addEventListener('input', check);
+  const form = h('form', { class: 'start-run', id: 'start-form' },
+    h('label', {}, 'Inputs (a JSON object, read by {{inputs.x}})', inputs), problem, button);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (!check()) return;
+    button.disabled = true;
+    try {
+      const runId = await startRun(workflow.id, parseInputs(inputs.value)[0]);
+      navigate(`#/runs/${runId}`);
+    } catch (err) {
+      replace(problem, errorBox(err));
+      button.disabled = false;
+    }
+  });
+  return form;
+}
+
+export function workflowView(workflowId, query) {
+  return async (el, session) => {
+    const workflow = (await get(`/api/v1/workflows/${workflowId}`)).data;
+    const chosen = Number(query.version || workflow.version);
+    let shown = workflow;
+    if (chosen !== workflow.version) shown = (await get(`/api/v1/workflows/${workflowId}/versions/${chosen}`)).data;
+    const canRun = session.can(workflow.workspaceId, 'runner');
+    const versions = h('nav', { class: 'versions' }, 'Versions: ', (workflow.versions || []).map((v) => h('a', {
+      href: `#/workflows/${workflowId}${qs({ version: v })}`, class: v === chosen ? 'active' : '',
+    }, `v${v}`)));
+    const nodes = (shown.definition.nodes || []);
+    replace(el,
+      h('div', { class: 'page-head' }, h('h1', {}, workflow.name), h('span', { class: 'muted mono' }, shortId(workflow.id)),
+        h('a', { href: `#/runs${qs({ workflowId })}`, class: 'button secondary' }, 'Runs of this workflow')),
+      h('section', { class: 'card' }, h('h2', {}, 'Start a run'),
+        canRun ? startForm(workflow) : h('p', { class: 'muted' }, 'Starting runs needs the runner role in this workspace.')),
+      h('section', { class: 'card' }, h('h2', {}, `Definition (version ${chosen})`), versions,
+        h('table', { class: 'nodes' },
+          h('thead', {}, h('tr', {}, ['Node', 'Type', 'After'].map((t) => h('th', {}, t)))),
+          h('tbody', {}, nodes.map((n) => h('tr', {},
+            h('td', {}, h('strong', {}, n.name || n.id), ' ', h('span', { class: 'muted mono' }, n.id)),
+            h('td', {}, n.type),
+            h('td', {}, (n.after || []).map((a) => (typeof a === 'string' ? a : `${a.node} (${a.branch})`)).join(', ') || '—'))))),
+        h('details', {}, h('summary', {}, 'JSON'), h('pre', { class: 'json', id: 'definition-json' }, JSON.stringify(shown.definition, null, 2)))));
+    return null;
+  };
+}
+

@@ -1,0 +1,108 @@
+"""The web console: static files shipped in `service/console/`, served at `/`.
+
+Assets are served under `/console/<version>/` where the version is a digest of every
+console file, so they can be cached for a year and a new release is never mixed with
+an old one (ES module imports resolve relative to that versioned path). `index.html`
+is always revalidated. A Content-Security-Policy forbids inline scripts and any origin
+but this one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from importlib.resources import files
+
+from aiohttp import web
+
+CONSOLE_PACKAGE = "service"
+CONSOLE_DIR = "console"
+ASSET_PREFIX = "/console"
+VERSION_PLACEHOLDER = "__CONSOLE_VERSION__"
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+INDEX_CACHE = "no-cache"
+ASSET_CACHE = "public, max-age=31536000, immutable"
+CONTENT_TYPES = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".html": "text/html",
+    ".svg": "image/svg+xml",
+}
+ASSET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*\.(js|css|svg)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    body: bytes
+    content_type: str
+    etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class Console:
+    version: str
+    index: Asset
+    assets: dict[str, Asset]
+
+
+def _asset(body: bytes, name: str) -> Asset:
+    suffix = name[name.rfind("."):]
+    digest = hashlib.sha256(body).hexdigest()[:20]
+    return Asset(body, CONTENT_TYPES[suffix], f'"{digest}"')
+
+
+def load_console() -> Console:
+    """Read the console's files from the installed package, once."""
+    folder = files(CONSOLE_PACKAGE).joinpath(CONSOLE_DIR)
+    raw = {
+        entry.name: entry.read_bytes()
+        for entry in folder.iterdir()
+        if entry.is_file() and (ASSET_NAME.match(entry.name) or entry.name == "index.html")
+    }
+    digest = hashlib.sha256()
+    for name in sorted(raw):
+        digest.update(name.encode() + b"\0" + raw[name] + b"\0")
+    version = digest.hexdigest()[:12]
+    index = raw.pop("index.html").replace(VERSION_PLACEHOLDER.encode(), version.encode())
+    return Console(
+        version=version,
+        index=_asset(index, "index.html"),
+        assets={name: _asset(body, name) for name, body in raw.items()},
+    )
+
+
+def _respond(request: web.Request, asset: Asset, cache_control: str) -> web.Response:
+    headers = {**SECURITY_HEADERS, "Cache-Control": cache_control, "ETag": asset.etag}
+    if asset.etag in request.headers.get("If-None-Match", ""):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=asset.body, content_type=asset.content_type, headers=headers)
+
+
+def setup_routes(app: web.Application) -> None:
+    console = load_console()
+
+    async def index(request: web.Request) -> web.Response:
+        return _respond(request, console.index, INDEX_CACHE)
+
+    async def asset(request: web.Request) -> web.Response:
+        found = console.assets.get(request.match_info["name"])
+        if found is None:
+            raise web.HTTPNotFound()
+        # An old index.html may still ask for an older version: answer with today's file,
+        # but do not let it be cached under the old name.
+        fresh = request.match_info["version"] == console.version
+        return _respond(request, found, ASSET_CACHE if fresh else INDEX_CACHE)
+
+    app.router.add_get("/", index)
+    app.router.add_get(ASSET_PREFIX + "/{version}/{name}", asset)

@@ -1,0 +1,163 @@
+"""GET /api/v1/workflow-runs/stream: a resumable feed of run status changes the caller may see.
+
+The console's run list and status counts follow this feed instead of polling. It reads
+the whole log (`subscribe(None, after)`) and lets through only the run status events
+(`RUN_STATUS_AFTER`) of runs in workspaces the caller may view, so a cursor never shows
+anyone a run they could not open.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from eventstore.records import RecordedEvent
+from projections.queries import RunQueries
+from projections.vocabulary import RUN_STATUS_AFTER, EventType
+from service import keys
+from service.auth.access import require_principal, visible_workspace_ids
+from service.auth.principal import Principal, Role
+from service.dialects import v1
+from service.streams.cursor import cursor_beyond_log, parse_cursor
+from service.streams.session import EventStreamSession, StreamOptions
+from service.streams.sse import Frame
+from service.views.lookup import load_workflow
+from service.views.params import parse_uuid
+
+FEED_PATH = "/api/v1/workflow-runs/stream"
+# Runs whose workspace and workflow one feed remembers (a bounded LRU).
+RUN_CACHE_SIZE = 4096
+# Memberships can change while a feed is open; they are read again this often.
+ACCESS_RECHECK_S = 30.0
+
+# The part of the OpenAPI document this module adds (merged by the document's owner).
+OPENAPI_PATHS: dict[str, Any] = {
+    FEED_PATH: {"get": {
+        "summary": "Live feed of run status changes the caller may see",
+        "description": (
+            "Server-Sent Events. Each `workflow-run` frame carries `workflowRunId`, "
+            "`workflowId`, `status` (v1 word) and `updatedAt`; its `id` is the log "
+            "position. The first frame, `ready`, carries the starting position as its id. "
+            "Without a cursor the feed starts at the current end of the log; with "
+            "`Last-Event-ID` (or `lastEventId`) it resumes after that position. `ping` "
+            "frames keep the connection open."
+        ),
+        "parameters": [
+            {"name": "workflowId", "in": "query", "required": False,
+             "schema": {"type": "string", "format": "uuid"}},
+            {"name": "lastEventId", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 0}},
+            {"name": "Last-Event-ID", "in": "header", "required": False,
+             "schema": {"type": "integer", "minimum": 0}},
+        ],
+        "responses": {
+            "200": {"description": "The feed", "content": {"text/event-stream": {}}},
+            "400": {"description": "Malformed workflowId or cursor"},
+            "401": {"description": "Not signed in"},
+            "404": {"description": "No such workflow (or not visible)"},
+            "409": {"description": "Cursor beyond the end of the log"},
+        },
+    }},
+}
+
+
+def _has_cursor(request: web.Request) -> bool:
+    return bool(request.headers.get("Last-Event-ID") or request.query.get("lastEventId"))
+
+
+class RunFeedFilter:
+    """Renders the status events one caller may see; everything else renders to nothing."""
+
+    def __init__(
+        self, request: web.Request, principal: Principal, workflow_id: str | None
+    ) -> None:
+        self._request = request
+        self._principal = principal
+        self._workflow_id = workflow_id
+        self._queries = RunQueries(request.app[keys.STORE])
+        self._runs: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self._visible: list[str] | None = []
+        self._checked_at = float("-inf")
+
+    async def _visible_workspaces(self) -> list[str] | None:
+        now = time.monotonic()
+        if now - self._checked_at >= ACCESS_RECHECK_S:
+            self._visible = await visible_workspace_ids(
+                self._request, self._principal, Role.VIEWER
+            )
+            self._checked_at = now
+        return self._visible
+
+    async def _run_place(self, event: RecordedEvent) -> tuple[str, str] | None:
+        """(workspaceId, workflowId) of the event's run."""
+        place = self._runs.get(event.stream)
+        if place is None:
+            if event.type == EventType.RUN_CREATED:
+                data = event.payload
+                place = (str(data.get("workspaceId")), str(data.get("workflowId")))
+            else:
+                run = await self._queries.get_run(event.stream)
+                if run is None:
+                    return None
+                place = (run["workspaceId"], run["workflowId"])
+            self._runs[event.stream] = place
+            if len(self._runs) > RUN_CACHE_SIZE:
+                self._runs.popitem(last=False)
+        else:
+            self._runs.move_to_end(event.stream)
+        return place
+
+    async def render(self, event: RecordedEvent) -> list[Frame]:
+        status = RUN_STATUS_AFTER.get(event.type)
+        if status is None:
+            return []
+        place = await self._run_place(event)
+        if place is None:
+            return []
+        workspace_id, workflow_id = place
+        if self._workflow_id is not None and workflow_id != self._workflow_id:
+            return []
+        visible = await self._visible_workspaces()
+        if visible is not None and workspace_id not in visible:
+            return []
+        return [Frame(orjson.dumps({
+            "workflowRunId": event.stream,
+            "workflowId": workflow_id,
+            "status": v1.RUN_STATUS_WORDS[status],
+            "updatedAt": event.recorded_at,
+        }), "workflow-run")]
+
+
+async def runs_feed(request: web.Request) -> web.StreamResponse:
+    """The caller's feed of run status changes (optionally one workflow's)."""
+    principal = require_principal(request)
+    workflow_id = request.query.get("workflowId")
+    if workflow_id is not None:
+        workflow_id = parse_uuid(workflow_id, "workflowId")
+        await load_workflow(request, workflow_id, Role.VIEWER)
+    store = request.app[keys.STORE]
+    settings = request.app[keys.SETTINGS]
+    head = await store.head()
+    # Without a cursor the feed is "from now": a client lists first, then follows changes.
+    after = parse_cursor(request) if _has_cursor(request) else head
+    if after > head:
+        raise cursor_beyond_log(after, head)
+    feed = RunFeedFilter(request, principal, workflow_id)
+    session = EventStreamSession(request)
+    await session.prepare()
+    # The starting position as an id: a browser that reconnects before any run changed
+    # resumes from here instead of from a later "now", so nothing in between is lost.
+    await session.write_frames([Frame(orjson.dumps({"after": after}), "ready")], after)
+    options = StreamOptions(keepalive=v1.PING, keepalive_interval_s=settings.v1_ping_interval_s)
+    await session.pump(store.subscribe(None, after), feed.render, lambda _: False, options)
+    return await session.finish()
+
+
+def setup_routes(app: web.Application) -> None:
+    # A plain resource: register it before `/api/v1/workflow-runs/{runId}` so that
+    # every aiohttp version (older ones match in registration order) routes it here.
+    app.router.add_get(FEED_PATH, runs_feed)

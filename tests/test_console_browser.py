@@ -1,0 +1,317 @@
+"""The console in a real browser: headless Chromium (Debian's package) driven by Playwright,
+against the app served in-process on a real port.
+
+Chromium is installed with apt-get when /usr/bin/chromium is missing and we may (root, apt-get
+present); otherwise these tests skip and say why. Playwright is only the driver: its own
+browser download is never used.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from api_fixtures import APPROVAL_WORKFLOW, QUICK_WORKFLOW, create_workflow, wait_for_status
+from auth_fixtures import ADMIN_PASSWORD, USER_PASSWORD, create_user, login
+from console_fixtures import console_app, create_workspace
+
+from service import keys
+from service.settings import Settings, load_settings
+
+async_api = pytest.importorskip(
+    "playwright.async_api", reason="playwright is not installed (pip install -e '.[dev]')"
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Flags that work here as root on a machine with no network but loopback.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+STEP_MS = 10_000  # the longest any single UI step may take
+
+LIVE_WORKFLOW: dict[str, Any] = {
+    "name": "Live pipeline",
+    "nodes": [
+        {"id": "prepare", "type": "transform", "name": "Prepare",
+         "params": {"value": {"x": "{{inputs.x}}"}}},
+        {"id": "wait", "type": "delay", "name": "Wait", "after": ["prepare"],
+         "params": {"ms": 1500}},
+        {"id": "finish", "type": "transform", "after": ["wait"],
+         "params": {"value": "{{nodes.prepare.output.x}}"}},
+    ],
+}
+LONG_WORKFLOW: dict[str, Any] = {
+    "name": "Long wait",
+    "nodes": [{"id": "sleep", "type": "delay", "params": {"ms": 600_000}}],
+}
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's Chromium, installed on first use where this process may install it."""
+    if CHROMIUM.exists():
+        return CHROMIUM
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        pytest.skip(
+            f"{CHROMIUM} is missing and cannot be installed here (needs root and apt-get): "
+            "install Debian's chromium package to run the browser tests"
+        )
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+        if done.returncode != 0:
+            pytest.fail(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    assert CHROMIUM.exists(), "apt-get installed chromium but /usr/bin/chromium is missing"
+    return CHROMIUM
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(
+        overrides={"data_dir": tmp_path, "admin_password": ADMIN_PASSWORD, "synchronous": "NORMAL"},
+        environ={},
+    )
+
+
+@pytest.fixture
+async def server(aiohttp_server: Any, settings: Settings) -> TestServer:
+    srv: TestServer = await aiohttp_server(console_app(settings))
+    return srv
+
+
+@pytest.fixture
+async def admin_api(aiohttp_client: Any, server: TestServer) -> TestClient:
+    client: TestClient = await aiohttp_client(server)
+    await login(client, "admin", ADMIN_PASSWORD)
+    return client
+
+
+@pytest.fixture
+async def browser(chromium: Path) -> AsyncIterator[Any]:
+    async with async_api.async_playwright() as playwright:
+        # Playwright gives every launch a fresh, empty profile directory.
+        instance = await playwright.chromium.launch(
+            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
+        )
+        yield instance
+        await instance.close()
+
+
+class Console:
+    """One browser context (own cookies) on the console, failing on any script error."""
+
+    def __init__(self, page: Any, base: str) -> None:
+        self.page = page
+        self.base = base
+        self.errors: list[str] = []
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        page.set_default_timeout(STEP_MS)
+
+    async def login(self, username: str, password: str) -> None:
+        await self.page.goto(self.base + "/")
+        await self.page.fill("#login-form input[name=username]", username)
+        await self.page.fill("#login-form input[name=password]", password)
+        await self.page.click("#login-form button[type=submit]")
+        await self.page.wait_for_selector("#runs-table, #runs-empty")
+
+    async def go(self, hash_path: str) -> None:
+        await self.page.goto(f"{self.base}/#{hash_path}")
+
+    async def node_status(self, node_id: str, status: str) -> None:
+        await self.page.wait_for_selector(
+            f'tr.node-row[data-node-id="{node_id}"][data-status="{status}"]'
+        )
+
+    async def run_status(self, status: str) -> None:
+        await self.page.wait_for_selector(f'#run-status [data-status="{status}"]')
+
+    async def count(self, workflow_id: str, status: str) -> str:
+        cell = self.page.locator(f'#run-counts tr[data-workflow-id="{workflow_id}"] td.count-{status}')
+        return str(await cell.inner_text())
+
+
+async def open_console(browser: Any, server: TestServer) -> Console:
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    return Console(await context.new_page(), str(server.make_url("")).rstrip("/"))
+
+
+async def start_in_background(client: TestClient, workflow_id: str, user: str = "test") -> str:
+    """Start a run without waiting for it (the blocking execute endpoint would)."""
+    app = client.server.app
+    assert app is not None
+    return str(await app[keys.ENGINE].start_run(workflow_id, "default", {}, {}, user))
+
+
+async def test_log_in_start_a_run_and_watch_its_nodes_complete_live(
+    browser: Any, server: TestServer, admin_api: TestClient
+) -> None:
+    workflow_id = await create_workflow(admin_api, LIVE_WORKFLOW)
+    console = await open_console(browser, server)
+    page = console.page
+    await console.login("admin", ADMIN_PASSWORD)
+    assert "admin" in await page.inner_text("#who-name")
+
+    await console.go(f"/workflows/{workflow_id}")
+    # Inputs are checked before anything is sent.
+    await page.fill("#run-inputs", '{"x": 42')
+    assert await page.is_disabled("#start-run")
+    assert "Not valid JSON" in await page.inner_text("#inputs-problem")
+    await page.fill("#run-inputs", "[1, 2]")
+    assert "JSON object" in await page.inner_text("#inputs-problem")
+    await page.fill("#run-inputs", '{"x": 42}')
+    await page.click("#start-run")
+
+    await page.wait_for_url("**/#/runs/*")
+    await console.node_status("prepare", "completed")
+    await console.node_status("wait", "running")
+    await page.wait_for_selector('tr.node-row[data-node-id="wait"] progress')
+    await console.node_status("wait", "completed")
+    await console.node_status("finish", "completed")
+    await console.run_status("completed")
+    finish_output = page.locator('tr.node-detail[data-node-id="finish"] pre.json').last
+    assert (await finish_output.inner_text()).strip() == "42"
+    assert await page.locator("#run-timeline li[data-type=RunCompleted]").count() == 1
+    assert await page.locator("#cancel-run").count() == 0  # nothing left to cancel
+
+    await page.click("#logout")
+    await page.wait_for_selector("#login-form")
+    assert console.errors == []
+
+
+async def test_approve_a_waiting_node(
+    browser: Any, server: TestServer, admin_api: TestClient
+) -> None:
+    workflow_id = await create_workflow(admin_api, APPROVAL_WORKFLOW)
+    run_id = await start_in_background(admin_api, workflow_id)
+    console = await open_console(browser, server)
+    await console.login("admin", ADMIN_PASSWORD)
+    await console.go(f"/runs/{run_id}")
+    await console.node_status("approve", "waiting")
+    assert "ship it?" in await console.page.inner_text('tr.node-detail[data-node-id="approve"]')
+    await console.page.fill('tr.node-detail[data-node-id="approve"] input[name=comment]', "go")
+    await console.page.click('button.approve[data-node="approve"]')
+    await console.node_status("approve", "completed")
+    await console.node_status("finish", "completed")
+    await console.run_status("completed")
+    assert console.errors == []
+
+
+async def test_cancel_a_long_run_with_a_reason(
+    browser: Any, server: TestServer, admin_api: TestClient
+) -> None:
+    workflow_id = await create_workflow(admin_api, LONG_WORKFLOW)
+    run_id = await start_in_background(admin_api, workflow_id)
+    console = await open_console(browser, server)
+    await console.login("admin", ADMIN_PASSWORD)
+    await console.go(f"/runs/{run_id}")
+    await console.node_status("sleep", "running")
+    await console.page.fill("#cancel-reason-input", "no longer needed")
+    await console.page.click("#cancel-run")
+    await console.node_status("sleep", "cancelled")
+    await console.run_status("cancelled")
+    assert await console.page.inner_text("#cancel-reason") == "no longer needed"
+    assert (await wait_for_status(admin_api, run_id, "cancelled"))["cancelReason"] == (
+        "no longer needed"
+    )
+    assert console.errors == []
+
+
+async def test_run_list_and_counts_follow_new_runs_live(
+    browser: Any, server: TestServer, admin_api: TestClient
+) -> None:
+    quick = await create_workflow(admin_api, QUICK_WORKFLOW)
+    waiting = await create_workflow(admin_api, APPROVAL_WORKFLOW)
+    console = await open_console(browser, server)
+    page = console.page
+    await console.login("admin", ADMIN_PASSWORD)
+    await page.wait_for_selector(f'#run-counts tr[data-workflow-id="{quick}"] td.count-total')
+    await page.wait_for_selector(".live-live")
+    assert await console.count(quick, "completed") == "0"
+
+    # Runs started elsewhere appear, and the counts move, without a reload.
+    run_id = await start_in_background(admin_api, quick)
+    await page.wait_for_selector(f'#runs-table tr[data-run-id="{run_id}"] [data-status=completed]')
+    await page.wait_for_function(
+        "([wf]) => document.querySelector(`#run-counts tr[data-workflow-id='${wf}'] "
+        "td.count-completed`)?.textContent === '1'", arg=[quick],
+    )
+    blocked = await start_in_background(admin_api, waiting)
+    await page.wait_for_selector(f'#runs-table tr[data-run-id="{blocked}"] [data-status=waiting]')
+    assert await console.count(waiting, "waiting") == "1"
+
+    # Filters: only waiting runs, then a search that matches nothing.
+    await page.select_option("#run-filters select[name=status]", "waiting")
+    await page.click("#run-filters button[type=submit]")
+    await page.wait_for_function("() => document.querySelectorAll('#runs-table tbody tr').length === 1")
+    assert await page.locator(f'#runs-table tr[data-run-id="{blocked}"]').count() == 1
+    await page.fill("#run-filters input[name=search]", "no such workflow")
+    await page.click("#run-filters button[type=submit]")
+    await page.wait_for_selector("#runs-empty")
+    assert console.errors == []
+
+
+async def test_a_second_user_sees_none_of_the_first_users_runs(
+    browser: Any, server: TestServer, admin_api: TestClient, aiohttp_client: Any
+) -> None:
+    await create_user(admin_api, "alice")
+    await create_user(admin_api, "bob")
+    alice_api: TestClient = await aiohttp_client(server)
+    await login(alice_api, "alice", USER_PASSWORD)
+    alice_space = await create_workspace(alice_api, "alice-space")
+    alice_wf = await create_workflow(alice_api, {**QUICK_WORKFLOW, "workspaceId": alice_space})
+    first = await alice_api.post(
+        "/api/v1/workflow-runs/execute", json={"workflowId": alice_wf, "inputs": {"n": 1}}
+    )
+    alice_run = (await first.json())["data"]["id"]
+
+    alice = await open_console(browser, server)
+    await alice.login("alice", USER_PASSWORD)
+    assert await alice.page.locator(f'#runs-table tr[data-run-id="{alice_run}"]').count() == 1
+
+    bob = await open_console(browser, server)
+    await bob.login("bob", USER_PASSWORD)
+    await bob.page.wait_for_selector("#runs-empty")
+    await bob.page.wait_for_selector(".live-live")
+    # A run alice starts now passes bob's live list by.
+    second = await alice_api.post(
+        "/api/v1/workflow-runs/execute", json={"workflowId": alice_wf, "inputs": {"n": 2}}
+    )
+    second_run = (await second.json())["data"]["id"]
+    await alice.page.wait_for_selector(f'#runs-table tr[data-run-id="{second_run}"]')
+    await bob.page.wait_for_timeout(500)
+    assert await bob.page.locator("#runs-table").count() == 0
+    assert await bob.page.locator(f'#run-counts tr[data-workflow-id="{alice_wf}"]').count() == 0
+    # Nor can he open one by its address.
+    await bob.go(f"/runs/{alice_run}")
+    await bob.page.wait_for_selector(".error")
+    assert "not found" in (await bob.page.inner_text(".error")).lower()
+    assert alice.errors == [] and bob.errors == []
+
+
+async def test_a_viewer_sees_no_cancel_or_approve_controls(
+    browser: Any, server: TestServer, admin_api: TestClient
+) -> None:
+    await create_user(admin_api, "vera")
+    resp = await admin_api.post(
+        "/api/v1/workspaces/default/members", json={"username": "vera", "role": "viewer"}
+    )
+    assert resp.status == 201, await resp.text()
+    workflow_id = await create_workflow(admin_api, APPROVAL_WORKFLOW)
+    run_id = await start_in_background(admin_api, workflow_id)
+    console = await open_console(browser, server)
+    await console.login("vera", USER_PASSWORD)
+    await console.go(f"/runs/{run_id}")
+    await console.node_status("approve", "waiting")
+    assert await console.page.locator("#cancel-run").count() == 0
+    assert await console.page.locator("button.approve").count() == 0
+    assert "runner role" in await console.page.inner_text("main")
+    await console.go(f"/workflows/{workflow_id}")
+    await console.page.wait_for_selector("text=Starting runs needs the runner role")
+    assert console.errors == []
