@@ -13,10 +13,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/runstream serve --host 127.0.0.1 --port 3026 --data-dir ./data
+	RUNSTREAM_LOAD_EXAMPLES=true $(BIN)/runstream serve --host 127.0.0.1 --port 3026 --data-dir ./data
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

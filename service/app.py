@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from weakref import WeakSet
 
 from aiohttp import web
 
 from eventstore.sqlite import SQLiteEventStore
 from projections import all_projections
-from service import keys
+from service import keys, openapi
+from service.auth.schema import DEFAULT_WORKSPACE_ID
 from service.auth.setup import setup_auth
-from service.middleware import json_errors, request_context
-from service.settings import Settings
 from service.engine.engine import Engine
 from service.engine.settings import EngineSettings
-from service import openapi
+from service.keyfiles import fernet_key
+from service.middleware import json_errors, request_context
+from service.settings import Settings
 from service.views import (
     audit,
     chats,
@@ -27,7 +29,11 @@ from service.views import (
     workflow_runs,
     workflows,
 )
+from service.workflows.importer import import_directory
 from service.workflows.repository import WorkflowRepository
+
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "config" / "examples"
+SECRETS_KEY_FILE = "secrets.key"
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -50,7 +56,14 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
     repository = WorkflowRepository(store)
     await repository.ensure_schema()
     app[keys.WORKFLOWS] = repository
-    engine = Engine(store, repository, EngineSettings.from_settings(settings))
+    if settings.load_examples:
+        await import_directory(repository, EXAMPLES_DIR, DEFAULT_WORKSPACE_ID, "system")
+    secrets_key = fernet_key(
+        settings.secrets_key, settings.data_dir, SECRETS_KEY_FILE, "secrets_key"
+    ).decode()
+    engine = Engine(
+        store, repository, EngineSettings.from_settings(settings, secrets_key=secrets_key)
+    )
     app[keys.ENGINE] = engine
     await engine.start()
     yield

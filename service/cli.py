@@ -44,8 +44,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+class MissingDatabase(Exception):
+    """An offline command was pointed at a data directory that holds no database."""
+
+
+def existing_database(settings: Settings) -> Path:
+    """The database an offline command reads; never created by a typo in --data-dir."""
+    path = settings.database_path
+    if not path.is_file():
+        raise MissingDatabase(f"no database at {path} (check --data-dir)")
+    return path
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     settings = settings_from(args)
+    existing_database(settings)
     result = verify_file(settings.database_path)
     report = {
         "ok": result.ok, "checked": result.checked, "head": result.head,
@@ -57,6 +70,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
     settings = settings_from(args)
+    existing_database(settings)
     report = rebuild(settings.database_path, all_projections(), replace=not args.check)
     print(orjson.dumps({
         "matches": report.matches, "events": report.events,
@@ -88,7 +102,9 @@ async def _export(settings: Settings, stream: str | None, out: object) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    asyncio.run(_export(settings_from(args), args.stream, sys.stdout))
+    settings = settings_from(args)
+    existing_database(settings)
+    asyncio.run(_export(settings, args.stream, sys.stdout))
     return 0
 
 
@@ -141,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except SettingsError as exc:
+    except (SettingsError, MissingDatabase) as exc:
         print(f"runstream: {exc}", file=sys.stderr)
         return 2
 

@@ -28,6 +28,7 @@ class Settings:
     session_key: str = ""
     session_max_age_s: int = 1_209_600
     admin_password: str = ""
+    secrets_key: str = ""
     max_concurrent_runs: int = 16
     default_node_timeout_ms: int = 300_000
     http_allow_hosts: list[str] = field(default_factory=list)

@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 
 from eventstore.sqlite import SQLiteEventStore
+from projections import all_projections
 from service.engine import Engine, EngineSettings
 from service.engine.state import RunState
 from service.workflows import WorkflowRepository
@@ -27,7 +28,9 @@ TEST_SETTINGS = EngineSettings(http_allow_hosts=("127.0.0.1",), default_node_tim
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SQLiteEventStore]:
-    opened = await SQLiteEventStore.open(tmp_path / "runstream.db", synchronous="NORMAL")
+    opened = await SQLiteEventStore.open(
+        tmp_path / "runstream.db", projectors=all_projections(), synchronous="NORMAL"
+    )
     yield opened
     await opened.close()
 

@@ -390,11 +390,13 @@ class EventStoreContract:
         reopened = await open_store()
         assert await read_all(reopened) == sorted(recorded, key=lambda e: e.position)
 
-    async def test_append_after_close_is_refused(self, store: EventStore) -> None:
+    async def test_append_and_read_after_close_are_refused(self, store: EventStore) -> None:
         await store.close()
         await store.close()  # closing twice is harmless
         with pytest.raises(StoreUnavailable):
             await store.append("run-a", [tick(1)])
+        with pytest.raises(StoreUnavailable):
+            await store.read()
 
     async def test_reopen_keeps_the_log_versions_and_chain(self, open_store: StoreOpener) -> None:
         store = await open_store()

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
 from auth_fixtures import (  # noqa: F401
-    ADMIN_PASSWORD, admin, anon, auth_server, auth_settings, bearer, create_token, new_client,
+    ADMIN_PASSWORD,
+    admin,
+    anon,
+    auth_server,
+    auth_settings,
+    bearer,
+    create_token,
+    new_client,
 )
 
 

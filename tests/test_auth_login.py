@@ -6,7 +6,14 @@ import io
 
 from aiohttp.test_utils import TestClient
 from auth_fixtures import (  # noqa: F401
-    ADMIN_PASSWORD, ClientFactory, admin, anon, auth_server, auth_settings, login, new_client,
+    ADMIN_PASSWORD,
+    ClientFactory,
+    admin,
+    anon,
+    auth_server,
+    auth_settings,
+    login,
+    new_client,
 )
 
 from service.auth.setup import SESSION_COOKIE

@@ -6,8 +6,16 @@ import sqlite3
 
 from aiohttp.test_utils import TestClient
 from auth_fixtures import (  # noqa: F401
-    ClientFactory, admin, anon, auth_server, auth_settings, bearer, create_token, create_user,
-    new_client, user_client,
+    ClientFactory,
+    admin,
+    anon,
+    auth_server,
+    auth_settings,
+    bearer,
+    create_token,
+    create_user,
+    new_client,
+    user_client,
 )
 
 from service.settings import Settings

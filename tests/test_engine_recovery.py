@@ -18,6 +18,7 @@ from engine_fixtures import *  # noqa: F403
 from engine_fixtures import CountingServer, make_engine
 
 from eventstore.sqlite import SQLiteEventStore
+from projections import all_projections
 from projections.vocabulary import EventType, NodeStatus, RunStatus
 from service.workflows import WorkflowRepository
 
@@ -28,11 +29,12 @@ CHILD = """
 import asyncio, sys
 import orjson
 from eventstore.sqlite import SQLiteEventStore
+from projections import all_projections
 from service.engine import Engine, EngineSettings
 from service.workflows import WorkflowRepository
 
 async def main(db, base, runs):
-    store = await SQLiteEventStore.open(db)
+    store = await SQLiteEventStore.open(db, projectors=all_projections())
     repo = WorkflowRepository(store)
     await repo.ensure_schema()
     engine = Engine(store, repo, EngineSettings(http_allow_hosts=("127.0.0.1",)))
@@ -80,7 +82,7 @@ async def test_a_killed_engine_resumes_every_run_without_repeating_work(
         await proc.wait()
     assert proc.returncode == -signal.SIGKILL
 
-    store = await SQLiteEventStore.open(db)
+    store = await SQLiteEventStore.open(db, projectors=all_projections())
     repo = WorkflowRepository(store)
     engine = make_engine(store, repo)
     try:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from engine_fixtures import *  # noqa: F403
 from engine_fixtures import Harness
 
 from projections.vocabulary import EventType, NodeStatus, RunStatus
+from service.workflows.importer import import_directory
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "config" / "examples"
 
 
 async def children_of(harness: Harness, run_id: str) -> list[str]:
@@ -72,3 +77,15 @@ async def test_an_unknown_child_workflow_fails_the_node(harness: Harness) -> Non
         {"id": "sub", "type": "subworkflow", "params": {"workflow": "does not exist"}}]})
     assert state.status == RunStatus.FAILED
     assert "no workflow named" in state.error
+
+
+async def test_the_example_parent_runs_its_children_by_name(harness: Harness) -> None:
+    imported = {w.name: w for w in await import_directory(harness.repo, EXAMPLES, "default", "t")}
+    parent = imported["Triage then greet"]
+    run_id = await harness.engine.start_run(parent.id, "default", {"score": 9}, {}, "t")
+    assert await harness.engine.wait(run_id) == RunStatus.COMPLETED
+    state = await harness.engine.run_state(run_id)
+    assert state.output == {"summary": {
+        "triage": {"decision": {"paged": {"action": "page", "priority": "normal"},
+                                "queued": None}},
+        "greeting": "Hello, on-call!"}}

@@ -12,7 +12,7 @@ import structlog
 from eventstore.interface import NO_STREAM
 from eventstore.records import NewEvent
 from eventstore.sqlite import SQLiteEventStore
-from projections.vocabulary import TERMINAL_RUN_EVENTS, EventType, RunStatus
+from projections.vocabulary import TERMINAL_RUN_STATUSES, EventType, RunStatus
 from service.engine.context import NodeContext
 from service.engine.nodes.http import HttpClient
 from service.engine.registry import NodeError, NodeRegistry, default_registry
@@ -89,11 +89,11 @@ class Engine:
 
     async def recover(self) -> list[str]:
         """Continue every unfinished run from its own events; returns their ids."""
-        terminal = sorted(TERMINAL_RUN_EVENTS)
+        # The runs projection is consistent with the log (same transaction), and indexed.
+        terminal = sorted(TERMINAL_RUN_STATUSES)
         rows = await self.store.fetch_all(
-            "SELECT stream FROM events WHERE type = ? AND stream NOT IN "
-            f"(SELECT stream FROM events WHERE type IN ({','.join('?' * len(terminal))})) "
-            "ORDER BY position", (EventType.RUN_CREATED, *terminal))
+            f"SELECT id FROM runs WHERE status NOT IN ({','.join('?' * len(terminal))})"
+            " ORDER BY seq", terminal)
         loaded = []
         for (run_id,) in rows:
             if run_id in self._done:

@@ -16,12 +16,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import orjson
 import structlog
 
 from eventstore.records import NewEvent
 from eventstore.sqlite import utc_now
 from projections.vocabulary import EventType, NodeStatus, RunStatus
+from service.engine.attempt import run_attempt
 from service.engine.context import NodeContext
 from service.engine.registry import NodeError
 from service.engine.secrets import Redactor
@@ -239,26 +239,7 @@ class RunActor:
         timeout_ms = node.timeout_ms
         if timeout_ms is None and getattr(node_type, "uses_default_timeout", True):
             timeout_ms = self.engine.settings.default_node_timeout_ms
-        started = time.monotonic()
-        scope = asyncio.timeout(timeout_ms / 1000 if timeout_ms else None)
-        try:
-            async with scope:
-                output = await node_type.run(params, inputs, ctx)
-            orjson.dumps(output)
-        except NodeError as exc:
-            message: tuple[Any, ...] = ("error", ctx.node_id, ctx.attempt, exc.message,
-                                        exc.retryable)
-        except TimeoutError as exc:
-            text = f"timed out after {timeout_ms} ms" if scope.expired() else f"timeout: {exc}"
-            message = ("error", ctx.node_id, ctx.attempt, text, True)
-        except orjson.JSONEncodeError as exc:
-            message = ("error", ctx.node_id, ctx.attempt, f"output is not JSON: {exc}", False)
-        except Exception as exc:
-            message = ("error", ctx.node_id, ctx.attempt, f"{type(exc).__name__}: {exc}", True)
-        else:
-            duration = int((time.monotonic() - started) * 1000)
-            message = ("done", ctx.node_id, ctx.attempt, output, duration)
-        self.inbox.put_nowait(message)
+        self.inbox.put_nowait(await run_attempt(ctx, node_type, params, inputs, timeout_ms))
 
     # -- transitions -------------------------------------------------------------
 

@@ -101,6 +101,9 @@ class Fail(NodeType):
 class Delay(NodeType):
     """Waits `params.ms`, reporting progress on long waits; cancellable."""
 
+    # A long delay is what the user asked for, not a hang: only an explicit timeoutMs applies.
+    uses_default_timeout = False
+
     def check(self, params: Mapping[str, Any]) -> list[str]:
         ms: Any = params.get("ms")
         if _is_template(ms) or (_is_int(ms) and 0 <= ms <= MAX_DELAY_MS):
