@@ -2,7 +2,8 @@
 
 `python -m bench._sse_clients MODE URL COUNT OUT_PATH HEADERS_JSON`: opens COUNT
 streams, prints `ready` once every one has received its first bytes, and on `stop`
-on stdin closes them, writes its records to OUT_PATH and prints `done`.
+on stdin closes them (`count` on stdin prints how many frames
+it has recorded), writes its records to OUT_PATH and prints `done`.
 MODE `record` parses every frame and records, per frame with an id, the position,
 the time it was parsed and the send time carried in its data (`content`);
 MODE `idle` only holds the streams open.
@@ -86,7 +87,9 @@ async def main(mode: str, url: str, count: int, out_path: str, headers: dict[str
                     return
         print("ready", flush=True)
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, sys.stdin.readline)
+        # `count` asks how many frames were recorded so far; anything else stops.
+        while (await loop.run_in_executor(None, sys.stdin.readline)).strip() == "count":
+            print(len(records) // 3, flush=True)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

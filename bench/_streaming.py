@@ -211,6 +211,13 @@ class ClientProcess:
         if line.decode().strip() != word:
             raise RuntimeError(f"client process said {line!r}, expected {word!r}")
 
+    async def count(self) -> int:
+        """How many frames the clients have recorded so far."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(b"count\n")
+        await self.proc.stdin.drain()
+        return int(await asyncio.wait_for(self.proc.stdout.readline(), 30))
+
     async def stop(self) -> None:
         """Close every connection; the process writes its records and exits."""
         assert self.proc.stdin is not None

@@ -43,7 +43,7 @@ from service import keys
 SUBSCRIBERS = 1000
 EVENTS_PER_S = 25
 DURATION_S = 12.0
-DRAIN_S = 1.5  # after the last event, before the clients stop
+MAX_DRAIN_S = 30.0  # how long the clients may take to parse the backlog
 
 
 async def drive(
@@ -62,7 +62,11 @@ async def drive(
             sends.append(asyncio.create_task(send(i)))
         await asyncio.gather(*sends)
         elapsed = loop.time() - start
-        await asyncio.sleep(DRAIN_S)
+        # Wait until every frame has been parsed (a backlog drains late, and counts).
+        expected = SUBSCRIBERS * len(sends)
+        drain_until = loop.time() + MAX_DRAIN_S
+        while await clients.count() < expected and loop.time() < drain_until:
+            await asyncio.sleep(0.25)
     finally:
         await clients.stop()
     note(f"{target.url.split('?')[0]}: {len(sends) / elapsed:.1f} events/s offered")
