@@ -21,6 +21,7 @@ from service.settings import Settings
 from service.views import (
     audit,
     chats,
+    console,
     events,
     flowtrux,
     health,
@@ -91,7 +92,7 @@ def create_app(settings: Settings) -> web.Application:
     # runs_feed's /workflow-runs/stream must precede workflow_runs' /workflow-runs/{runId}.
     for views in (
         health, workflows, runs_feed, workflow_runs, events, audit, chats, flowtrux, splox,
-        openapi,
+        openapi, console,
     ):
         views.setup_routes(app)
     return app
