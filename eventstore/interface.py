@@ -55,9 +55,11 @@ class EventStore(abc.ABC):
     ) -> AsyncIterator[RecordedEvent]:
         """Every event after `after`: history first, then live, with no gap and no duplicate.
 
-        A cursor beyond the head raises CursorBeyondLog. A subscriber more than
-        `max_lag` events behind the head raises SubscriptionLagged; without
-        `max_lag` a slow subscriber catches up from disk, so memory stays bounded.
+        A cursor beyond the head raises CursorBeyondLog. Once caught up, a subscriber
+        that has more than `max_lag` of its own events waiting raises
+        SubscriptionLagged (history is not lag, and other streams' events never
+        count); without `max_lag` a slow subscriber catches up from disk, so memory
+        stays bounded either way.
         """
 
     @abc.abstractmethod

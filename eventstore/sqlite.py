@@ -100,6 +100,7 @@ class SQLiteEventStore(EventStore):
         self._ring_size = ring_size
         self.hub = EventHub(0, ring_size)
         self._closed = False
+        self._checkpointed = -1
 
     @classmethod
     async def open(
@@ -116,7 +117,10 @@ class SQLiteEventStore(EventStore):
     async def _start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         await self._writer.start()
-        self._writer.after_rollback = lambda: self._state.load(self._writer.connection)
+        self._writer.after_rollback = self._forget_uncommitted
+        # A conflict is raised before the job writes anything.
+        self._writer.clean_errors = (ConcurrencyConflict,)
+        self._writer.before_commit = self._advance_checkpoints
         await self._writer.run_in_thread(self._prepare)
         self.hub = EventHub(self._state.position, self._ring_size)
         for _ in range(READER_POOL_SIZE):
@@ -161,11 +165,6 @@ class SQLiteEventStore(EventStore):
     ) -> WriteFn:
         state = self._state
         projectors = self.projectors
-        checkpoint_sql = (
-            "UPDATE projection_checkpoints SET position = ? WHERE name IN "
-            f"({', '.join('?' * len(projectors))})"
-        )
-        projector_names = [projector.name for projector in projectors]
 
         def job(conn: sqlite3.Connection) -> list[RecordedEvent]:
             current = state.version_of(conn, stream)
@@ -196,16 +195,32 @@ class SQLiteEventStore(EventStore):
             for projector in projectors:
                 for event in recorded:
                     projector.apply(conn, event)
-            if projectors:
-                # Only the projections applied here move on; one not loaded stays behind
-                # and catches up the next time it is opened.
-                conn.execute(checkpoint_sql, (position, *projector_names))
             # Only now, with every statement done, does the writer's view move on.
             state.position, state.hash = position, prev
             state.versions[stream] = version
             return recorded
 
         return job
+
+    def _forget_uncommitted(self) -> None:
+        """After a rollback the writer's caches must match the disk again."""
+        self._state.load(self._writer.connection)
+        self._checkpointed = -1
+
+    def _advance_checkpoints(self, conn: sqlite3.Connection) -> None:
+        """Once per batch, in its transaction: the projections are now at the log's head.
+
+        Only the projections applied here move on; one not loaded stays behind and
+        catches up the next time it is opened.
+        """
+        if self.projectors and self._state.position != self._checkpointed:
+            names = [projector.name for projector in self.projectors]
+            conn.execute(
+                "UPDATE projection_checkpoints SET position = ? WHERE name IN "
+                f"({', '.join('?' * len(names))})",
+                (self._state.position, *names),
+            )
+            self._checkpointed = self._state.position
 
     async def ensure_schema(self, fn: WriteFn) -> Any:
         """Run DDL (`fn(conn)`, which may use executescript) on the writer, between batches.

@@ -2,8 +2,8 @@
 
 Every write is a *job*: a function of the connection. Jobs queued while a batch
 is being committed form the next batch, which runs in one transaction, so one
-fsync covers many callers. Each job runs inside a SAVEPOINT: a job that raises
-is undone alone and its caller gets the exception; the rest of the batch commits.
+fsync covers many callers. A job that raises is undone alone and its caller gets
+the exception; the rest of the batch commits (see `_run_batch`).
 A caller's future resolves only after its batch's COMMIT returned.
 """
 
@@ -67,6 +67,8 @@ class SQLiteWriter:
         self.before_commit: Callable[[sqlite3.Connection], None] | None = None
         # Hook run in the writer thread after a batch failed to commit (undo caches).
         self.after_rollback: Callable[[], None] | None = None
+        # Exceptions a job raises before writing anything: no rollback needed.
+        self.clean_errors: tuple[type[Exception], ...] = ()
         self._thread_ident: int | None = None
 
     async def start(self) -> None:
@@ -143,6 +145,12 @@ class SQLiteWriter:
                 job.future.set_exception(StoreUnavailable("the store is closed"))
 
     def _run_batch(self, fns: list[WriteFn]) -> _Outcome:
+        """Fast path: every job in one transaction, no savepoints.
+
+        A job may fail "cleanly" (one of `clean_errors`, raised before it wrote
+        anything); that costs nothing. Any other failure rolls the batch back and
+        replays it job by job, each in its own savepoint, so only the culprit fails.
+        """
         conn = self.connection
         outcome = _Outcome()
         try:
@@ -152,6 +160,26 @@ class SQLiteWriter:
             return outcome
         try:
             for fn in fns:
+                try:
+                    outcome.results.append(fn(conn))
+                    outcome.errors.append(None)
+                except self.clean_errors as exc:
+                    outcome.results.append(None)
+                    outcome.errors.append(exc)
+            self._commit(conn)
+            return outcome
+        except sqlite3.Error as exc:
+            return self._failed(conn, exc)
+        except Exception:
+            self._rollback(conn)
+        return self._run_isolated(fns)
+
+    def _run_isolated(self, fns: list[WriteFn]) -> _Outcome:
+        conn = self.connection
+        outcome = _Outcome()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for fn in fns:
                 conn.execute("SAVEPOINT job")
                 try:
                     result = fn(conn)
@@ -160,20 +188,32 @@ class SQLiteWriter:
                     conn.execute("RELEASE job")
                     outcome.results.append(None)
                     outcome.errors.append(exc)
+                    # Its partial effects on the writer's caches must go too.
+                    if self.after_rollback is not None:
+                        self.after_rollback()
                     continue
                 conn.execute("RELEASE job")
                 outcome.results.append(result)
                 outcome.errors.append(None)
-            if self.before_commit is not None:
-                self.before_commit(conn)
-            conn.execute("COMMIT")
+            self._commit(conn)
         except sqlite3.Error as exc:
-            # Disk full, read-only, I/O error: nothing of this batch is acknowledged.
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            if self.after_rollback is not None:
-                self.after_rollback()
-            outcome.commit_error = StoreUnavailable(f"write failed: {exc}")
+            return self._failed(conn, exc)
         return outcome
+
+    def _commit(self, conn: sqlite3.Connection) -> None:
+        if self.before_commit is not None:
+            self.before_commit(conn)
+        conn.execute("COMMIT")
+
+    def _rollback(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        if self.after_rollback is not None:
+            self.after_rollback()
+
+    def _failed(self, conn: sqlite3.Connection, exc: sqlite3.Error) -> _Outcome:
+        """Disk full, read-only, I/O error: nothing of this batch is acknowledged."""
+        self._rollback(conn)
+        return _Outcome(commit_error=StoreUnavailable(f"write failed: {exc}"))

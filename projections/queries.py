@@ -94,7 +94,11 @@ class RunQueries:
         clauses: list[str] = []
         params: list[Any] = []
         if run_filter.workspace_ids is not None:
-            clauses.append(f"workspace_id IN ({', '.join('?' * len(run_filter.workspace_ids))})")
+            # With a name search, `+` keeps SQLite off the workspace index: the name
+            # index already carries the workspace and pages in seq order.
+            column = "+workspace_id" if names is not None else "workspace_id"
+            marks = ", ".join("?" * len(run_filter.workspace_ids))
+            clauses.append(f"{column} IN ({marks})")
             params += list(run_filter.workspace_ids)
         if run_filter.workflow_id is not None:
             clauses.append("workflow_id = ?")
@@ -121,8 +125,10 @@ class RunQueries:
             clauses.append("chat_id = ?")
             params.append(run_filter.chat_id)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        # Page over the narrow seq index first, then read only that page's rows.
         rows = await self._store.fetch_all(
-            f"SELECT {RUN_COLUMNS} FROM runs {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE seq IN (SELECT seq FROM runs {where}"
+            " ORDER BY seq DESC LIMIT ? OFFSET ?) ORDER BY seq DESC",
             [*params, limit, offset],
         )
         if run_filter.chat_id is not None:

@@ -53,15 +53,16 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_workflow_status_seq ON runs (workflow_id, status, seq);
 CREATE INDEX IF NOT EXISTS runs_status_seq ON runs (status, seq);
-CREATE INDEX IF NOT EXISTS runs_name_seq ON runs (workflow_name, seq);
+-- (name, seq, workspace): a name search pages by seq and filters workspaces in the index.
+CREATE INDEX IF NOT EXISTS runs_name_seq_workspace ON runs (workflow_name, seq, workspace_id);
 CREATE INDEX IF NOT EXISTS runs_workspace_seq ON runs (workspace_id, seq);
 CREATE INDEX IF NOT EXISTS runs_chat_seq ON runs (chat_id, seq) WHERE chat_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS runs_parent ON runs (parent_run_id) WHERE parent_run_id IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS node_runs (
-    id            TEXT PRIMARY KEY,
     run_id        TEXT NOT NULL,
     node_id       TEXT NOT NULL,
+    id            TEXT NOT NULL,
     node_name     TEXT,
     node_type     TEXT,
     status        TEXT NOT NULL,
@@ -78,9 +79,10 @@ CREATE TABLE IF NOT EXISTS node_runs (
     finished_at   TEXT,
     duration_ms   INTEGER,
     seq           INTEGER NOT NULL,
-    UNIQUE (run_id, node_id)
-);
-CREATE INDEX IF NOT EXISTS node_runs_run_seq ON node_runs (run_id, seq);
+    -- One b-tree only: node events are the bulk of all writes, and every index
+    -- costs pages in each group commit. `id` is derived from (run, node).
+    PRIMARY KEY (run_id, node_id)
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS run_status_counts (
     workspace_id  TEXT NOT NULL,
@@ -205,7 +207,6 @@ class RunsProjection:
             return
         at = event.recorded_at
         status = node_status_after(event.type, data)
-        activity_id = activity_run_id(event.stream, node_id)
         if event.type in (EventType.NODE_STARTED, EventType.NODE_SKIPPED):
             conn.execute(
                 "INSERT INTO node_runs (id, run_id, node_id, node_name, node_type, status,"
@@ -216,7 +217,7 @@ class RunsProjection:
                 " started_at = excluded.started_at, updated_at = excluded.updated_at,"
                 " error = NULL, progress = NULL, message = NULL, finished_at = NULL",
                 (
-                    activity_id, event.stream, node_id, data.get("nodeName"),
+                    activity_run_id(event.stream, node_id), event.stream, node_id, data.get("nodeName"),
                     data.get("nodeType"), status, data.get("attempt", 1),
                     _json(data.get("input")), at,
                     at if event.type == EventType.NODE_STARTED else None, at, event.position,

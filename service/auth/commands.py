@@ -14,7 +14,7 @@ from eventstore.sqlite import SQLiteEventStore
 from projections import all_projections
 from service.auth.passwords import generate_password, password_problem
 from service.auth.repository import AuthRepository, UsernameTaken
-from service.auth.validation import USERNAME_RE
+from service.auth.validation import MAX_NAME, USERNAME_RE
 from service.settings import Settings
 
 T = TypeVar("T")
@@ -74,6 +74,10 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 
 def cmd_tokens_create(args: argparse.Namespace) -> int:
     """Create an API token for a user and print it; it cannot be shown again."""
+
+    if len(args.name) > MAX_NAME:
+        print(f"runstream: --name must be at most {MAX_NAME} characters", file=sys.stderr)
+        return 2
 
     async def create(repo: AuthRepository) -> dict[str, Any]:
         user = await repo.find_user(args.username)

@@ -22,7 +22,9 @@ TOKEN_SHOWN_CHARS = len(TOKEN_PREFIX) + 8
 
 
 class Database(Protocol):
-    """The two store methods this module needs (the SQLite event store provides them)."""
+    """The store methods this module needs (the SQLite event store provides them)."""
+
+    async def ensure_schema(self, fn: Callable[[sqlite3.Connection], Any]) -> Any: ...
 
     async def execute_write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any: ...
 
