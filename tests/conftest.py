@@ -24,3 +24,20 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path)
+
+
+# One-line figures that tests report (kills survived, inputs tried, ...), printed at the
+# end of the run so that `make test` shows them even though output is captured.
+SUMMARY_LINES: list[str] = []
+
+
+def report_summary(line: str) -> None:
+    """Record a line for the end-of-run summary."""
+    SUMMARY_LINES.append(line)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if SUMMARY_LINES:
+        terminalreporter.section("runstream figures")
+        for line in SUMMARY_LINES:
+            terminalreporter.write_line(line)
