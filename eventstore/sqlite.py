@@ -249,7 +249,7 @@ class SQLiteEventStore(EventStore):
     async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         async with self.reader() as conn:
             rows = await conn.execute_fetchall(sql, params)
-        return list(rows)  # type: ignore[arg-type]
+        return list(rows)
 
     async def read(
         self, stream: str | None = None, after: int = 0, limit: int = 1000

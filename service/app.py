@@ -74,7 +74,8 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _close_streams(app: web.Application) -> None:
     """On shutdown, end every open stream so clients reconnect (and resume) elsewhere."""
-    for session in list(app[keys.STREAMS]):
+    sessions = app[keys.STREAMS]
+    for session in list(sessions):
         session.close()
 
 

@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
 import orjson
 from aiohttp import web
@@ -137,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _command_modules() -> list:  # type: ignore[type-arg]
+def _command_modules() -> list[ModuleType]:
     """Modules that contribute sub-commands through `add_commands(subparsers, add_data_options)`."""
     import importlib
 

@@ -56,10 +56,10 @@ async def start_waiting_run(client: TestClient, workflow_id: str, **inputs: Any)
 
 
 async def wait_for_status(
-    client: TestClient, run_id: str, status: str, timeout: float = 10.0
+    client: TestClient, run_id: str, status: str, within_s: float = 10.0
 ) -> dict[str, Any]:
     """Poll the run detail until it shows `status` (v1 words)."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within_s
     while True:
         resp = await client.get(f"/api/v1/workflow-runs/{run_id}")
         body = await resp.json()

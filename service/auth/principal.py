@@ -34,4 +34,4 @@ class Principal:
 
 
 # Set by the authentication middleware on every request (None when anonymous).
-PRINCIPAL = web.RequestKey("principal", Principal | None)  # type: ignore[arg-type]
+PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")

@@ -170,11 +170,20 @@ class AuthRepository:
         secret = secrets.token_urlsafe(32)
         now = datetime.now(UTC)
         expires = (now + timedelta(seconds=max_age_s)).isoformat()
-        await self.db.execute_write(lambda c: c.execute(
-            "INSERT INTO login_sessions (id_hash, user_id, created_at, expires_at) "
-            "VALUES (?, ?, ?, ?)",
-            (_digest(secret), user_id, now.isoformat(), expires),
-        ))
+
+        def insert(conn: sqlite3.Connection) -> None:
+            # Dead rows can never match again; pruning here keeps the table at live sessions.
+            conn.execute(
+                "DELETE FROM login_sessions WHERE expires_at <= ? OR revoked_at IS NOT NULL",
+                (now.isoformat(),),
+            )
+            conn.execute(
+                "INSERT INTO login_sessions (id_hash, user_id, created_at, expires_at) "
+                "VALUES (?, ?, ?, ?)",
+                (_digest(secret), user_id, now.isoformat(), expires),
+            )
+
+        await self.db.execute_write(insert)
         return secret
 
     async def user_for_session(self, secret: str) -> User | None:

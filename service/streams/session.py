@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -100,7 +101,7 @@ class EventStreamSession:
         loop = asyncio.get_running_loop()
         deadline = None if options.max_duration_s is None else loop.time() + options.max_duration_s
         iterator = aiter(events)
-        pending: asyncio.Future[RecordedEvent] | None = None
+        pending: asyncio.Future[Any] | None = None
         last_write = loop.time()
         try:
             while True:
