@@ -36,6 +36,7 @@ class World:
     waiting_run: str
     finished_run: str
     chat: str  # owned by runner
+    victim: str  # a user only the admin may delete
 
 
 @pytest.fixture
@@ -46,6 +47,7 @@ async def world(new_client: ClientFactory) -> World:
     assert resp.status == 201, await resp.text()
     workspace = (await resp.json())["data"]["id"]
     clients: dict[str, TestClient] = {"anon": await new_client(), "admin": admin}
+    victim = (await create_user(admin, "victim"))["id"]
     for name in ("other", "viewer", "runner", "editor"):
         await create_user(admin, name)
         if name != "other":
@@ -69,7 +71,7 @@ async def world(new_client: ClientFactory) -> World:
     resp = await clients["runner"].post("/api/chats", json={"title": "mine"})
     assert resp.status == 201, await resp.text()
     chat = (await resp.json())["data"]["id"]
-    return World(clients, workspace, approval, quick, waiting, finished, chat)
+    return World(clients, workspace, approval, quick, waiting, finished, chat, victim)
 
 
 def routes(w: World) -> list[tuple[str, str, Any, tuple[int, ...]]]:
@@ -114,6 +116,8 @@ def routes(w: World) -> list[tuple[str, str, Any, tuple[int, ...]]]:
         ("GET", f"/api/chats/{w.chat}/workflow-runs", None, (401, 403, 403, 200, 403, 403)),
         ("POST", f"/api/chats/{w.chat}/workflow-runs", {"workflowId": w.quick},
          (401, 403, 403, 201, 403, 403)),
+        # A cookie write needs a JSON content type even without a body (CSRF rule).
+        ("DELETE", f"/api/v1/users/{w.victim}", {}, (401, 403, 403, 403, 403, 200)),
         ("GET", "/api/v1/openapi.json", None, (200,) * 6),
         ("GET", "/healthz", None, (200,) * 6),
     ]
