@@ -17,7 +17,7 @@ from aiohttp import web
 
 from service.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from service.auth.setup import SESSION_COOKIE
-from service.views.params import MAX_PAGE_LIMIT, MAX_REASON_CHARS, MAX_SEARCH_CHARS
+from service.views.params import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, MAX_REASON_CHARS, MAX_SEARCH_CHARS
 
 OPENAPI_PATH = "/api/v1/openapi.json"
 
@@ -673,9 +673,7 @@ def _components() -> dict[str, Any]:
                 "set headers).", string(pattern="^[0-9]{1,18}$")),
             "Page": page,
             "Limit": query_param("limit", "Items per page.", integer(
-                minimum=1, maximum=MAX_PAGE_LIMIT, default=10)),
-            "IdentityLimit": query_param("limit", "Items per page.", integer(
-                minimum=1, maximum=MAX_PAGE_LIMIT, default=50)),
+                minimum=1, maximum=MAX_PAGE_LIMIT, default=DEFAULT_PAGE_LIMIT)),
             "Search": query_param("search", "Substring of the workflow name (ASCII "
                                   "case-insensitive).", string(maxLength=MAX_SEARCH_CHARS)),
             "EventsAfter": query_param("after", "Events after this log position.",
@@ -708,7 +706,7 @@ def _components() -> dict[str, Any]:
 def _identity_paths() -> dict[str, Any]:
     tag = ["auth"]
     ws_id = path_param("id", "`default` or a workspace UUID.", string())
-    paged = [param_ref("Page"), param_ref("IdentityLimit")]
+    paged = [param_ref("Page"), param_ref("Limit")]
     return {
         "/api/v1/auth/login": {"post": operation(
             "login", "Sign in: sets the session cookie", tag, {

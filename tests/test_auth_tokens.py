@@ -35,7 +35,7 @@ async def test_a_created_token_authenticates_and_is_shown_only_once(
     assert [t["id"] for t in listed["data"]] == [created["id"]]
     assert "token" not in listed["data"][0]
     assert created["token"] not in str(listed)
-    assert listed["pagination"] == {"page": 1, "limit": 50, "total": 1, "totalPages": 1}
+    assert listed["pagination"] == {"page": 1, "limit": 10, "total": 1, "totalPages": 1}
     with sqlite3.connect(auth_settings.database_path) as db:
         rows = db.execute("SELECT * FROM api_tokens").fetchall()
     assert created["token"] not in str(rows)

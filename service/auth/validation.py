@@ -10,11 +10,10 @@ from aiohttp import web
 
 from service.auth.middleware import FORM_TYPES, is_json_type
 from service.errors import bad_request
+from service.views.params import page_params, pagination
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_NAME = 100
-MAX_PAGE_LIMIT = 100
-DEFAULT_PAGE_LIMIT = 50
 
 
 async def read_body(request: web.Request, allow_form: bool = False) -> dict[str, Any]:
@@ -78,24 +77,6 @@ def username_field(body: dict[str, Any]) -> str:
             "username must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
         )
     return username
-
-
-def page_params(request: web.Request) -> tuple[int, int]:
-    """`page` (from 1) and `limit` (1-100) from the query string."""
-    values = []
-    for name, default, high in (("page", 1, 10**9), ("limit", DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT)):
-        raw = request.query.get(name)
-        if raw is not None and not (raw.isascii() and raw.isdigit() and len(raw) <= 10):
-            raise bad_request(f"{name} must be a positive integer")
-        value = default if raw is None else int(raw)
-        if not 1 <= value <= high:
-            raise bad_request(f"{name} must be between 1 and {high}")
-        values.append(value)
-    return values[0], values[1]
-
-
-def pagination(page: int, limit: int, total: int) -> dict[str, int]:
-    return {"page": page, "limit": limit, "total": total, "totalPages": -(-total // limit)}
 
 
 def paged(request: web.Request, items: list[Any]) -> tuple[list[Any], dict[str, int]]:
