@@ -17,7 +17,12 @@ from aiohttp import web
 
 from service.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from service.auth.setup import SESSION_COOKIE
-from service.views.params import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, MAX_REASON_CHARS, MAX_SEARCH_CHARS
+from service.views.params import (
+    DEFAULT_PAGE_LIMIT,
+    MAX_PAGE_LIMIT,
+    MAX_REASON_CHARS,
+    MAX_SEARCH_CHARS,
+)
 
 OPENAPI_PATH = "/api/v1/openapi.json"
 
