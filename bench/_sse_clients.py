@@ -62,7 +62,7 @@ async def client(
             buffer = parse_frames(buffer + chunk, time.time(), records)
 
 
-async def main(mode: str, url: str, count: int, out_path: str, headers: dict[str, str]) -> None:
+async def main(mode: str, url: str, count: int, headers: dict[str, str]) -> array[float]:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     records: array[float] = array("d")
@@ -84,7 +84,7 @@ async def main(mode: str, url: str, count: int, out_path: str, headers: dict[str
             for task in tasks:
                 if task.done() and task.exception() is not None:
                     print(f"client failed: {task.exception()!r}", flush=True)
-                    return
+                    sys.exit(1)
         print("ready", flush=True)
         loop = asyncio.get_running_loop()
         # `count` asks how many frames were recorded so far; anything else stops.
@@ -93,11 +93,12 @@ async def main(mode: str, url: str, count: int, out_path: str, headers: dict[str
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    with open(out_path, "wb") as out:
-        records.tofile(out)
-    print("done", flush=True)
+    return records
 
 
 if __name__ == "__main__":
     mode, url, count, out_path, headers = sys.argv[1:6]
-    asyncio.run(main(mode, url, int(count), out_path, orjson.loads(headers)))
+    recorded = asyncio.run(main(mode, url, int(count), orjson.loads(headers)))
+    with open(out_path, "wb") as out:
+        recorded.tofile(out)
+    print("done", flush=True)

@@ -32,6 +32,7 @@ PASSWORD = "bench-admin-password"
 GATE = "gate"  # the approval node that keeps the run waiting, so its stream stays open
 WORKFLOW = {"name": "bench-stream", "nodes": [{"id": GATE, "type": "approval"}]}
 CLIENT_MODULE = "bench._sse_clients"
+ROOT = Path(__file__).resolve().parent.parent  # where `python -m bench...` finds the package
 
 
 def raise_fd_limit() -> None:
@@ -199,15 +200,16 @@ class ClientProcess:
                 str(out_path), orjson.dumps(target.headers).decode()]
         proc = await asyncio.create_subprocess_exec(
             *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            cwd=Path(__file__).resolve().parent.parent,
+            cwd=ROOT,
         )
         client = cls(proc, Path(out_path))
-        await client.expect("ready", timeout=150)
+        await client.expect("ready", within_s=150)
         return client
 
-    async def expect(self, word: str, timeout: float) -> None:
+    async def expect(self, word: str, within_s: float) -> None:
         assert self.proc.stdout is not None
-        line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+        async with asyncio.timeout(within_s):
+            line = await self.proc.stdout.readline()
         if line.decode().strip() != word:
             raise RuntimeError(f"client process said {line!r}, expected {word!r}")
 
@@ -224,7 +226,7 @@ class ClientProcess:
         self.proc.stdin.write(b"stop\n")
         await self.proc.stdin.drain()
         try:
-            await self.expect("done", timeout=60)
+            await self.expect("done", within_s=60)
         finally:
             if self.proc.returncode is None:
                 try:

@@ -8,15 +8,18 @@ more event of the run appended through the store after a restart. A client resum
 run's stream with `Last-Event-ID` = the run's last event before the filler, so the
 first event it gets lies behind all the history (read from disk: the restarted hub's
 ring does not reach back that far). Median over REPEATS reconnects, each a new
-connection, timed from the request to the parsed first frame with an id.
+connection, timed from the request to the parsed first frame with an id; the two
+servers run side by side and the reconnects alternate between them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -92,7 +95,17 @@ async def first_event_ms(url: str, headers: dict[str, str]) -> tuple[float, int]
                             return (time.perf_counter() - started) * 1000, int(line[4:])
 
 
-async def measure(data_dir: Path, filler: int) -> float:
+@dataclass
+class Resumable:
+    """A log built for the benchmark, and where its run's stream resumes."""
+
+    data_dir: Path
+    token: str
+    run_id: str
+    cursor: int
+
+
+async def build(data_dir: Path, filler: int) -> Resumable:
     async with runstream_app(data_dir) as (app, base_url):
         token = await admin_token(base_url)
         run_id = await waiting_run(app, base_url, token)
@@ -102,25 +115,39 @@ async def measure(data_dir: Path, filler: int) -> float:
     result = await asyncio.to_thread(verify_file, data_dir / "runstream.db")
     assert result.ok and result.checked == head, result
     note(f"{head} events written and verified in {time.perf_counter() - started:.1f} s")
-    async with runstream_app(data_dir) as (app, base_url):
-        store = app[keys.STORE]
-        tail = await store.append(run_id, [NewEvent(
-            EventType.NODE_THINKING, {"nodeId": GATE, "text": "after the history"})])
-        url = f"{base_url}/api/v1/workflow-runs/{run_id}/stream"
-        headers = {"Authorization": f"Bearer {token}", "Last-Event-ID": str(cursor)}
-        await first_event_ms(url, headers)  # warm-up: first connection, cold caches
-        samples = []
+    return Resumable(data_dir, token, run_id, cursor)
+
+
+async def sample(logs: dict[str, Resumable]) -> dict[str, list[float]]:
+    """Serve every log at once and alternate reconnects between them, so that a busy
+    moment of the machine weighs on every figure alike."""
+    streams: dict[str, tuple[str, dict[str, str], int]] = {}
+    async with contextlib.AsyncExitStack() as apps:
+        for label, log in logs.items():
+            app, base_url = await apps.enter_async_context(runstream_app(log.data_dir))
+            tail = await app[keys.STORE].append(log.run_id, [NewEvent(
+                EventType.NODE_THINKING, {"nodeId": GATE, "text": "after the history"})])
+            url = f"{base_url}/api/v1/workflow-runs/{log.run_id}/stream"
+            headers = {"Authorization": f"Bearer {log.token}", "Last-Event-ID": str(log.cursor)}
+            await first_event_ms(url, headers)  # warm-up: first connection, cold caches
+            streams[label] = (url, headers, tail[0].position)
+        samples: dict[str, list[float]] = {label: [] for label in streams}
         for _ in range(REPEATS):
-            ms, position = await first_event_ms(url, headers)
-            assert position == tail[0].position, (position, tail[0].position)
-            samples.append(ms)
-    return statistics.median(samples)
+            for label, (url, headers, expected) in streams.items():
+                ms, position = await first_event_ms(url, headers)
+                assert position == expected, (position, expected)
+                samples[label].append(ms)
+    return samples
 
 
 async def main() -> None:
-    figures = {}
-    for label, filler in SIZES.items():
-        with scratch_dir(f"bench-resume-{label}-") as data_dir:
-            figures[label] = await measure(data_dir, filler)
-        report(f"resume_first_event_ms_{label}", figures[label], "ms")
+    with contextlib.ExitStack() as dirs:
+        logs = {
+            label: await build(dirs.enter_context(scratch_dir(f"bench-resume-{label}-")), filler)
+            for label, filler in SIZES.items()
+        }
+        samples = await sample(logs)
+    figures = {label: statistics.median(values) for label, values in samples.items()}
+    for label, value in figures.items():
+        report(f"resume_first_event_ms_{label}", value, "ms")
     report("resume_ratio", figures["1m"] / figures["10k"], "x")

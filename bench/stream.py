@@ -13,14 +13,21 @@ renders as a `thinking` frame whose content is the time.time() taken just before
 The reference is a minimal in-memory aiohttp broadcast (one asyncio.Queue per
 subscriber, no store, no auth) sending byte-identical frames at the same rate to the
 same client code; its clock is read just before the frame is put on the queues.
+
+Both servers are up side by side, each with its own 1,000 clients, and the load
+alternates between them in blocks of BLOCK_S seconds (each block waits until its
+clients have parsed every frame), so that whatever else the machine is doing weighs
+on both figures alike; each side gets BLOCKS * BLOCK_S seconds of events.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench._streaming import (
     GATE,
@@ -42,50 +49,52 @@ from service import keys
 
 SUBSCRIBERS = 1000
 EVENTS_PER_S = 25
-DURATION_S = 12.0
-MAX_DRAIN_S = 30.0  # how long the clients may take to parse the backlog
+BLOCK_S = 2.0
+BLOCKS = 6  # per side: 12 s of events each
+MAX_DRAIN_S = 30.0  # how long the clients may take to parse a block's backlog
+
+Send = Callable[[int], Coroutine[Any, Any, None]]
 
 
-async def drive(
-    target: Target, out_dir: str, send: Callable[[int], Awaitable[None]]
-) -> ClientProcess:
-    """Connect the clients, send DURATION_S * EVENTS_PER_S events at a steady rate."""
-    clients = await ClientProcess.start(target, SUBSCRIBERS, _out(out_dir, target), "record")
-    try:
-        await asyncio.sleep(1.0)  # let the last connections settle into their wait
+@dataclass
+class Side:
+    """One server under load: its clients, how to send its i-th event, what was sent."""
+
+    name: str
+    clients: ClientProcess
+    send: Send
+    sent: int = 0
+    sending_s: float = 0.0
+
+    async def block(self) -> None:
+        """BLOCK_S seconds of events at EVENTS_PER_S, then wait until all were parsed."""
         loop = asyncio.get_running_loop()
         start = loop.time()
         # Each send is its own task, so a slow commit never slows the offered rate.
-        sends = []
-        for i in range(int(DURATION_S * EVENTS_PER_S)):
+        sends: list[asyncio.Task[None]] = []
+        for i in range(int(BLOCK_S * EVENTS_PER_S)):
             await asyncio.sleep(max(0.0, start + i / EVENTS_PER_S - loop.time()))
-            sends.append(asyncio.create_task(send(i)))
+            sends.append(asyncio.create_task(self.send(self.sent)))
+            self.sent += 1
         await asyncio.gather(*sends)
-        elapsed = loop.time() - start
-        # Wait until every frame has been parsed (a backlog drains late, and counts).
-        expected = SUBSCRIBERS * len(sends)
-        drain_until = loop.time() + MAX_DRAIN_S
-        while await clients.count() < expected and loop.time() < drain_until:
-            await asyncio.sleep(0.25)
-    finally:
-        await clients.stop()
-    note(f"{target.url.split('?')[0]}: {len(sends) / elapsed:.1f} events/s offered")
-    return clients
+        self.sending_s += loop.time() - start
+        for _ in range(int(MAX_DRAIN_S / 0.1)):  # the count lives in the other process
+            if await self.clients.count() >= SUBSCRIBERS * self.sent:
+                break
+            await asyncio.sleep(0.1)
 
 
-def _out(out_dir: str, target: Target) -> Path:
-    return Path(out_dir) / f"records-{abs(hash(target.url))}.bin"
-
-
-def summarise(latencies_ms: list[float], expected: int) -> tuple[float, float]:
+def summarise(name: str, latencies_ms: list[float], expected: int) -> tuple[float, float]:
     if len(latencies_ms) < expected:
-        note(f"only {len(latencies_ms)} of {expected} frames arrived")
+        note(f"{name}: only {len(latencies_ms)} of {expected} frames arrived")
     return percentile(latencies_ms, 0.50), percentile(latencies_ms, 0.99)
 
 
-async def ours(out_dir: str) -> tuple[list[float], list[float]]:
-    """Latencies (commit to parse, append to parse) through the real service."""
-    async with runstream_app(Path(out_dir) / "data") as (app, base_url):
+async def run_both(out_dir: Path) -> tuple[list[float], list[float], list[float], int]:
+    """Latencies in ms: ours commit to parse, ours append to parse, the reference's."""
+    broadcast = Broadcast()
+    async with runstream_app(out_dir / "data") as (app, base_url), \
+            serve(broadcast.app) as ref_url:
         token = await admin_token(base_url)
         run_id = await waiting_run(app, base_url, token)
         store = app[keys.STORE]
@@ -98,40 +107,46 @@ async def ours(out_dir: str) -> tuple[list[float], list[float]]:
                 EventType.NODE_THINKING, {"nodeId": GATE, "text": text})])
             positions.add(recorded[0].position)
 
-        head = await store.head()
-        target = Target(f"{base_url}/api/v1/workflow-runs/{run_id}/stream?lastEventId={head}",
-                        {"Authorization": f"Bearer {token}"})
-        clients = await drive(target, out_dir, append)
-    commit_ms, append_ms = [], []
-    for position, received, sent in clients.records():
-        if position in positions:
-            commit_ms.append((received - clock.at[position]) * 1000)
-            append_ms.append((received - sent) * 1000)
-    return commit_ms, append_ms
-
-
-async def reference(out_dir: str) -> list[float]:
-    broadcast = Broadcast()
-    async with serve(broadcast.app) as base_url:
-
         async def publish(i: int) -> None:
             broadcast.publish(i + 1, thinking_payload("ref", f"{time.time():.6f}"))
 
-        clients = await drive(Target(f"{base_url}/stream"), out_dir, publish)
-    return [(received - sent) * 1000 for _, received, sent in clients.records()]
+        ours_target = Target(
+            f"{base_url}/api/v1/workflow-runs/{run_id}/stream?lastEventId={await store.head()}",
+            {"Authorization": f"Bearer {token}"})
+        ours = Side("ours", await ClientProcess.start(
+            ours_target, SUBSCRIBERS, out_dir / "ours.bin", "record"), append)
+        try:
+            ref = Side("reference", await ClientProcess.start(
+                Target(f"{ref_url}/stream"), SUBSCRIBERS, out_dir / "ref.bin", "record"), publish)
+            try:
+                await asyncio.sleep(1.0)  # let the last connections settle into their wait
+                for _ in range(BLOCKS):
+                    await ours.block()
+                    await ref.block()
+            finally:
+                await ref.clients.stop()
+        finally:
+            await ours.clients.stop()
+    for side in (ours, ref):
+        note(f"{side.name}: {side.sent / side.sending_s:.1f} events/s offered")
+    commit_ms, append_ms = [], []
+    for position, received, sent in ours.clients.records():
+        if position in positions:
+            commit_ms.append((received - clock.at[position]) * 1000)
+            append_ms.append((received - sent) * 1000)
+    ref_ms = [(received - sent) * 1000 for _, received, sent in ref.clients.records()]
+    return commit_ms, append_ms, ref_ms, SUBSCRIBERS * ours.sent
 
 
 async def main() -> None:
     raise_fd_limit()
-    expected = SUBSCRIBERS * int(DURATION_S * EVENTS_PER_S)
     with scratch_dir("bench-stream-") as out_dir:
-        commit_ms, append_ms = await ours(str(out_dir))
-        ref_ms = await reference(str(out_dir))
-    p50, p99 = summarise(commit_ms, expected)
-    a50, a99 = summarise(append_ms, expected)
-    r50, r99 = summarise(ref_ms, expected)
-    note(f"{SUBSCRIBERS} subscribers, {EVENTS_PER_S} events/s for {DURATION_S:.0f} s, "
-         "clients in a separate process; ours durable (synchronous=FULL)")
+        commit_ms, append_ms, ref_ms, expected = await run_both(out_dir)
+    p50, p99 = summarise("ours", commit_ms, expected)
+    a50, a99 = summarise("ours", append_ms, expected)
+    r50, r99 = summarise("reference", ref_ms, expected)
+    note(f"{SUBSCRIBERS} subscribers each, {EVENTS_PER_S} events/s, {BLOCKS * BLOCK_S:.0f} s "
+         "per side, clients in separate processes; ours durable (synchronous=FULL)")
     report("stream_p50_ms", p50, "ms")
     report("stream_p99_ms", p99, "ms")
     report("stream_append_to_parse_p50_ms", a50, "ms")

@@ -21,7 +21,6 @@ from playwright.async_api import async_playwright
 
 from service.app import create_app
 from service.settings import load_settings
-from service.views import audit, console, runs_feed
 
 OUT = Path(__file__).resolve().parent / "screenshots"
 PASSWORD = "screenshot-admin-pw"
@@ -69,19 +68,13 @@ RELEASE = {
 }
 
 
-def app_with_console() -> tuple[web.Application, Path]:
+def make_app() -> tuple[web.Application, Path]:
     data_dir = Path(tempfile.mkdtemp(prefix="runstream-shots-"))
     settings = load_settings(
         overrides={"data_dir": data_dir, "admin_password": PASSWORD, "synchronous": "NORMAL"},
         environ={},
     )
-    app = create_app(settings)
-    paths = {resource.canonical for resource in app.router.resources()}
-    for module, path in ((runs_feed, runs_feed.FEED_PATH), (audit, audit.VERIFY_PATH),
-                         (console, "/")):
-        if path not in paths:
-            module.setup_routes(app)
-    return app, data_dir
+    return create_app(settings), data_dir
 
 
 async def call(http: aiohttp.ClientSession, method: str, path: str, body: Any = None) -> Any:
@@ -130,7 +123,7 @@ async def seed(http: aiohttp.ClientSession) -> str:
 
 
 async def main() -> int:
-    app, data_dir = app_with_console()
+    app, data_dir = make_app()
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -139,7 +132,8 @@ async def main() -> int:
     base = f"http://127.0.0.1:{port}"
     OUT.mkdir(parents=True, exist_ok=True)
     try:
-        async with aiohttp.ClientSession(base) as http:
+        # unsafe=True: the default jar refuses cookies from an IP address such as 127.0.0.1.
+        async with aiohttp.ClientSession(base, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             run_id = await seed(http)
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(

@@ -210,14 +210,7 @@ def dialect_settings(tmp_path: Path) -> Settings:
 
 
 def make_app(settings: Settings) -> Any:
-    app = create_app(settings)
-    # Until service/app.py wires the dialect views, add them here (a no-op afterwards).
-    if not any(r.canonical == "/api/chats" for r in app.router.resources()):
-        from service.views import chats, flowtrux, splox
-
-        for views in (chats, flowtrux, splox):
-            views.setup_routes(app)
-    return app
+    return create_app(settings)
 
 
 @pytest.fixture

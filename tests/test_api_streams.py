@@ -268,3 +268,35 @@ async def test_shutdown_closes_open_streams_cleanly(
     await server.close()
     frames = await asyncio.wait_for(reader, 10)  # ends, without an error
     assert any(f.event == "workflow-run" for f in frames)
+
+
+@pytest.mark.parametrize(("choice", "final"), [("cancel", "cancelled"), ("continue", "waiting")])
+async def test_on_disconnect_decides_what_a_dropped_execute_stream_does(
+    admin: TestClient, choice: str, final: str
+) -> None:
+    workflow_id = await create_workflow(admin, APPROVAL_WORKFLOW)
+    resp = await admin.post(
+        f"/api/v1/workflow-runs/execute/stream?onDisconnect={choice}",
+        json={"workflowId": workflow_id, "inputs": {"x": 1}})
+    assert resp.status == 200
+    run_id = resp.headers["X-Workflow-Run-Id"]
+    assert resp.headers["X-Workflow-Run-Stream"] == f"/api/v1/workflow-runs/{run_id}/stream"
+    async for frame in iter_frames(resp):
+        if frame.event == "activity-run" and frame.json()["content"]["status"] == "waiting":
+            break
+    resp.close()
+    run = await wait_for_status(admin, run_id, final)
+    if final == "cancelled":
+        assert run["cancelReason"] == "client disconnected"
+    else:
+        await asyncio.sleep(0.3)  # a late cancel would show by now
+        assert (await wait_for_status(admin, run_id, "waiting"))["status"] == "waiting"
+
+
+async def test_on_disconnect_must_be_a_known_choice(admin: TestClient) -> None:
+    workflow_id = await create_workflow(admin, APPROVAL_WORKFLOW)
+    resp = await admin.post("/api/v1/workflow-runs/execute/stream?onDisconnect=maybe",
+                            json={"workflowId": workflow_id})
+    assert resp.status == 400
+    listed = await (await admin.get("/api/v1/workflow-runs")).json()
+    assert listed["pagination"]["total"] == 0

@@ -14,9 +14,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from api_fixtures import APPROVAL_WORKFLOW, QUICK_WORKFLOW, create_workflow, execute
 from auth_fixtures import ADMIN_PASSWORD, USER_PASSWORD, ClientFactory, create_user, login
 from auth_fixtures import auth_settings as auth_settings  # noqa: F401
-from console_fixtures import console_app, create_workspace
+from console_fixtures import create_workspace
 from sse_reader import SSEFrame, iter_frames
 
+from service.app import create_app
 from service.settings import Settings
 from service.views.console import CSP
 
@@ -25,7 +26,7 @@ FEED = "/api/v1/workflow-runs/stream"
 
 @pytest.fixture
 async def server(aiohttp_server: Any, auth_settings: Settings) -> TestServer:
-    srv: TestServer = await aiohttp_server(console_app(auth_settings))
+    srv: TestServer = await aiohttp_server(create_app(auth_settings))
     return srv
 
 

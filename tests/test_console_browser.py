@@ -19,9 +19,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from api_fixtures import APPROVAL_WORKFLOW, QUICK_WORKFLOW, create_workflow, wait_for_status
 from auth_fixtures import ADMIN_PASSWORD, USER_PASSWORD, create_user, login
-from console_fixtures import console_app, create_workspace
+from console_fixtures import create_workspace
 
 from service import keys
+from service.app import create_app
 from service.settings import Settings, load_settings
 
 async_api = pytest.importorskip(
@@ -82,7 +83,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def server(aiohttp_server: Any, settings: Settings) -> TestServer:
-    srv: TestServer = await aiohttp_server(console_app(settings))
+    srv: TestServer = await aiohttp_server(create_app(settings))
     return srv
 
 

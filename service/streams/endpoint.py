@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -47,9 +48,18 @@ async def serve_run_stream(
         options.disconnect_poll_s = 1.0
     session = EventStreamSession(request, headers)
     await session.prepare(retry=options.send_retry)
-    outcome = await session.pump(
-        store.subscribe(run["id"], after), dialect.renderer(run, context), is_terminal, options
-    )
+    try:
+        outcome = await session.pump(
+            store.subscribe(run["id"], after), dialect.renderer(run, context), is_terminal,
+            options,
+        )
+    except asyncio.CancelledError:
+        # Servers with handler cancellation cancel the handler of a client that went
+        # away before the loop sees it go. Shutdown closes sessions first, so a
+        # cancellation of an open session is a disconnect.
+        if on_disconnect is not None and not session.closing:
+            await asyncio.shield(on_disconnect())
+        raise
     if outcome == "gone" and on_disconnect is not None:
         await on_disconnect()
     return await session.finish()

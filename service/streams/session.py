@@ -50,6 +50,11 @@ class EventStreamSession:
         self._closing: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.client_gone = False
 
+    @property
+    def closing(self) -> bool:
+        """True once the server asked this stream to end (shutdown)."""
+        return self._closing.done()
+
     def close(self) -> None:
         """End the stream at the next opportunity (server shutdown)."""
         if not self._closing.done():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from aiohttp import web
 
@@ -12,22 +11,6 @@ from service.auth.access import require_admin
 from service.views.responses import data_response
 
 VERIFY_PATH = "/api/v1/audit/verify"
-
-OPENAPI_PATHS: dict[str, Any] = {
-    VERIFY_PATH: {"get": {
-        "summary": "Verify the event log's hash chain (administrators)",
-        "description": (
-            "Walks the whole log as `runstream verify` does. `data`: ok, checked, head, "
-            "headHash (keep it: truncating the newest events is only detectable against a "
-            "head kept elsewhere), firstBadPosition and reason when a link does not hold."
-        ),
-        "responses": {
-            "200": {"description": "The verification result"},
-            "401": {"description": "Not signed in"},
-            "403": {"description": "Not an administrator"},
-        },
-    }},
-}
 
 
 async def verify(request: web.Request) -> web.Response:

@@ -73,6 +73,9 @@ def load_console() -> Console:
     digest = hashlib.sha256()
     for name in sorted(raw):
         digest.update(name.encode() + b"\0" + raw[name] + b"\0")
+    if "index.html" not in raw:
+        # A wheel built without the package-data line for service/console/*.
+        raise RuntimeError(f"the console's files are missing from the package ({folder})")
     version = digest.hexdigest()[:12]
     index = raw.pop("index.html").replace(VERSION_PLACEHOLDER.encode(), version.encode())
     return Console(

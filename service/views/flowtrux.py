@@ -7,7 +7,6 @@ unless the workflow's trigger has `continueOnDisconnect`.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
@@ -69,23 +68,15 @@ async def execute_stream(request: web.Request) -> web.StreamResponse:
     async def cancel_run() -> None:
         await engine.cancel(run_id, flowtrux.CANCELLED_BY_USER, principal.username)
 
-    cancel_on_disconnect = not definition.continue_on_disconnect
-    try:
-        return await serve_run_stream(
-            request, run, flowtrux.FlowTruxDialect(), queries, cursor=0,
-            headers={
-                "X-Execution-Id": run_id,
-                "X-Execution-Stream": RESUME_PATH.format(
-                    workflow_id=run["workflowId"], execution_id=run_id),
-            },
-            on_disconnect=cancel_run if cancel_on_disconnect else None,
-        )
-    except asyncio.CancelledError:
-        # A server with handler_cancellation (aiohttp's test server always) cancels the
-        # handler of a client that went away before the stream layer sees it go.
-        if cancel_on_disconnect:
-            await asyncio.shield(cancel_run())
-        raise
+    return await serve_run_stream(
+        request, run, flowtrux.FlowTruxDialect(), queries, cursor=0,
+        headers={
+            "X-Execution-Id": run_id,
+            "X-Execution-Stream": RESUME_PATH.format(
+                workflow_id=run["workflowId"], execution_id=run_id),
+        },
+        on_disconnect=None if definition.continue_on_disconnect else cancel_run,
+    )
 
 
 async def execution_stream(request: web.Request) -> web.StreamResponse:

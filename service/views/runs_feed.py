@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from typing import Any
 
 import orjson
 from aiohttp import web
@@ -33,36 +32,6 @@ FEED_PATH = "/api/v1/workflow-runs/stream"
 RUN_CACHE_SIZE = 4096
 # Memberships can change while a feed is open; they are read again this often.
 ACCESS_RECHECK_S = 30.0
-
-# The part of the OpenAPI document this module adds (merged by the document's owner).
-OPENAPI_PATHS: dict[str, Any] = {
-    FEED_PATH: {"get": {
-        "summary": "Live feed of run status changes the caller may see",
-        "description": (
-            "Server-Sent Events. Each `workflow-run` frame carries `workflowRunId`, "
-            "`workflowId`, `status` (v1 word) and `updatedAt`; its `id` is the log "
-            "position. The first frame, `ready`, carries the starting position as its id. "
-            "Without a cursor the feed starts at the current end of the log; with "
-            "`Last-Event-ID` (or `lastEventId`) it resumes after that position. `ping` "
-            "frames keep the connection open."
-        ),
-        "parameters": [
-            {"name": "workflowId", "in": "query", "required": False,
-             "schema": {"type": "string", "format": "uuid"}},
-            {"name": "lastEventId", "in": "query", "required": False,
-             "schema": {"type": "integer", "minimum": 0}},
-            {"name": "Last-Event-ID", "in": "header", "required": False,
-             "schema": {"type": "integer", "minimum": 0}},
-        ],
-        "responses": {
-            "200": {"description": "The feed", "content": {"text/event-stream": {}}},
-            "400": {"description": "Malformed workflowId or cursor"},
-            "401": {"description": "Not signed in"},
-            "404": {"description": "No such workflow (or not visible)"},
-            "409": {"description": "Cursor beyond the end of the log"},
-        },
-    }},
-}
 
 
 def _has_cursor(request: web.Request) -> bool:

@@ -1,0 +1,288 @@
+"""Crash loop: the real `runstream serve` process, SIGKILLed at random (seeded) moments while
+50 runs with delays, approvals and http_request nodes are in flight and 20 clients follow
+their streams with automatic reconnect and Last-Event-ID.
+
+At the end: every run finished; every client saw each of its runs' frames exactly once and in
+log order (the same (id, event) list as a fresh full read, whose ids are log positions of the
+run); `runstream verify` and `runstream rebuild --check` exit 0; no completed node ran twice
+(one NodeCompleted per node in the raw log, no NodeStarted after it, and the counting HTTP
+server saw no more requests per node than the log has attempts).
+
+`FAULTS_SOAK=1` multiplies runs, clients and kills (`make soak`); `FAULTS_SEED` picks the seed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from conftest import report_summary
+from faults_support import Api, ServerProcess, admin_token, create_workflow, run_cli
+from sse_reader import iter_frames
+
+SOAK = os.environ.get("FAULTS_SOAK") == "1"
+SEED = int(os.environ.get("FAULTS_SEED", "6"))
+RUNS = 200 if SOAK else 50
+CLIENTS = 40 if SOAK else 20
+KILLS = 40 if SOAK else 10
+TERMINAL = {"completed", "failed", "cancelled"}
+
+pytestmark = pytest.mark.slow
+
+
+def workflows(hit_base: str) -> list[dict[str, Any]]:
+    return [
+        {"name": "Chain with a gate",
+         "nodes": [
+             {"id": "prep", "type": "transform", "params": {"value": {"k": "{{inputs.key}}"}}},
+             {"id": "wait1", "type": "delay", "after": ["prep"], "params": {"ms": 150}},
+             {"id": "hit", "type": "http_request", "after": ["wait1"],
+              "params": {"method": "GET", "url": f"{hit_base}/{{{{inputs.key}}}}/hit"}},
+             {"id": "gate", "type": "approval", "after": ["hit"], "params": {"prompt": "go?"}},
+             {"id": "wait2", "type": "delay", "after": ["gate"], "params": {"ms": 200}},
+             {"id": "done", "type": "transform", "after": ["wait2"],
+              "params": {"value": "{{nodes.prep.output.k}}"}},
+         ]},
+        {"name": "Fan-in with a gate",
+         "nodes": [
+             {"id": "p1", "type": "delay", "params": {"ms": 300}},
+             {"id": "p2", "type": "delay", "params": {"ms": 100}},
+             {"id": "join", "type": "noop", "after": ["p1", "p2"]},
+             {"id": "gate", "type": "approval", "after": ["join"], "params": {"prompt": "ok?"}},
+             {"id": "h2", "type": "http_request", "after": ["gate"],
+              "params": {"method": "POST", "url": f"{hit_base}/{{{{inputs.key}}}}/h2",
+                         "body": {"k": "{{inputs.key}}"}}},
+             {"id": "fin", "type": "transform", "after": ["h2"],
+              "params": {"value": {"status": "{{nodes.h2.output.status}}"}}},
+         ]},
+    ]
+
+
+class Follower:
+    """One client: its own connection pool, following its runs with reconnect + Last-Event-ID."""
+
+    def __init__(self, server: ServerProcess, token: str, rng: random.Random) -> None:
+        self.server = server
+        self.auth = {"Authorization": f"Bearer {token}"}
+        self.rng = rng
+        self.http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=60))
+        self.seen: dict[str, list[tuple[int, str]]] = {}
+        self.reconnects = 0
+        self.problems: list[str] = []
+
+    async def start_run(self, workflow_id: str, key: str) -> tuple[str, aiohttp.ClientResponse]:
+        resp = await self.http.post(
+            f"{self.server.base}/api/v1/workflow-runs/execute/stream",
+            json={"workflowId": workflow_id, "inputs": {"key": key}}, headers=self.auth)
+        assert resp.status == 200, await resp.text()
+        return resp.headers["X-Workflow-Run-Id"], resp
+
+    async def follow(self, run_id: str, first: aiohttp.ClientResponse | None) -> None:
+        seen = self.seen.setdefault(run_id, [])
+        last: int | None = None
+        response = first
+        while True:
+            try:
+                if response is None:
+                    headers = dict(self.auth)
+                    if last is not None:
+                        headers["Last-Event-ID"] = str(last)
+                    response = await self.http.get(
+                        f"{self.server.base}/api/v1/workflow-runs/{run_id}/stream",
+                        headers=headers)
+                async with response:
+                    if response.status == 204:
+                        return
+                    if response.status != 200:
+                        body = await response.text()
+                        self.problems.append(f"{run_id} after {last}: {response.status} {body}")
+                        if response.status < 500:
+                            return
+                    else:
+                        async for frame in iter_frames(response):
+                            if frame.id is not None:
+                                position = int(frame.id)
+                                seen.append((position, frame.event))
+                                last = position
+            except (aiohttp.ClientError, ConnectionError, TimeoutError):
+                pass
+            response = None
+            self.reconnects += 1
+            await asyncio.sleep(self.rng.uniform(0.02, 0.2))
+
+    async def close(self) -> None:
+        await self.http.close()
+
+
+async def hit_counter() -> tuple[web.AppRunner, str, Counter[str]]:
+    """A loopback HTTP server that counts requests per path (run key + node)."""
+    counts: Counter[str] = Counter()
+
+    async def hit(request: web.Request) -> web.Response:
+        counts[f"{request.match_info['key']}/{request.match_info['node']}"] += 1
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_route("*", "/hit/{key}/{node}", hit)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return runner, f"http://127.0.0.1:{port}/hit", counts
+
+
+async def approver(api: Api, run_ids: list[str], gates: dict[str, int],
+                   server: ServerProcess, stop: asyncio.Event, stats: Counter[str]) -> None:
+    """Answers waiting approvals through the API; a run's gate opens after `gates[run]` kills."""
+    open_runs = set(run_ids)
+    while open_runs and not stop.is_set():
+        for run_id in sorted(open_runs):
+            try:
+                status, body = await api.request("GET", f"/api/v1/workflow-runs/{run_id}")
+                if status != 200:
+                    continue
+                run = body["data"]
+                if run["status"] in TERMINAL:
+                    open_runs.discard(run_id)
+                    continue
+                if server.kills < gates[run_id]:
+                    continue
+                for node in run["activityRuns"]:
+                    if node["status"] == "waiting":
+                        code, _ = await api.request(
+                            "POST", f"/api/v1/workflow-runs/{run_id}/nodes/{node['stepId']}/resume",
+                            json={"approved": True, "data": {"by": "approver"}})
+                        stats[f"resume {code}"] += 1
+            except (aiohttp.ClientError, ConnectionError, TimeoutError):
+                stats["approver errors"] += 1
+        await asyncio.sleep(0.05)
+
+
+async def fetch_log(api: Api, run_id: str) -> list[dict[str, Any]]:
+    status, body = await api.request("GET", f"/api/v1/workflow-runs/{run_id}/events?limit=1000")
+    assert status == 200, body
+    return list(body["data"])
+
+
+async def full_read(api: Api, run_id: str) -> list[tuple[int, str]]:
+    """The run's whole stream, read once from the start on a quiet server."""
+    async with api.http.get(f"{api.base}/api/v1/workflow-runs/{run_id}/stream",
+                            headers=api.headers()) as resp:
+        assert resp.status == 200, await resp.text()
+        return [(int(f.id), f.event) async for f in iter_frames(resp) if f.id is not None]
+
+
+async def test_sigkill_loop_loses_nothing_and_repeats_nothing(tmp_path: Path) -> None:
+    rng = random.Random(SEED)
+    counter_runner, hit_base, hits = await hit_counter()
+    server = ServerProcess(tmp_path / "data", http_allow_hosts="127.0.0.1",
+                           max_concurrent_runs=24, stream_retry_ms=100, synchronous="FULL")
+    await server.start()
+    followers: list[Follower] = []
+    api: Api | None = None
+    try:
+        token = await admin_token(server.base)
+        api = Api(server.base, token)
+        workflow_ids = [await create_workflow(api, wf) for wf in workflows(hit_base)]
+        followers = [Follower(server, token, random.Random(rng.random())) for _ in range(CLIENTS)]
+
+        # Start every run (each through its client's execute/stream) before the first kill.
+        keys = [f"run{i:03d}" for i in range(RUNS)]
+        started = await asyncio.gather(*(
+            followers[i % CLIENTS].start_run(workflow_ids[i % len(workflow_ids)], keys[i])
+            for i in range(RUNS)))
+        run_ids = [run_id for run_id, _ in started]
+        key_of = dict(zip(run_ids, keys, strict=True))
+        follow_tasks = [
+            asyncio.create_task(followers[i % CLIENTS].follow(run_id, resp))
+            for i, (run_id, resp) in enumerate(started)]
+        gates = {run_id: rng.randint(0, KILLS // 2 + 1) for run_id in run_ids}
+        stop = asyncio.Event()
+        stats: Counter[str] = Counter()
+        approving = asyncio.create_task(approver(api, run_ids, gates, server, stop, stats))
+
+        for _ in range(KILLS):
+            await asyncio.sleep(rng.uniform(0.05, 1.2))
+            await server.kill()
+            await asyncio.sleep(rng.uniform(0.0, 0.3))
+            await server.start()
+
+        try:
+            async with asyncio.timeout(120 if SOAK else 60):
+                await asyncio.gather(*follow_tasks)
+                await approving
+        finally:
+            stop.set()
+            for task in (*follow_tasks, approving):
+                task.cancel()
+
+        problems = [p for f in followers for p in f.problems]
+        assert problems == [], problems
+
+        events_checked = 0
+        reruns = 0
+        for run_id in run_ids:
+            status, body = await api.request("GET", f"/api/v1/workflow-runs/{run_id}")
+            assert status == 200 and body["data"]["status"] == "completed", body
+            log = await fetch_log(api, run_id)
+            positions = [event["position"] for event in log]
+            expected = await full_read(api, run_id)
+            ids = [position for position, _ in expected]
+            assert ids == sorted(set(ids)), f"{run_id}: fresh read out of order"
+            assert set(ids) <= set(positions), f"{run_id}: ids that are not the run's positions"
+            must_render = {e["position"] for e in log if e["type"] in (
+                "RunStarted", "NodeStarted", "NodeCompleted", "NodeWaiting", "RunCompleted")}
+            assert must_render <= set(ids), f"{run_id}: stream skips {must_render - set(ids)}"
+            client = followers[run_ids.index(run_id) % CLIENTS]
+            assert client.seen[run_id] == expected, (
+                f"{run_id}: the client saw {client.seen[run_id]}, the log renders {expected}")
+            events_checked += len(expected)
+
+            # No completed node ran twice.
+            completed: Counter[str] = Counter()
+            starts: Counter[str] = Counter()
+            for event in log:
+                node = event["data"].get("nodeId")
+                if event["type"] == "NodeCompleted":
+                    completed[node] += 1
+                elif event["type"] == "NodeStarted":
+                    assert completed[node] == 0, f"{run_id}/{node} started after it completed"
+                    starts[node] += 1
+                    reruns += event["data"]["attempt"] > 1
+            assert all(n == 1 for n in completed.values()), (run_id, completed)
+            assert len(completed) == 6, (run_id, completed)
+            for node in ("hit", "h2"):
+                if node in starts:
+                    count = hits[f"{key_of[run_id]}/{node}"]
+                    assert 1 <= count <= starts[node], (run_id, node, count, starts[node])
+            events_checked += len(log)
+        await api.close()
+        api = None
+        assert await server.stop() == 0, server.log_tail()
+
+        code, out = await run_cli("verify", data_dir=server.data_dir)
+        assert code == 0, out
+        code, out = await run_cli("rebuild", "--check", data_dir=server.data_dir)
+        assert code == 0, out
+        reconnects = sum(f.reconnects for f in followers)
+        report_summary(
+            f"faults/crash loop (seed {SEED}): {server.kills} SIGKILLs survived, {RUNS} runs "
+            f"completed, {CLIENTS} clients, {reconnects} reconnects, {events_checked} events "
+            f"checked, {reruns} interrupted attempts re-run, {sum(hits.values())} http hits, "
+            f"resumes {dict(stats)}, 0 failures")
+    finally:
+        for follower in followers:
+            await follower.close()
+        if api is not None:
+            await api.close()
+        await server.kill()
+        await counter_runner.cleanup()
