@@ -19,6 +19,7 @@ from eventstore.hub import DEFAULT_RING_SIZE, EventHub
 from eventstore.interface import ANY_VERSION, EventStore, VerifyResult
 from eventstore.projector import Projector
 from eventstore.records import NewEvent, RecordedEvent
+from eventstore.sqlite_checkpoint import WalCheckpointer
 from eventstore.sqlite_writer import SQLiteWriter, WriteFn, open_connection
 from eventstore.subscriptions import subscribe
 
@@ -94,6 +95,7 @@ class SQLiteEventStore(EventStore):
         self.path = path
         self.projectors = list(projectors)
         self._writer = SQLiteWriter(path, synchronous)
+        self._checkpointer = WalCheckpointer(path, synchronous)
         self._state = _ChainState()
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         self._reader_conns: list[aiosqlite.Connection] = []
@@ -117,6 +119,7 @@ class SQLiteEventStore(EventStore):
     async def _start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         await self._writer.start()
+        self._checkpointer.start()
         self._writer.after_rollback = self._forget_uncommitted
         # A conflict is raised before the job writes anything.
         self._writer.clean_errors = (ConcurrencyConflict,)
@@ -284,6 +287,7 @@ class SQLiteEventStore(EventStore):
         if self._closed:
             return
         await self._writer.close()
+        await self._checkpointer.stop()
         self._closed = True
         self.hub.wake_all()
         for conn in self._reader_conns:

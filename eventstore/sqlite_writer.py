@@ -47,6 +47,8 @@ def open_connection(path: Path, synchronous: str, *, writer: bool) -> sqlite3.Co
     if writer:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {synchronous}")
+        # Checkpoints run in the background (sqlite_checkpoint.py), not inside a COMMIT.
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
     else:
         conn.execute("PRAGMA query_only = 1")
     return conn
