@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench lint clean soak
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -17,6 +17,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The fault suite at a larger scale: 200 runs, 40 clients, 40+ kills, longer fuzzing.
+soak: $(STAMP)
+	FAULTS_SOAK=1 $(BIN)/python -m pytest -q tests/test_faults_crash_loop.py tests/test_faults_fuzz.py tests/test_faults_browser.py tests/test_faults_disk.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

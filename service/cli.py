@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,6 +38,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from service.app import create_app
 
     settings = settings_from(args)
+    writable_data_dir(settings)
     configure_logging()
     web.run_app(
         create_app(settings), host=settings.host, port=settings.port,
@@ -47,6 +49,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 class MissingDatabase(Exception):
     """An offline command was pointed at a data directory that holds no database."""
+
+
+class DataDirNotWritable(Exception):
+    """`serve` was pointed at a data directory it cannot write (read-only filesystem, ...)."""
+
+
+def writable_data_dir(settings: Settings) -> None:
+    """`serve` writes its database, WAL and key files there: say so plainly if it cannot."""
+    path = settings.data_dir
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        read_only = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError as exc:
+        raise DataDirNotWritable(f"cannot use the data directory {path}: {exc}") from None
+    if read_only:
+        raise DataDirNotWritable(
+            f"the data directory {path} is on a read-only filesystem; "
+            "runstream serve needs to write its database there")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise DataDirNotWritable(f"the data directory {path} is not writable by this user")
 
 
 def existing_database(settings: Settings) -> Path:
@@ -158,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (SettingsError, MissingDatabase) as exc:
+    except (SettingsError, MissingDatabase, DataDirNotWritable) as exc:
         print(f"runstream: {exc}", file=sys.stderr)
         return 2
 

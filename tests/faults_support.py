@@ -61,20 +61,26 @@ def clean_environ(**settings: Any) -> dict[str, str]:
 class ServerProcess:
     """One data directory served by successive `runstream serve` processes on one port."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, **settings: Any) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, log_dir: Path | None = None,
+                 **settings: Any) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.settings = settings
         self.proc: asyncio.subprocess.Process | None = None
         self.starts = 0
         self.kills = 0
-        self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
+        self.log_path = (log_dir or data_dir.parent) / f"{data_dir.name}-server.log"
 
     @property
     def base(self) -> str:
         return f"http://{HOST}:{self.port}"
 
     async def start(self, within_s: float = 60.0) -> None:
+        await self.spawn()
+        await self.wait_healthy(within_s)
+
+    async def spawn(self) -> None:
+        """Start the process without waiting for it to serve."""
         assert self.proc is None or self.proc.returncode is not None, "already running"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
@@ -88,7 +94,6 @@ class ServerProcess:
         finally:
             log.close()
         self.starts += 1
-        await self.wait_healthy(within_s)
 
     async def wait_healthy(self, within_s: float = 60.0) -> None:
         loop = asyncio.get_running_loop()

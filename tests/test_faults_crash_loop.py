@@ -33,6 +33,8 @@ RUNS = 200 if SOAK else 50
 CLIENTS = 40 if SOAK else 20
 KILLS = 40 if SOAK else 10
 TERMINAL = {"completed", "failed", "cancelled"}
+# Log events the v1 stream must show (a frame carrying their position as its id).
+MUST_RENDER = ("RunStarted", "NodeStarted", "NodeCompleted", "NodeWaiting", "RunCompleted")
 
 pytestmark = pytest.mark.slow
 
@@ -68,8 +70,13 @@ def workflows(hit_base: str) -> list[dict[str, Any]]:
 class Follower:
     """One client: its own connection pool, following its runs with reconnect + Last-Event-ID."""
 
-    def __init__(self, server: ServerProcess, token: str, rng: random.Random) -> None:
+    def __init__(self, server: ServerProcess, token: str, rng: random.Random,
+                 dialect: str = "v1") -> None:
         self.server = server
+        self.dialect = dialect
+        self.chat_id: str | None = None
+        self._chat_lock = asyncio.Lock()
+        self.stream_path: dict[str, str] = {}
         self.auth = {"Authorization": f"Bearer {token}"}
         self.rng = rng
         self.http = aiohttp.ClientSession(
@@ -78,12 +85,42 @@ class Follower:
         self.reconnects = 0
         self.problems: list[str] = []
 
-    async def start_run(self, workflow_id: str, key: str) -> tuple[str, aiohttp.ClientResponse]:
-        resp = await self.http.post(
-            f"{self.server.base}/api/v1/workflow-runs/execute/stream",
-            json={"workflowId": workflow_id, "inputs": {"key": key}}, headers=self.auth)
-        assert resp.status == 200, await resp.text()
-        return resp.headers["X-Workflow-Run-Id"], resp
+    async def start_run(
+        self, workflow_id: str, key: str
+    ) -> tuple[str, aiohttp.ClientResponse | None]:
+        """Start a run in this client's dialect; v1 keeps following the execute stream."""
+        base = self.server.base
+        if self.dialect == "v1":
+            resp = await self.http.post(
+                f"{base}/api/v1/workflow-runs/execute/stream",
+                json={"workflowId": workflow_id, "inputs": {"key": key}}, headers=self.auth)
+            assert resp.status == 200, await resp.text()
+            run_id = resp.headers["X-Workflow-Run-Id"]
+            self.stream_path[run_id] = f"/api/v1/workflow-runs/{run_id}/stream"
+            return run_id, resp
+        if self.dialect == "chat":
+            async with self._chat_lock:  # one chat per client
+                if self.chat_id is None:
+                    async with self.http.post(f"{base}/api/chats", json={"title": "crash loop"},
+                                              headers=self.auth) as resp:
+                        assert resp.status == 201, await resp.text()
+                        self.chat_id = (await resp.json())["data"]["id"]
+            async with self.http.post(
+                f"{base}/api/chats/{self.chat_id}/workflow-runs",
+                json={"workflowId": workflow_id, "inputs": {"key": key}}, headers=self.auth,
+            ) as resp:
+                assert resp.status == 201, await resp.text()
+                run_id = (await resp.json())["data"]["id"]
+            self.stream_path[run_id] = f"/api/chats/{self.chat_id}/workflow-runs/{run_id}/stream"
+            return run_id, None
+        async with self.http.post(  # splox
+            f"{base}/api/v1/workflow-requests",
+            json={"workflow_id": workflow_id, "payload": {"key": key}}, headers=self.auth,
+        ) as resp:
+            assert resp.status == 201, await resp.text()
+            run_id = (await resp.json())["id"]
+        self.stream_path[run_id] = f"/api/v1/workflow-requests/{run_id}/listen"
+        return run_id, None
 
     async def follow(self, run_id: str, first: aiohttp.ClientResponse | None) -> None:
         seen = self.seen.setdefault(run_id, [])
@@ -96,8 +133,7 @@ class Follower:
                     if last is not None:
                         headers["Last-Event-ID"] = str(last)
                     response = await self.http.get(
-                        f"{self.server.base}/api/v1/workflow-runs/{run_id}/stream",
-                        headers=headers)
+                        self.server.base + self.stream_path[run_id], headers=headers)
                 async with response:
                     if response.status == 204:
                         return
@@ -163,7 +199,7 @@ async def approver(api: Api, run_ids: list[str], gates: dict[str, int],
                             json={"approved": True, "data": {"by": "approver"}})
                         stats[f"resume {code}"] += 1
             except (aiohttp.ClientError, ConnectionError, TimeoutError):
-                stats["approver errors"] += 1
+                stats["approver retries while down"] += 1
         await asyncio.sleep(0.05)
 
 
@@ -173,10 +209,9 @@ async def fetch_log(api: Api, run_id: str) -> list[dict[str, Any]]:
     return list(body["data"])
 
 
-async def full_read(api: Api, run_id: str) -> list[tuple[int, str]]:
-    """The run's whole stream, read once from the start on a quiet server."""
-    async with api.http.get(f"{api.base}/api/v1/workflow-runs/{run_id}/stream",
-                            headers=api.headers()) as resp:
+async def full_read(api: Api, path: str) -> list[tuple[int, str]]:
+    """A run's whole stream, read once from the start on a quiet server."""
+    async with api.http.get(api.base + path, headers=api.headers()) as resp:
         assert resp.status == 200, await resp.text()
         return [(int(f.id), f.event) async for f in iter_frames(resp) if f.id is not None]
 
@@ -193,7 +228,10 @@ async def test_sigkill_loop_loses_nothing_and_repeats_nothing(tmp_path: Path) ->
         token = await admin_token(server.base)
         api = Api(server.base, token)
         workflow_ids = [await create_workflow(api, wf) for wf in workflows(hit_base)]
-        followers = [Follower(server, token, random.Random(rng.random())) for _ in range(CLIENTS)]
+        # Most clients speak v1; every fourth the chat dialect, every fourth Splox's listen.
+        dialects = ["v1", "v1", "chat", "splox"]
+        followers = [Follower(server, token, random.Random(rng.random()), dialects[i % 4])
+                     for i in range(CLIENTS)]
 
         # Start every run (each through its client's execute/stream) before the first kill.
         keys = [f"run{i:03d}" for i in range(RUNS)]
@@ -210,10 +248,16 @@ async def test_sigkill_loop_loses_nothing_and_repeats_nothing(tmp_path: Path) ->
         stats: Counter[str] = Counter()
         approving = asyncio.create_task(approver(api, run_ids, gates, server, stop, stats))
 
+        startup_kills = 0
         for _ in range(KILLS):
             await asyncio.sleep(rng.uniform(0.05, 1.2))
             await server.kill()
             await asyncio.sleep(rng.uniform(0.0, 0.3))
+            if rng.random() < 0.3:  # sometimes again while it starts up and recovers runs
+                await server.spawn()
+                await asyncio.sleep(rng.uniform(0.05, 0.6))
+                await server.kill()
+                startup_kills += 1
             await server.start()
 
         try:
@@ -235,14 +279,14 @@ async def test_sigkill_loop_loses_nothing_and_repeats_nothing(tmp_path: Path) ->
             assert status == 200 and body["data"]["status"] == "completed", body
             log = await fetch_log(api, run_id)
             positions = [event["position"] for event in log]
-            expected = await full_read(api, run_id)
+            client = followers[run_ids.index(run_id) % CLIENTS]
+            expected = await full_read(api, client.stream_path[run_id])
             ids = [position for position, _ in expected]
             assert ids == sorted(set(ids)), f"{run_id}: fresh read out of order"
             assert set(ids) <= set(positions), f"{run_id}: ids that are not the run's positions"
-            must_render = {e["position"] for e in log if e["type"] in (
-                "RunStarted", "NodeStarted", "NodeCompleted", "NodeWaiting", "RunCompleted")}
+            rendered = MUST_RENDER if client.dialect == "v1" else ("NodeCompleted",)
+            must_render = {e["position"] for e in log if e["type"] in rendered}
             assert must_render <= set(ids), f"{run_id}: stream skips {must_render - set(ids)}"
-            client = followers[run_ids.index(run_id) % CLIENTS]
             assert client.seen[run_id] == expected, (
                 f"{run_id}: the client saw {client.seen[run_id]}, the log renders {expected}")
             events_checked += len(expected)
@@ -257,6 +301,8 @@ async def test_sigkill_loop_loses_nothing_and_repeats_nothing(tmp_path: Path) ->
                 elif event["type"] == "NodeStarted":
                     assert completed[node] == 0, f"{run_id}/{node} started after it completed"
                     starts[node] += 1
+                    # An interrupted attempt re-runs as the next one: 1, 2, 3 ...
+                    assert event["data"]["attempt"] == starts[node], (run_id, node, event)
                     reruns += event["data"]["attempt"] > 1
             assert all(n == 1 for n in completed.values()), (run_id, completed)
             assert len(completed) == 6, (run_id, completed)
@@ -275,7 +321,9 @@ async def test_sigkill_loop_loses_nothing_and_repeats_nothing(tmp_path: Path) ->
         assert code == 0, out
         reconnects = sum(f.reconnects for f in followers)
         report_summary(
-            f"faults/crash loop (seed {SEED}): {server.kills} SIGKILLs survived, {RUNS} runs "
+            f"faults/crash loop (seed {SEED}): {server.kills} SIGKILLs survived "
+            f"({startup_kills} during start-up), {RUNS} runs "
+            f"(streams: {dict(Counter(f.dialect for f in followers))} clients) "
             f"completed, {CLIENTS} clients, {reconnects} reconnects, {events_checked} events "
             f"checked, {reruns} interrupted attempts re-run, {sum(hits.values())} http hits, "
             f"resumes {dict(stats)}, 0 failures")

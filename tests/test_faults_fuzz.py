@@ -32,7 +32,7 @@ from faults_support import (
 from sse_reader import read_frames
 
 SOAK = os.environ.get("FAULTS_SOAK") == "1"
-EXAMPLES_PER_OPERATION = 60 if SOAK else 12
+EXAMPLES_PER_OPERATION = 60 if SOAK else 20
 MAX_BODY = 65_536
 # A streaming answer is only checked for its status and headers: its body may never end.
 SSE = "text/event-stream"
@@ -73,7 +73,28 @@ def error_body_problem(status: int, content_type: str, raw: bytes) -> str | None
     return None
 
 
-def fuzz(base: str, tokens: dict[str, str | None], examples: int) -> tuple[int, list[str]]:
+STATUSES: Counter[int] = Counter()
+
+
+def real_ids(method: str, path: str, names: list[str], ids: dict[str, str]) -> dict[str, str]:
+    """Path parameters that name objects which exist (so that the fuzzer gets past 404)."""
+    if method == "delete":  # keep the fuzzer's own users and tokens alive
+        return {}
+    chosen = {}
+    for name in names:
+        if name == "workflowId":
+            chosen[name] = ids["put_workflow"] if method == "put" else ids["workflow"]
+        elif name in ("runId", "executionId"):
+            chosen[name] = ids["run"]
+        elif name == "id":
+            chosen[name] = ids["run"] if "workflow-requests" in path else "default"
+        elif name in ids:
+            chosen[name] = ids[name]
+    return chosen if len(chosen) == len(names) else {}
+
+
+def fuzz(base: str, tokens: dict[str, str | None], examples: int,
+         ids: dict[str, str]) -> tuple[int, list[str]]:
     """Schemathesis over every operation and auth level (runs in a thread: requests is sync)."""
     import requests
     import schemathesis
@@ -84,6 +105,7 @@ def fuzz(base: str, tokens: dict[str, str | None], examples: int) -> tuple[int, 
     schema = schemathesis.openapi.from_dict(doc)
     tried = 0
     failures: list[str] = []
+    STATUSES.clear()
     session = requests.Session()
 
     def make_check(label: str, headers: dict[str, str], strategy: Any) -> Any:
@@ -104,6 +126,7 @@ def fuzz(base: str, tokens: dict[str, str | None], examples: int) -> tuple[int, 
                 failures.append(f"{label}: no answer ({type(exc).__name__}: {exc}) to "
                                 f"{kwargs.get('params')} {str(kwargs.get('json'))[:200]}")
                 return
+            STATUSES[resp.status_code] += 1
             with resp:
                 content_type = resp.headers.get("Content-Type", "")
                 if content_type.startswith(SSE) and resp.status_code == 200:
@@ -114,8 +137,10 @@ def fuzz(base: str, tokens: dict[str, str | None], examples: int) -> tuple[int, 
                     failures.append(f"{label}: body unreadable ({exc})")
                     return
             if resp.status_code >= 500:
-                failures.append(f"{label}: {resp.status_code} {raw[:300]!r} for "
-                                f"{kwargs.get('url')} {str(kwargs.get('json'))[:300]}")
+                sent = kwargs.get("json", kwargs.get("data"))
+                failures.append(f"{label}: {resp.status_code} {raw[:120]!r} for "
+                                f"{resp.request.headers.get('Content-Type')} "
+                                f"{str(sent)[:200]}")
             elif resp.status_code >= 400:
                 problem = error_body_problem(resp.status_code, content_type, raw)
                 if problem is not None:
@@ -127,15 +152,23 @@ def fuzz(base: str, tokens: dict[str, str | None], examples: int) -> tuple[int, 
         for result in schema.get_all_operations():
             operation = result.ok()
             label = f"{auth} {operation.method.upper()} {operation.path}"
-            strategy = st.one_of(
+            strategies = [
                 operation.as_strategy(schemathesis.GenerationMode.POSITIVE),
-                operation.as_strategy(schemathesis.GenerationMode.NEGATIVE))
+                operation.as_strategy(schemathesis.GenerationMode.NEGATIVE)]
+            known = real_ids(operation.method.lower(), operation.path,
+                             [p.name for p in operation.path_parameters], ids)
+            if known:
+                for mode in schemathesis.GenerationMode:
+                    strategies.append(operation.as_strategy(mode, path_parameters=known))
+            strategy = st.one_of(*strategies)
             make_check(label, headers, strategy)()
     session.close()
     return tried, failures
 
 
 async def test_fuzz_every_operation_at_every_auth_level(server: ServerProcess) -> None:
+    pytest.importorskip("schemathesis", reason="schemathesis is not installed "
+                        "(pip install -e '.[dev]')")
     admin = Api(server.base, await admin_token(server.base))
     try:
         tokens: dict[str, str | None] = {
@@ -144,15 +177,27 @@ async def test_fuzz_every_operation_at_every_auth_level(server: ServerProcess) -
             "runner": await make_user(admin, "fuzz-runner", "runner"),
             "admin": admin.token,
         }
-        # Something to find: a workflow and a finished run in the default workspace.
-        workflow_id = await create_workflow(admin, {"name": "fuzz target", "nodes": [
-            {"id": "a", "type": "noop"}]})
-        status, body = await admin.request("POST", "/api/v1/workflow-runs/execute",
-                                           json={"workflowId": workflow_id})
-        assert status == 200, body
+        # Objects for the fuzzer to find: workflows, a run waiting for approval, a chat.
+        ids = {
+            "workflow": await create_workflow(admin, {"name": "fuzz target", "nodes": [
+                {"id": "a", "type": "noop"}]}),
+            "put_workflow": await create_workflow(admin, {"name": "fuzz edits", "nodes": [
+                {"id": "a", "type": "noop"}]}),
+            "nodeId": "gate",
+            "version": "1",
+        }
+        gated = await create_workflow(admin, {"name": "fuzz gate", "nodes": [
+            {"id": "gate", "type": "approval", "params": {"prompt": "?"}}]})
+        async with admin.http.post(f"{server.base}/api/v1/workflow-runs/execute/stream",
+                                   json={"workflowId": gated}, headers=admin.headers()) as resp:
+            assert resp.status == 200
+            ids["run"] = resp.headers["X-Workflow-Run-Id"]
+        status, body = await admin.request("POST", "/api/chats", json={"title": "fuzz"})
+        assert status == 201, body
+        ids["chatId"] = body["data"]["id"]
         started = time.monotonic()
         tried, failures = await asyncio.to_thread(fuzz, server.base, tokens,
-                                                  EXAMPLES_PER_OPERATION)
+                                                  EXAMPLES_PER_OPERATION, ids)
         elapsed = time.monotonic() - started
         # The server is still up and still answers.
         status, _ = await admin.request("GET", "/healthz")
@@ -160,7 +205,8 @@ async def test_fuzz_every_operation_at_every_auth_level(server: ServerProcess) -
     finally:
         await admin.close()
     report_summary(f"faults/fuzz: {tried} generated requests over 4 auth levels in "
-                   f"{elapsed:.0f} s, {len(failures)} failures")
+                   f"{elapsed:.0f} s (answers {dict(sorted(STATUSES.items()))}), "
+                   f"{len(failures)} failures")
     assert failures == [], "\n".join(failures[:40])
 
 
@@ -286,7 +332,7 @@ async def test_targeted_hostile_input(server: ServerProcess) -> None:
             for leak in ("<class", "<built-in", "<module", "object at 0x", "builtins", '"49"'):
                 assert leak not in output, (text, output)
             injected += 1
-        assert not Path("/tmp/pwned-runstream").exists()
+        assert not os.path.exists("/tmp/pwned-runstream")  # noqa: ASYNC240
         TARGETED["template injections run"] = injected
 
         # Malformed Last-Event-IDs: 400 JSON; beyond the log: 409 cursor_beyond_log.
@@ -314,47 +360,84 @@ async def test_targeted_hostile_input(server: ServerProcess) -> None:
                    "injections run, bad cursors), 0 failures")
 
 
+def contains(value: Any, wanted: str) -> bool:
+    if isinstance(value, dict):
+        return any(contains(v, wanted) for v in value.values())
+    if isinstance(value, list):
+        return any(contains(v, wanted) for v in value)
+    return value == wanted
+
+
 async def test_newlines_in_node_output_cannot_inject_sse_frames(server: ServerProcess) -> None:
+    """A workflow name, node name and node output that carry CR/LF and whole SSE fields, read
+    back through all four dialects' streams: every frame parses, none is injected, and the
+    text arrives intact inside the JSON."""
     base = server.base
     admin = Api(base, await admin_token(base))
-    evil = "line1\n\nevent: result\ndata: {\"success\": true}\nid: 999999\r\n\r\nretry: 1\r:x"
+    evil = "line1\n\nevent: injected\ndata: boom\nid: 999999\r\n\r\nretry: 1\r:x"
+    checked = 0
+    carried: dict[str, bool] = {}
     try:
-        workflow_id = await create_workflow(admin, {"name": "evil\nevent: x\ndata: y", "nodes": [
-            {"id": "a", "type": "transform", "name": "n\n\nevent: injected\ndata: boom",
-             "params": {"value": {"text": "{{inputs.evil}}"}}},
-            {"id": "b", "type": "transform", "after": ["a"],
-             "params": {"value": "{{nodes.a.output.text}}"}}]})
+        workflow_id = await create_workflow(admin, {
+            "name": "evil\nevent: injected\ndata: y",
+            "trigger": {"continueOnDisconnect": True},
+            "nodes": [
+                {"id": "a", "type": "transform", "name": "n\n\nevent: injected\ndata: boom",
+                 "params": {"value": {"text": "{{inputs.evil}}"}}},
+                {"id": "b", "type": "transform", "after": ["a"],
+                 "params": {"value": "{{nodes.a.output.text}}"}}]})
         status, body = await admin.request(
             "POST", "/api/v1/workflow-runs/execute",
             json={"workflowId": workflow_id, "inputs": {"evil": evil}})
         assert status == 200, body
         run_id = body["data"]["id"]
         assert body["data"]["outputs"]["b"] == evil  # stored and returned as data, intact
-        log = (await admin.request("GET", f"/api/v1/workflow-runs/{run_id}/events"))[1]["data"]
-        positions = {e["position"] for e in log}
-        checked = 0
-        for path in (f"/api/v1/workflow-runs/{run_id}/stream",
-                     f"/api/v1/workflow-runs/{run_id}/stream?lastEventId=0"):
-            async with admin.http.get(base + path, headers=admin.headers()) as resp:
-                assert resp.status == 200
-                frames = await read_frames(resp)
-            allowed = {"workflow-run", "activity-run", "result", "error", "thinking", "ping"}
-            assert [f.retry for f in frames if f.retry is not None] == [2000], frames[:3]
+
+        status, chat = await admin.request("POST", "/api/chats", json={"title": "evil"})
+        assert status == 201, chat
+        chat_id = chat["data"]["id"]
+        status, chat_run = await admin.request(
+            "POST", f"/api/chats/{chat_id}/workflow-runs",
+            json={"workflowId": workflow_id, "inputs": {"evil": evil}})
+        assert status == 201, chat_run
+        status, splox = await admin.request(
+            "POST", "/api/v1/workflow-requests",
+            json={"workflow_id": workflow_id, "payload": {"evil": evil}})
+        assert status == 201, splox
+        await asyncio.sleep(0.5)  # both runs are two inline transforms: done by now
+
+        streams = {
+            "v1": ("GET", f"/api/v1/workflow-runs/{run_id}/stream", None),
+            "v1 resumed": ("GET", f"/api/v1/workflow-runs/{run_id}/stream?lastEventId=1", None),
+            "chat": ("GET", f"/api/chats/{chat_id}/workflow-runs/{chat_run['data']['id']}/stream",
+                     None),
+            "flowtrux": ("POST", f"/api/workflows/{workflow_id}/execute/stream", {"evil": evil}),
+            "splox": ("GET", f"/api/v1/workflow-requests/{splox['id']}/listen", None),
+        }
+        for name, (method, path, payload) in streams.items():
+            async with admin.http.request(method, base + path, json=payload,
+                                          headers=admin.headers()) as resp:
+                assert resp.status == 200, (name, resp.status, await resp.text())
+                frames = await asyncio.wait_for(read_frames(resp), 30)
+            assert [f.retry for f in frames if f.retry is not None] in ([], [2000]), name
+            carried[name] = False
             for frame in frames:
                 checked += 1
+                assert frame.event != "injected" and frame.id != "999999", (name, frame)
                 if not frame.data_lines:
-                    assert frame.id is None and frame.event == "message", frame
+                    assert frame.id is None and frame.event == "message", (name, frame)
                     continue
-                assert frame.event in allowed, frame
-                assert frame.id is None or int(frame.id) in positions, frame
-                frame.json()  # each frame's data is one whole JSON document
-            result = [f for f in frames if f.event == "result"]
-            assert len(result) == 1
-            assert result[0].json()["workflowRun"]["outputs"]["b"] == evil
+                if frame.data == "keepalive":
+                    continue
+                parsed = frame.json()  # each frame's data is one whole JSON document
+                carried[name] = carried[name] or contains(parsed, evil)
+        assert carried["v1"] and carried["flowtrux"], carried
     finally:
         await admin.close()
-    report_summary(f"faults/sse framing: {checked} frames of a run whose names and output "
-                   "carry CR/LF frame injections parsed intact, 0 failures")
+    report_summary(f"faults/sse framing: {checked} frames over 4 dialects of runs whose "
+                   "names and output carry CR/LF frame injections parsed intact "
+                   f"(output carried whole by {sorted(k for k, v in carried.items() if v)}), "
+                   "0 failures")
 
 
 async def test_slow_loris_clients_do_not_block_others(server: ServerProcess) -> None:
@@ -398,3 +481,148 @@ async def test_slow_loris_clients_do_not_block_others(server: ServerProcess) -> 
             writer.close()
     report_summary(f"faults/slow loris: {loris} clients dripping headers a byte per 250 ms; "
                    f"{served} ordinary requests served meanwhile, 0 failures")
+
+
+MALFORMED_FORMS: dict[str, tuple[bytes, str]] = {
+    "part name with control bytes": (
+        b'--b\r\nContent-Disposition: form-data; name="\xc2\xbf\x0c"\r\n\r\nx\r\n--b--\r\n',
+        "multipart/form-data; boundary=b"),
+    "multipart without a boundary": (
+        b'--b\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\r\n--b--\r\n',
+        "multipart/form-data"),
+    "boundary never found": (b"garbage", "multipart/form-data; boundary=b"),
+    "urlencoded, not UTF-8": (b"username=%ff%fe&password=\xff", "application/x-www-form-urlencoded"),
+    "part with an unknown charset": (
+        b'--b\r\nContent-Disposition: form-data; name="a"\r\n'
+        b"Content-Type: text/plain; charset=nope\r\n\r\nx\r\n--b--\r\n",
+        "multipart/form-data; boundary=b"),
+    "nested multipart": (
+        b'--b\r\nContent-Disposition: form-data; name="a"\r\n'
+        b"Content-Type: multipart/mixed; boundary=c\r\n\r\n--c\r\n\r\nx\r\n--c--\r\n--b--\r\n",
+        "multipart/form-data; boundary=b"),
+    "part value not UTF-8": (
+        b'--b\r\nContent-Disposition: form-data; name="username"\r\n\r\n\xff\xfe\r\n--b--\r\n',
+        "multipart/form-data; boundary=b"),
+}
+
+
+async def test_malformed_form_bodies_are_400_not_500(server: ServerProcess) -> None:
+    """Found by the fuzzer: `request.post()` raises InvalidHeader, ValueError,
+    UnicodeDecodeError or LookupError on a malformed form, which became 500 internal."""
+    token = await admin_token(server.base)
+    failures = []
+    tried = 0
+    for path in ("/api/v1/auth/login", "/api/v1/workflow-runs/execute",
+                 "/api/v1/workflow-requests", "/api/v1/workflow-runs/execute/stream"):
+        for name, (body, content_type) in MALFORMED_FORMS.items():
+            status, ctype, raw = await raw_request(
+                server.base, "POST", path, token, data=body,
+                headers={"Content-Type": content_type})
+            tried += 1
+            if status != 400 or error_body_problem(status, ctype, raw) is not None:
+                failures.append(f"POST {path} with {name}: {status} {raw[:100]!r}")
+    report_summary(f"faults/malformed forms: {tried} malformed form bodies, "
+                   f"{len(failures)} failures")
+    assert failures == [], "\n".join(failures)
+
+
+def nest(depth: int, leaf: Any) -> Any:
+    for _ in range(depth):
+        leaf = {"w": leaf}
+    return leaf
+
+
+async def test_deeply_nested_json_is_refused_with_400_not_500(server: ServerProcess) -> None:
+    """Found by the targeted cases: orjson parses up to 1024 levels but encodes only 254, so a
+    body nested ~250+ deep parsed fine and then failed to encode (500), or hit RecursionError."""
+    token = await admin_token(server.base)
+    admin = Api(server.base, token)
+    failures = []
+    try:
+        workflow_id = await create_workflow(admin, {"name": "echo", "nodes": [
+            {"id": "a", "type": "transform", "params": {"value": "{{inputs.x}}"}}]})
+        for depth in (250, 260, 400, 1000):
+            deep = b'{"w":' * depth + b"1" + b"}" * depth
+            for path, raw in (
+                ("/api/v1/workflows", b'{"name": "deep", "nodes": [{"id": "a", "type": '
+                                      b'"transform", "params": {"value": ' + deep + b"}}]}"),
+                ("/api/v1/workflow-runs/execute",
+                 b'{"workflowId": "' + workflow_id.encode() + b'", "inputs": {"x": ' + deep
+                 + b"}}"),
+            ):
+                status, ctype, answer = await raw_request(
+                    server.base, "POST", path, token, data=raw,
+                    headers={"Content-Type": "application/json"})
+                if status not in (400, 413, 422) or error_body_problem(status, ctype, answer):
+                    failures.append(f"POST {path} nested {depth} deep: {status} {answer[:100]!r}")
+        status, _ = await admin.request("GET", "/healthz")
+        assert status == 200
+    finally:
+        await admin.close()
+    report_summary(f"faults/deep json: 8 bodies nested 250-1000 deep, {len(failures)} failures")
+    assert failures == [], "\n".join(failures)
+
+
+async def test_a_node_output_too_deep_to_store_fails_the_run_not_the_engine(
+    server: ServerProcess,
+) -> None:
+    """Each transform wraps the previous output 50 levels deeper (every body stays shallow):
+    the fifth output can no longer be encoded into the log. The run must fail with a clear
+    error; before, the run driver died (`run_driver_failed`), the run stayed `running` for
+    ever (recovery died the same way after every restart) and execute answered 500."""
+    admin = Api(server.base, await admin_token(server.base))
+    try:
+        nodes: list[dict[str, Any]] = [
+            {"id": "n0", "type": "transform", "params": {"value": nest(50, "{{inputs.x}}")}}]
+        for i in range(1, 7):
+            nodes.append({"id": f"n{i}", "type": "transform", "after": [f"n{i - 1}"],
+                          "params": {"value": nest(50, f"{{{{nodes.n{i - 1}.output}}}}")}})
+        workflow_id = await create_workflow(admin, {"name": "ever deeper", "nodes": nodes})
+        status, body = await asyncio.wait_for(admin.request(
+            "POST", "/api/v1/workflow-runs/execute",
+            json={"workflowId": workflow_id, "inputs": {"x": 1}}), 30)
+        assert status == 200, body
+        assert body["data"]["status"] == "failed", body["data"]["status"]
+        assert body["data"]["error"], body["data"]
+    finally:
+        await admin.close()
+    report_summary("faults/deep node output: a run whose output outgrows the log's encoder "
+                   "fails cleanly, 0 failures")
+
+
+PROTOCOL_GARBAGE = [
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n",
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+    b"BREW /api/v1/workflows HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"POST /api/v1/workflows HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    b"GET /api/v1/workflows HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\0" * 64,  # a TLS hello
+    b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+]
+
+
+async def test_http_protocol_garbage_gets_400_and_the_server_stays_up(
+    server: ServerProcess,
+) -> None:
+    """Malformed HTTP (oversized header or URL, bad Content-Length or chunking, unknown
+    method, TLS on the plain port) is answered 400 and the connection closed.
+
+    Known gap: aiohttp's HTTP parser answers these before the app and its error middleware
+    run, so their body is aiohttp's text/plain message, not our JSON error body.
+    """
+    answers = []
+    for raw in PROTOCOL_GARBAGE:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(raw)
+        await writer.drain()
+        try:
+            answer = await asyncio.wait_for(reader.read(4096), 10)
+        finally:
+            writer.close()
+        answers.append(answer.split(b"\r\n", 1)[0])
+    assert all(a.startswith(b"HTTP/1.") and b" 400 " in a for a in answers), answers
+    status, _, _ = await raw_request(server.base, "GET", "/healthz")
+    assert status == 200
+    report_summary(f"faults/protocol garbage: {len(answers)} malformed HTTP messages answered "
+                   "400 (aiohttp's text/plain, before the app), server up, 0 failures")

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from service.auth.middleware import FORM_TYPES, is_json_type
 from service.errors import bad_request
-from service.views.params import page_params, pagination
+from service.views.params import check_depth, page_params, pagination, read_form
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_NAME = 100
@@ -27,9 +27,10 @@ async def read_body(request: web.Request, allow_form: bool = False) -> dict[str,
             raise bad_request("the body is not valid JSON") from None
         if not isinstance(body, dict):
             raise bad_request("the body must be a JSON object")
+        check_depth(body)
         return body
     if allow_form and content_type in FORM_TYPES:
-        form = await request.post()
+        form = await read_form(request)
         fields: dict[str, Any] = {}
         for name, value in form.items():
             if not isinstance(value, str):

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 import structlog
 
+from eventstore.errors import StoreUnavailable
 from eventstore.interface import NO_STREAM
 from eventstore.records import NewEvent
 from eventstore.sqlite import SQLiteEventStore
@@ -28,6 +29,9 @@ from service.workflows.repository import Workflow, WorkflowRepository
 log = structlog.get_logger(__name__)
 
 READ_PAGE = 1000
+# A run whose append failed (disk full, read-only) tries again after this, doubling up to max.
+STORE_RETRY_FIRST_S = 0.25
+STORE_RETRY_MAX_S = 5.0
 MAX_SUBWORKFLOW_DEPTH = 10
 
 
@@ -60,6 +64,8 @@ class Engine:
         self._queued_states: dict[str, RunState] = {}
         self._envs: dict[str, dict[str, str]] = {}
         self._depth: dict[str, int] = {}
+        # Runs waiting for the store to take writes again (see `_drive`).
+        self._stalled: set[str] = set()
         self._started = False
 
     # -- lifecycle -------------------------------------------------------------
@@ -177,8 +183,29 @@ class Engine:
     async def _drive(self, actor: RunActor) -> None:
         run_id = actor.run_id
         future = self._done.get(run_id)
+        delay = STORE_RETRY_FIRST_S
         try:
-            status = await actor.run()
+            while True:
+                try:
+                    status = await actor.run()
+                    break
+                except StoreUnavailable as exc:
+                    # Nothing of the failed append was acknowledged. Wait, then fold the run
+                    # again from its log and go on, as recovery after a restart would; the
+                    # run keeps its slot meanwhile.
+                    log.warning("run_store_unavailable", run_id=run_id, error=str(exc),
+                                retry_in_s=delay)
+                    self._stalled.add(run_id)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, STORE_RETRY_MAX_S)
+                    state = await self.run_state(run_id)
+                    self._stalled.discard(run_id)
+                    if state.terminal:
+                        status = state.status
+                        break
+                    actor = RunActor(self, state, actor.workflow, actor.definition,
+                                     self._envs.get(run_id))
+                    self._actors[run_id] = actor
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the run stays unfinished in the log; recovered on restart
@@ -196,6 +223,7 @@ class Engine:
             if future is not None and not future.done():
                 future.set_result(status)
         finally:
+            self._stalled.discard(run_id)
             self._actors.pop(run_id, None)
             self._tasks.pop(run_id, None)
             self._done.pop(run_id, None)
@@ -220,6 +248,8 @@ class Engine:
         if actor is not None and not actor.closed:
             outcome: str = await actor.ask("cancel", reason, by)
             return outcome
+        if run_id in self._stalled:
+            raise StoreUnavailable("the run waits for the store to take writes again")
         if self.scheduler.withdraw(run_id):
             state = self._queued_states.pop(run_id)
             payload = {"reason": reason, "by": by}
@@ -241,6 +271,8 @@ class Engine:
         if actor is not None and not actor.closed:
             outcome: str = await actor.ask("resume", node_id, by, data, approved)
             return outcome
+        if run_id in self._stalled:
+            raise StoreUnavailable("the run waits for the store to take writes again")
         state = await self.run_state(run_id)
         return "not_found" if state.status is None else "not_waiting"
 

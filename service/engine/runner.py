@@ -28,7 +28,7 @@ from service.engine.secrets import Redactor
 from service.engine.state import SETTLED, RunState
 from service.workflows.definition import WorkflowDefinition
 from service.workflows.repository import Workflow
-from service.workflows.templates import RenderContext, render
+from service.workflows.templates import MAX_VALUE_DEPTH, RenderContext, nesting_depth, render
 
 if TYPE_CHECKING:
     from service.engine.engine import Engine
@@ -61,6 +61,7 @@ class RunActor:
         self.tasks: dict[str, tuple[asyncio.Task[None], NodeContext]] = {}
         self.retry_timers: dict[str, asyncio.TimerHandle] = {}
         self.answers: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.asked: set[asyncio.Future[Any]] = set()  # futures of `ask` not yet answered
         self.worklist: list[str] = list(definition.nodes)
         self.closed = False
         trigger = state.created.get("trigger") or {}
@@ -80,10 +81,16 @@ class RunActor:
                 await self.receive()
                 await self.flush()
             return self.state.status
-        except BaseException:
+        except BaseException as exc:
             # Shutdown or a store failure: stop the nodes and write nothing more; the
             # run stays unfinished in the log and is recovered on the next start.
             await self.stop_tasks(None)
+            if isinstance(exc, Exception):
+                # Whoever asked (resume, cancel) waits on a callback of the failed flush:
+                # tell them, rather than leave them waiting forever.
+                for future in list(self.asked):
+                    if not future.done():
+                        future.set_exception(exc)
             raise
         finally:
             self.close()
@@ -210,6 +217,13 @@ class RunActor:
         params = render(node.params, self.render_ctx)
         inputs = {e.node: self.state.nodes[e.node].output for e in node.after
                   if self.state.nodes[e.node].status == NodeStatus.COMPLETED}
+        if record_start and nesting_depth(params, MAX_VALUE_DEPTH) > MAX_VALUE_DEPTH:
+            # The log could not store this input (nor any response show it): fail the node.
+            self.emit_node(EventType.NODE_STARTED, node_id, attempt=attempt, input=None)
+            await self.failed(node_id, attempt,
+                              f"the node's input nests deeper than {MAX_VALUE_DEPTH} levels",
+                              False)
+            return
         if record_start:
             self.emit_node(EventType.NODE_STARTED, node_id, attempt=attempt, input=params)
         if getattr(node_type, "pure", False) and record_start:
@@ -220,7 +234,7 @@ class RunActor:
             except Exception as exc:
                 await self.failed(node_id, attempt, f"{type(exc).__name__}: {exc}", True)
             else:
-                self.completed(node_id, attempt, output, 0)
+                await self.completed(node_id, attempt, output, 0)
             return
         self.after_flush.append(lambda: self.spawn(node_id, attempt, node_type, params, inputs))
 
@@ -243,7 +257,13 @@ class RunActor:
 
     # -- transitions -------------------------------------------------------------
 
-    def completed(self, node_id: str, attempt: int, output: Any, duration_ms: int) -> None:
+    async def completed(self, node_id: str, attempt: int, output: Any, duration_ms: int) -> None:
+        if nesting_depth(output, MAX_VALUE_DEPTH) > MAX_VALUE_DEPTH:
+            # Storing it would fail the append and stop the run's driver for good.
+            await self.failed(node_id, attempt,
+                              f"the node's output nests deeper than {MAX_VALUE_DEPTH} levels",
+                              False)
+            return
         self.emit_node(EventType.NODE_COMPLETED, node_id, attempt=attempt, output=output,
                        durationMs=duration_ms)
         self.worklist.extend(self.definition.successors[node_id])
@@ -300,7 +320,7 @@ class RunActor:
                 return
             del self.tasks[message[1]]
             if kind == "done":
-                self.completed(*message[1:])
+                await self.completed(*message[1:])
             else:
                 await self.failed(*message[1:])
         elif kind == "retry":
@@ -372,6 +392,8 @@ class RunActor:
         if self.closed:
             self.reply_late((*message, future))
         else:
+            self.asked.add(future)
+            future.add_done_callback(self.asked.discard)
             self.inbox.put_nowait((*message, future))
         return await future
 

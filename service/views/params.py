@@ -7,8 +7,11 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from multidict import MultiDictProxy
 
 from service.errors import bad_request
+from service.workflows.templates import MAX_BODY_DEPTH, nesting_depth
 
 MAX_PAGE_LIMIT = 100
 DEFAULT_PAGE_LIMIT = 10
@@ -57,13 +60,32 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         raise bad_request("request body must be valid JSON") from None
     if not isinstance(body, dict):
         raise bad_request("request body must be a JSON object")
+    check_depth(body)
     return body
+
+
+def check_depth(value: Any) -> None:
+    """400 for JSON nested deeper than MAX_BODY_DEPTH (it could not be stored or answered)."""
+    if nesting_depth(value, MAX_BODY_DEPTH) > MAX_BODY_DEPTH:
+        raise bad_request(f"the body nests deeper than {MAX_BODY_DEPTH} levels")
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[Any]:
+    """`request.post()`, with a malformed form or multipart body a 400 instead of a 500.
+
+    aiohttp raises InvalidHeader (a bad part header), ValueError (no or unknown boundary,
+    nested multipart, UnicodeDecodeError) or LookupError (an unknown charset).
+    """
+    try:
+        return await request.post()
+    except (HttpProcessingError, ValueError, LookupError) as exc:
+        raise bad_request(f"malformed form body: {exc}".splitlines()[0][:200]) from None
 
 
 async def object_body(request: web.Request) -> dict[str, Any]:
     """A JSON object, or form / multipart fields with JSON-valued fields decoded."""
     if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        form = await request.post()
+        form = await read_form(request)
         body: dict[str, Any] = {}
         for key in form:
             value = form[key]
@@ -76,6 +98,7 @@ async def object_body(request: web.Request) -> dict[str, Any]:
                     body[key] = orjson.loads(body[key]) if body[key] else {}
                 except orjson.JSONDecodeError:
                     raise bad_request(f"field {key!r} must be a JSON object") from None
+        check_depth(body)
         return body
     return await json_body(request)
 

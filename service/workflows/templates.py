@@ -19,6 +19,32 @@ TEMPLATE_RE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 SEGMENT_RE = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 
+# How deeply JSON values may nest: request bodies get MAX_BODY_DEPTH, node inputs and outputs
+# MAX_VALUE_DEPTH. Both stay well below orjson's encoding limit (254 levels) so that every
+# event, response and stream frame that wraps such a value can still be encoded.
+MAX_BODY_DEPTH = 64
+MAX_VALUE_DEPTH = 128
+
+
+def nesting_depth(value: Any, limit: int) -> int:
+    """How deeply `value` nests (1 for a flat list or object), counting up to `limit` + 1."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return depth
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 class TemplateError(ValueError):
     """A template that cannot be parsed or names an unknown root."""
 
