@@ -79,10 +79,10 @@ CREATE TABLE IF NOT EXISTS node_runs (
     finished_at   TEXT,
     duration_ms   INTEGER,
     seq           INTEGER NOT NULL,
-    -- One b-tree only: node events are the bulk of all writes, and every index
-    -- costs pages in each group commit. `id` is derived from (run, node).
-    PRIMARY KEY (run_id, node_id)
-) WITHOUT ROWID;
+    -- The only index: node events are the bulk of all writes, and every index costs
+    -- pages in each group commit. `id` is derived from (run, node).
+    UNIQUE (run_id, node_id)
+);
 
 CREATE TABLE IF NOT EXISTS run_status_counts (
     workspace_id  TEXT NOT NULL,

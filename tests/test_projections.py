@@ -312,7 +312,7 @@ def test_rebuild_command_repairs_a_tampered_projection(populated: Path) -> None:
     conn = sqlite3.connect(db)
     with conn:
         conn.execute("UPDATE runs SET status = 'failed' WHERE id = ?", (victim["id"],))
-        conn.execute("DELETE FROM node_runs WHERE id = (SELECT MIN(id) FROM node_runs)")
+        conn.execute("DELETE FROM node_runs WHERE rowid = (SELECT MIN(rowid) FROM node_runs)")
     conn.close()
 
     code, report = run_cli("rebuild", "--check", "--data-dir", str(populated))
