@@ -49,6 +49,8 @@ def open_connection(path: Path, synchronous: str, *, writer: bool) -> sqlite3.Co
         conn.execute(f"PRAGMA synchronous = {synchronous}")
         # Checkpoints run in the background (sqlite_checkpoint.py), not inside a COMMIT.
         conn.execute("PRAGMA wal_autocheckpoint = 0")
+        # The writer touches the newest pages of every table and index in each batch.
+        conn.execute("PRAGMA cache_size = -65536")
     else:
         conn.execute("PRAGMA query_only = 1")
     return conn
