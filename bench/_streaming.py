@@ -10,9 +10,10 @@ import resource
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +186,42 @@ class Broadcast:
         frame = encode(Frame(data, event), position)
         for queue in self.queues:
             queue.put_nowait(frame)
+
+
+async def emit(send: Callable[[int], Coroutine[Any, Any, None]], first: int, count: int,
+               per_s: float) -> float:
+    """Call `send(first)`, `send(first + 1)`, ... at `per_s` a second, each its own task
+    (so a slow commit never slows the offered rate); returns the seconds it took."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    sends: list[asyncio.Task[None]] = []
+    for i in range(count):
+        await asyncio.sleep(max(0.0, start + i / per_s - loop.time()))
+        sends.append(asyncio.create_task(send(first + i)))
+    await asyncio.gather(*sends)
+    return loop.time() - start
+
+
+async def _serve_reference(pipe: Connection) -> None:
+    broadcast = Broadcast()
+
+    async def publish(position: int) -> None:
+        broadcast.publish(position, thinking_payload("ref", f"{time.time():.6f}"))
+
+    async with serve(broadcast.app) as base_url:
+        pipe.send(base_url)
+        sent = 0
+        while (command := await asyncio.to_thread(pipe.recv)) is not None:
+            count, per_s = command
+            pipe.send(await emit(publish, sent + 1, count, per_s))
+            sent += count
+
+
+def reference_process(pipe: Connection) -> None:
+    """The reference broadcast in a process of its own: it sends `count` events at
+    `per_s` when sent (count, per_s) on `pipe`, answers the seconds it took, ends on None."""
+    raise_fd_limit()
+    asyncio.run(_serve_reference(pipe))
 
 
 @dataclass

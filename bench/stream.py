@@ -14,32 +14,32 @@ The reference is a minimal in-memory aiohttp broadcast (one asyncio.Queue per
 subscriber, no store, no auth) sending byte-identical frames at the same rate to the
 same client code; its clock is read just before the frame is put on the queues.
 
-Both servers are up side by side, each with its own 1,000 clients, and the load
-alternates between them in blocks of BLOCK_S seconds (each block waits until its
-clients have parsed every frame), so that whatever else the machine is doing weighs
-on both figures alike; each side gets BLOCKS * BLOCK_S seconds of events.
+Both servers are up side by side, each in its own process (ours in this one) with its
+own 1,000 clients in another, and the load alternates between them in blocks of
+BLOCK_S seconds (each block waits until its clients have parsed every frame), so that
+whatever else the machine is doing weighs on both figures alike; each side gets
+BLOCKS * BLOCK_S seconds of events.
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bench._streaming import (
     GATE,
-    Broadcast,
     ClientProcess,
     CommitClock,
     Target,
     admin_token,
+    emit,
     raise_fd_limit,
+    reference_process,
     runstream_app,
-    serve,
-    thinking_payload,
     waiting_run,
 )
 from bench.common import note, percentile, report, scratch_dir
@@ -53,31 +53,23 @@ BLOCK_S = 2.0
 BLOCKS = 6  # per side: 12 s of events each
 MAX_DRAIN_S = 30.0  # how long the clients may take to parse a block's backlog
 
-Send = Callable[[int], Coroutine[Any, Any, None]]
-
 
 @dataclass
 class Side:
-    """One server under load: its clients, how to send its i-th event, what was sent."""
+    """One server under load: its clients, and how to make it send `count` events at
+    EVENTS_PER_S (returning the seconds that took)."""
 
     name: str
     clients: ClientProcess
-    send: Send
+    emit: Callable[[int], Awaitable[float]]
     sent: int = 0
     sending_s: float = 0.0
 
     async def block(self) -> None:
-        """BLOCK_S seconds of events at EVENTS_PER_S, then wait until all were parsed."""
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        # Each send is its own task, so a slow commit never slows the offered rate.
-        sends: list[asyncio.Task[None]] = []
-        for i in range(int(BLOCK_S * EVENTS_PER_S)):
-            await asyncio.sleep(max(0.0, start + i / EVENTS_PER_S - loop.time()))
-            sends.append(asyncio.create_task(self.send(self.sent)))
-            self.sent += 1
-        await asyncio.gather(*sends)
-        self.sending_s += loop.time() - start
+        """BLOCK_S seconds of events, then wait until the clients parsed every frame."""
+        count = int(BLOCK_S * EVENTS_PER_S)
+        self.sending_s += await self.emit(count)
+        self.sent += count
         for _ in range(int(MAX_DRAIN_S / 0.1)):  # the count lives in the other process
             if await self.clients.count() >= SUBSCRIBERS * self.sent:
                 break
@@ -92,41 +84,59 @@ def summarise(name: str, latencies_ms: list[float], expected: int) -> tuple[floa
 
 async def run_both(out_dir: Path) -> tuple[list[float], list[float], list[float], int]:
     """Latencies in ms: ours commit to parse, ours append to parse, the reference's."""
-    broadcast = Broadcast()
-    async with runstream_app(out_dir / "data") as (app, base_url), \
-            serve(broadcast.app) as ref_url:
-        token = await admin_token(base_url)
-        run_id = await waiting_run(app, base_url, token)
-        store = app[keys.STORE]
-        clock = CommitClock(app)
-        positions: set[int] = set()
+    context = multiprocessing.get_context("spawn")
+    pipe, child_end = context.Pipe()
+    reference = context.Process(target=reference_process, args=(child_end,))
+    reference.start()
+    try:
+        ref_url = await asyncio.to_thread(pipe.recv)
 
-        async def append(_i: int) -> None:
-            text = f"{time.time():.6f}"
-            recorded = await store.append(run_id, [NewEvent(
-                EventType.NODE_THINKING, {"nodeId": GATE, "text": text})])
-            positions.add(recorded[0].position)
+        async def remote_emit(count: int) -> float:
+            pipe.send((count, EVENTS_PER_S))
+            seconds: float = await asyncio.to_thread(pipe.recv)
+            return seconds
 
-        async def publish(i: int) -> None:
-            broadcast.publish(i + 1, thinking_payload("ref", f"{time.time():.6f}"))
+        async with runstream_app(out_dir / "data") as (app, base_url):
+            token = await admin_token(base_url)
+            run_id = await waiting_run(app, base_url, token)
+            store = app[keys.STORE]
+            clock = CommitClock(app)
+            positions: set[int] = set()
 
-        ours_target = Target(
-            f"{base_url}/api/v1/workflow-runs/{run_id}/stream?lastEventId={await store.head()}",
-            {"Authorization": f"Bearer {token}"})
-        ours = Side("ours", await ClientProcess.start(
-            ours_target, SUBSCRIBERS, out_dir / "ours.bin", "record"), append)
-        try:
-            ref = Side("reference", await ClientProcess.start(
-                Target(f"{ref_url}/stream"), SUBSCRIBERS, out_dir / "ref.bin", "record"), publish)
+            async def append(_i: int) -> None:
+                text = f"{time.time():.6f}"
+                recorded = await store.append(run_id, [NewEvent(
+                    EventType.NODE_THINKING, {"nodeId": GATE, "text": text})])
+                positions.add(recorded[0].position)
+
+            async def local_emit(count: int) -> float:
+                return await emit(append, 0, count, EVENTS_PER_S)
+
+            ours_target = Target(
+                f"{base_url}/api/v1/workflow-runs/{run_id}/stream"
+                f"?lastEventId={await store.head()}",
+                {"Authorization": f"Bearer {token}"})
+            ours = Side("ours", await ClientProcess.start(
+                ours_target, SUBSCRIBERS, out_dir / "ours.bin", "record"), local_emit)
             try:
-                await asyncio.sleep(1.0)  # let the last connections settle into their wait
-                for _ in range(BLOCKS):
-                    await ours.block()
-                    await ref.block()
+                ref = Side("reference", await ClientProcess.start(
+                    Target(f"{ref_url}/stream"), SUBSCRIBERS, out_dir / "ref.bin", "record"),
+                    remote_emit)
+                try:
+                    await asyncio.sleep(1.0)  # let the last connections settle into their wait
+                    for _ in range(BLOCKS):
+                        await ours.block()
+                        await ref.block()
+                finally:
+                    await ref.clients.stop()
             finally:
-                await ref.clients.stop()
-        finally:
-            await ours.clients.stop()
+                await ours.clients.stop()
+    finally:
+        pipe.send(None)
+        await asyncio.to_thread(reference.join, 30)
+        if reference.is_alive():
+            reference.kill()
+            reference.join()
     for side in (ours, ref):
         note(f"{side.name}: {side.sent / side.sending_s:.1f} events/s offered")
     commit_ms, append_ms = [], []
@@ -136,7 +146,6 @@ async def run_both(out_dir: Path) -> tuple[list[float], list[float], list[float]
             append_ms.append((received - sent) * 1000)
     ref_ms = [(received - sent) * 1000 for _, received, sent in ref.clients.records()]
     return commit_ms, append_ms, ref_ms, SUBSCRIBERS * ours.sent
-
 
 async def main() -> None:
     raise_fd_limit()
