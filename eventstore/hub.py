@@ -21,8 +21,10 @@ class EventHub:
     def __init__(self, head: int, ring_size: int = DEFAULT_RING_SIZE) -> None:
         self.head = head
         self._ring: deque[RecordedEvent] = deque(maxlen=ring_size)
-        self._all_waiter: asyncio.Future[None] | None = None
-        self._stream_waiters: dict[str, asyncio.Future[None]] = {}
+        # One future per waiting subscriber, never shared: a subscriber that is cancelled
+        # while it waits cancels only its own future, not every other subscriber's.
+        self._all_waiters: list[asyncio.Future[None]] = []
+        self._stream_waiters: dict[str, list[asyncio.Future[None]]] = {}
 
     def publish(self, events: Iterable[RecordedEvent]) -> None:
         """Called on the event loop after a commit, in commit order."""
@@ -33,13 +35,11 @@ class EventHub:
             touched.add(event.stream)
         if not touched:
             return
-        if self._all_waiter is not None:
-            if not self._all_waiter.done():
-                self._all_waiter.set_result(None)
-            self._all_waiter = None
+        waiters, self._all_waiters = self._all_waiters, []
         for stream in touched:
-            waiter = self._stream_waiters.pop(stream, None)
-            if waiter is not None and not waiter.done():
+            waiters += self._stream_waiters.pop(stream, ())
+        for waiter in waiters:
+            if not waiter.done():
                 waiter.set_result(None)
 
     def covers(self, after: int) -> bool:
@@ -63,24 +63,27 @@ class EventHub:
         return result
 
     def waiter(self, stream: str | None) -> asyncio.Future[None]:
-        """A future resolved at the next publish touching `stream` (or any, for None)."""
+        """A new future, the caller's own, resolved at the next publish touching `stream`
+        (or any, for None)."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if stream is None:
-            if self._all_waiter is None or self._all_waiter.done():
-                self._all_waiter = asyncio.get_running_loop().create_future()
-            return self._all_waiter
-        waiter = self._stream_waiters.get(stream)
-        if waiter is None or waiter.done():
-            waiter = asyncio.get_running_loop().create_future()
-            self._stream_waiters[stream] = waiter
+            waiters = self._all_waiters
+        else:
+            waiters = self._stream_waiters.setdefault(stream, [])
+        waiters.append(waiter)
+        count = len(waiters)
+        if count >= 64 and count & (count - 1) == 0:
+            # Subscribers that left a quiet stream leave done futures behind: drop them
+            # now and then (at powers of two, so the cost per call stays constant).
+            waiters[:] = [w for w in waiters if not w.done()]
         return waiter
 
     def wake_all(self) -> None:
         """Release every waiter (used at close so subscribers can notice and end)."""
-        waiters = list(self._stream_waiters.values())
-        if self._all_waiter is not None:
-            waiters.append(self._all_waiter)
+        waiters, self._all_waiters = self._all_waiters, []
+        for stream_waiters in self._stream_waiters.values():
+            waiters += stream_waiters
         self._stream_waiters.clear()
-        self._all_waiter = None
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)

@@ -50,6 +50,7 @@ async def subscribe(
                     cursor = event.position
                     yield event
             caught_up = True  # everything up to `scanned` is delivered
+            del events  # an idle subscriber holds no events while it waits
             if hub.head == scanned:
                 # Nothing published since we looked: sleep until something is.
                 await hub.waiter(stream)
@@ -67,3 +68,4 @@ async def subscribe(
             scanned = max(scanned, cursor, head_before)
         else:
             scanned = max(scanned, cursor)
+        del page  # nor the last page of history it read (up to PAGE_SIZE events)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 import orjson
@@ -94,6 +95,13 @@ def _frame(event: str, body: dict[str, Any]) -> Frame:
     return Frame(orjson.dumps(body), event)
 
 
+# Frames of recently rendered events, shared by every subscriber of a run: a v1 frame
+# depends only on the run and the event, so a run streamed to N clients renders each
+# event once, not N times (the result frame's two queries included).
+RECENT_FRAMES = 1024
+_recent: OrderedDict[tuple[str, int], list[Frame]] = OrderedDict()
+
+
 class V1Dialect:
     def options(self, settings: Settings) -> StreamOptions:
         return StreamOptions(keepalive=PING, keepalive_interval_s=settings.v1_ping_interval_s)
@@ -103,6 +111,16 @@ class V1Dialect:
         run_id = run["id"]
 
         async def render(event: RecordedEvent) -> list[Frame]:
+            key = (run_id, event.position)
+            frames = _recent.get(key)
+            if frames is None:
+                frames = await render_once(event)
+                _recent[key] = frames
+                if len(_recent) > RECENT_FRAMES:
+                    _recent.popitem(last=False)
+            return frames
+
+        async def render_once(event: RecordedEvent) -> list[Frame]:
             data = event.payload
             if event.type in RUN_STATUS_AFTER:
                 status = RUN_STATUS_AFTER[event.type]

@@ -46,13 +46,13 @@ async def serve_run_stream(
     options = dialect.options(settings)
     if on_disconnect is not None:
         options.disconnect_poll_s = 1.0
+    events = store.subscribe(run["id"], after)
+    render = dialect.renderer(run, context)
+    del run  # the renderer keeps what it needs; the row is not held for the stream's life
     session = EventStreamSession(request, headers)
     await session.prepare(retry=options.send_retry)
     try:
-        outcome = await session.pump(
-            store.subscribe(run["id"], after), dialect.renderer(run, context), is_terminal,
-            options,
-        )
+        outcome = await session.pump(events, render, is_terminal, options)
     except asyncio.CancelledError:
         # Servers with handler cancellation cancel the handler of a client that went
         # away before the loop sees it go. Shutdown closes sessions first, so a

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
 from aiohttp import web
@@ -41,24 +40,41 @@ class StreamOptions:
 
 
 class EventStreamSession:
-    """One open SSE response. Tracked in `app[keys.STREAMS]` and closed on shutdown."""
+    """One open SSE response. Tracked in `app[keys.STREAMS]` and closed on shutdown.
+
+    Per event the serving loop only awaits the subscription and writes: keepalives,
+    the maximum duration and the disconnect poll are looked after by one timer per
+    session (re-armed per interval, not per event), which ends the loop by cancelling
+    its task with a reason. A write only arms its deadline when it cannot complete at
+    once (the socket buffer is full).
+    """
 
     def __init__(self, request: web.Request, headers: dict[str, str] | None = None) -> None:
         self.request = request
         self.settings = request.app[keys.SETTINGS]
         self.response = web.StreamResponse(headers={**SSE_HEADERS, **(headers or {})})
-        self._closing: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.client_gone = False
+        self._task: asyncio.Task[object] | None = None
+        self._ending: str | None = None
+        self._last_write = 0.0
+        self._keepalive_task: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
     @property
     def closing(self) -> bool:
         """True once the server asked this stream to end (shutdown)."""
-        return self._closing.done()
+        return self._ending == "closed"
 
     def close(self) -> None:
         """End the stream at the next opportunity (server shutdown)."""
-        if not self._closing.done():
-            self._closing.set_result(None)
+        self._end("closed")
+
+    def _end(self, reason: str) -> None:
+        if self._ending is not None:
+            return
+        self._ending = reason
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
 
     async def prepare(self, retry: bool = True) -> None:
         # Compression stays off (it is opt-in per response): it would buffer frames.
@@ -71,10 +87,17 @@ class EventStreamSession:
             await self.write(encode_retry(self.settings.stream_retry_ms))
 
     async def write(self, data: bytes) -> None:
+        transport = self.request.transport
         try:
-            await asyncio.wait_for(
-                self.response.write(data), self.settings.stream_write_deadline_s
-            )
+            if (transport is not None and not transport.is_closing()
+                    and transport.get_write_buffer_size() + len(data)
+                    <= self.settings.stream_buffer_bytes):
+                # Fits in the socket buffer: the write cannot wait for the client.
+                await self.response.write(data)
+            else:
+                await asyncio.wait_for(
+                    self.response.write(data), self.settings.stream_write_deadline_s
+                )
         except (TimeoutError, ConnectionError, RuntimeError) as exc:
             self.client_gone = True
             transport = self.request.transport
@@ -95,6 +118,41 @@ class EventStreamSession:
         transport = self.request.transport
         return transport is None or transport.is_closing()
 
+    async def _keepalive(self, frame: Frame) -> None:
+        try:
+            await self.write(encode(frame))
+        except ClientGone:
+            self._end("gone")
+
+    def _tick(self, options: StreamOptions, deadline: float | None) -> asyncio.TimerHandle | None:
+        """Look after the stream between events; returns the timer for the next look."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if deadline is not None and now >= deadline:
+            self._end("timeout")
+            return None
+        if options.disconnect_poll_s is not None and self._disconnected():
+            self.client_gone = True
+            self._end("gone")
+            return None
+        due = [] if deadline is None else [deadline]
+        if options.keepalive is not None:
+            if now - self._last_write >= options.keepalive_interval_s and (
+                self._keepalive_task is None or self._keepalive_task.done()
+            ):
+                self._last_write = now
+                self._keepalive_task = loop.create_task(self._keepalive(options.keepalive))
+            due.append(self._last_write + options.keepalive_interval_s)
+        if options.disconnect_poll_s is not None:
+            due.append(now + options.disconnect_poll_s)
+        if not due:
+            return None
+        handle = loop.call_at(min(due), lambda: self._rearm(options, deadline))
+        return handle
+
+    def _rearm(self, options: StreamOptions, deadline: float | None) -> None:
+        self._timer = self._tick(options, deadline)
+
     async def pump(
         self,
         events: AsyncIterator[RecordedEvent],
@@ -105,55 +163,34 @@ class EventStreamSession:
         """Serve until the end; returns why it ended: terminal, closed, timeout or gone."""
         loop = asyncio.get_running_loop()
         deadline = None if options.max_duration_s is None else loop.time() + options.max_duration_s
+        task = asyncio.current_task()
+        assert task is not None
+        self._task = task
+        self._last_write = loop.time()
         iterator = aiter(events)
-        pending: asyncio.Future[Any] | None = None
-        last_write = loop.time()
         try:
-            while True:
-                if pending is None:
-                    pending = asyncio.ensure_future(anext(iterator))
-                now = loop.time()
-                waits = []
-                if options.keepalive is not None:
-                    waits.append(last_write + options.keepalive_interval_s - now)
-                if deadline is not None:
-                    waits.append(deadline - now)
-                if options.disconnect_poll_s is not None:
-                    waits.append(options.disconnect_poll_s)
-                timeout = max(0.0, min(waits)) if waits else None
-                done, _ = await asyncio.wait(
-                    {pending, self._closing}, timeout=timeout,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                if self._closing in done:
-                    return "closed"
-                if pending in done:
-                    try:
-                        event = pending.result()
-                    except StopAsyncIteration:
-                        return "closed"
-                    pending = None
-                    await self.write_frames(await render(event), event.position)
-                    last_write = loop.time()
-                    if is_terminal(event):
-                        return "terminal"
-                    continue
-                now = loop.time()
-                if deadline is not None and now >= deadline:
-                    return "timeout"
-                if options.disconnect_poll_s is not None and self._disconnected():
-                    self.client_gone = True
-                    return "gone"
-                if options.keepalive is not None and now - last_write >= options.keepalive_interval_s:
-                    await self.write(encode(options.keepalive))
-                    last_write = loop.time()
+            if self._ending is not None:  # closed before it began
+                return self._ending
+            self._rearm(options, deadline)
+            async for event in iterator:
+                await self.write_frames(await render(event), event.position)
+                self._last_write = loop.time()
+                if is_terminal(event):
+                    return "terminal"
+            return "closed"
         except ClientGone:
             return "gone"
+        except asyncio.CancelledError:
+            if self._ending is None:
+                raise  # not ours: the server is cancelling the handler
+            task.uncancel()
+            return self._ending
         finally:
-            if pending is not None and not pending.done():
-                pending.cancel()
-                # The generator is still running until the cancellation lands.
-                await asyncio.wait([pending])
+            self._ending = self._ending or "done"  # the timer and close() do nothing now
+            if self._timer is not None:
+                self._timer.cancel()
+            if self._keepalive_task is not None and not self._keepalive_task.done():
+                self._keepalive_task.cancel()
             if hasattr(iterator, "aclose"):
                 await iterator.aclose()
 

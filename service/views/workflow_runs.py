@@ -114,8 +114,11 @@ async def detail(request: web.Request) -> web.Response:
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
-    run = await load_run(request, path_uuid(request, "runId"), Role.VIEWER)
-    return await serve_run_stream(request, run, v1.V1Dialect(), _queries(request))
+    # No local for the run: an open stream should not keep the run's row alive.
+    return await serve_run_stream(
+        request, await load_run(request, path_uuid(request, "runId"), Role.VIEWER),
+        v1.V1Dialect(), _queries(request),
+    )
 
 
 async def _cancel_targets(
