@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from service.auth.middleware import FORM_TYPES, is_json_type
 from service.errors import bad_request
-from service.views.params import check_depth, page_params, pagination, read_form
+from service.views.params import form_fields, json_body, page_params, pagination
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_NAME = 100
@@ -20,23 +19,9 @@ async def read_body(request: web.Request, allow_form: bool = False) -> dict[str,
     """The body as a dict: a JSON object, or (if allowed) a urlencoded or multipart form."""
     content_type = request.content_type
     if is_json_type(content_type):
-        raw = await request.read()  # raises 413 past client_max_size
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise bad_request("the body is not valid JSON") from None
-        if not isinstance(body, dict):
-            raise bad_request("the body must be a JSON object")
-        check_depth(body)
-        return body
+        return await json_body(request)  # 413 past client_max_size, 400 when malformed
     if allow_form and content_type in FORM_TYPES:
-        form = await read_form(request)
-        fields: dict[str, Any] = {}
-        for name, value in form.items():
-            if not isinstance(value, str):
-                raise bad_request(f"field {name!r} must not be a file")
-            fields[name] = value
-        return fields
+        return await form_fields(request)
     wanted = "JSON or form" if allow_form else "JSON"
     raise bad_request(f"expected a {wanted} body (got Content-Type {content_type!r})")
 

@@ -82,16 +82,22 @@ async def read_form(request: web.Request) -> MultiDictProxy[Any]:
         raise bad_request(f"malformed form body: {exc}".splitlines()[0][:200]) from None
 
 
+async def form_fields(request: web.Request) -> dict[str, Any]:
+    """A urlencoded or multipart body as text fields (a file upload is 400)."""
+    form = await read_form(request)
+    body: dict[str, Any] = {}
+    for key in form:
+        value = form[key]
+        if not isinstance(value, str):
+            raise bad_request(f"field {key!r} must be text, not a file")
+        body[key] = value
+    return body
+
+
 async def object_body(request: web.Request) -> dict[str, Any]:
     """A JSON object, or form / multipart fields with JSON-valued fields decoded."""
     if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        form = await read_form(request)
-        body: dict[str, Any] = {}
-        for key in form:
-            value = form[key]
-            if not isinstance(value, str):
-                raise bad_request(f"field {key!r} must be text, not a file")
-            body[key] = value
+        body = await form_fields(request)
         for key in ("inputs", "envs", "payload"):
             if isinstance(body.get(key), str):
                 try:
