@@ -26,6 +26,7 @@ from projections.runs import activity_run_id
 from service import keys
 from service.app import create_app
 from service.logging import configure_logging
+from service.runtime import tune_gc_on_startup
 from service.settings import load_settings
 from service.streams.sse import SSE_HEADERS, Frame, encode, encode_retry
 
@@ -91,6 +92,7 @@ async def runstream_app(data_dir: Path, **overrides: Any) -> AsyncIterator[tuple
         environ={},
     )
     app = create_app(settings)
+    app.on_startup.append(tune_gc_on_startup)  # as `runstream serve` does
     async with serve(app) as base_url:
         yield app, base_url
 

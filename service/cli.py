@@ -17,6 +17,7 @@ from eventstore.sqlite import SQLiteEventStore, verify_file
 from projections import all_projections
 from projections.rebuild import rebuild
 from service.logging import configure_logging
+from service.runtime import tune_gc_on_startup
 from service.settings import Settings, SettingsError, load_settings
 
 
@@ -40,8 +41,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     writable_data_dir(settings)
     configure_logging()
+    app = create_app(settings)
+    app.on_startup.append(tune_gc_on_startup)
     web.run_app(
-        create_app(settings), host=settings.host, port=settings.port,
+        app, host=settings.host, port=settings.port,
         print=lambda line: print(line, file=sys.stderr), shutdown_timeout=10.0,
     )
     return 0
