@@ -21,16 +21,11 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS, chromium
 
 ADMIN_PASSWORD = "faults-admin-password"
 USER_PASSWORD = "faults-user-password"
 HOST = "127.0.0.1"
-CHROMIUM = Path("/usr/bin/chromium")
-# Flags that work here as root on a machine with no network but loopback.
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 
 
 def free_port() -> int:
@@ -220,20 +215,3 @@ def node_completions(events: list[dict[str, Any]]) -> dict[tuple[str, str], list
     return done
 
 
-@pytest.fixture(scope="session")
-def chromium() -> Path:
-    """Debian's Chromium, installed on first use where this process may install it."""
-    if CHROMIUM.exists():
-        return CHROMIUM
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.skip(
-            f"{CHROMIUM} is missing and cannot be installed here (needs root and apt-get): "
-            "install Debian's chromium package to run the browser tests")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
-        if done.returncode != 0:
-            pytest.skip(f"{' '.join(command)} failed, so there is no Chromium to test with:\n"
-                        f"{done.stdout[-1500:]}{done.stderr[-1500:]}")
-    assert CHROMIUM.exists(), "apt-get installed chromium but /usr/bin/chromium is missing"
-    return CHROMIUM

@@ -19,6 +19,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from api_fixtures import APPROVAL_WORKFLOW, QUICK_WORKFLOW, create_workflow, wait_for_status
 from auth_fixtures import ADMIN_PASSWORD, USER_PASSWORD, create_user, login
+from browser_support import CHROMIUM, CHROMIUM_ARGS, chromium
 from console_fixtures import create_workspace
 
 from service import keys
@@ -29,12 +30,6 @@ async_api = pytest.importorskip(
     "playwright.async_api", reason="playwright is not installed (pip install -e '.[dev]')"
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Flags that work here as root on a machine with no network but loopback.
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 STEP_MS = 10_000  # the longest any single UI step may take
 
 LIVE_WORKFLOW: dict[str, Any] = {
@@ -54,23 +49,6 @@ LONG_WORKFLOW: dict[str, Any] = {
 }
 
 
-@pytest.fixture(scope="session")
-def chromium() -> Path:
-    """Debian's Chromium, installed on first use where this process may install it."""
-    if CHROMIUM.exists():
-        return CHROMIUM
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.skip(
-            f"{CHROMIUM} is missing and cannot be installed here (needs root and apt-get): "
-            "install Debian's chromium package to run the browser tests"
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
-        if done.returncode != 0:
-            pytest.fail(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-    assert CHROMIUM.exists(), "apt-get installed chromium but /usr/bin/chromium is missing"
-    return CHROMIUM
 
 
 @pytest.fixture
