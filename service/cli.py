@@ -8,7 +8,6 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 
 import orjson
 from aiohttp import web
@@ -16,9 +15,11 @@ from aiohttp import web
 from eventstore.sqlite import SQLiteEventStore, verify_file
 from projections import all_projections
 from projections.rebuild import rebuild
+from service.auth import commands as auth_commands
 from service.logging import configure_logging
 from service.runtime import tune_gc_on_startup
 from service.settings import Settings, SettingsError, load_settings
+from service.workflows import commands as workflow_commands
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -158,24 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(export)
     export.set_defaults(func=cmd_export)
 
-    for module in _command_modules():
+    # Identity and workflow chores live beside their packages.
+    for module in (auth_commands, workflow_commands):
         module.add_commands(sub, _add_data_options)
     return parser
-
-
-def _command_modules() -> list[ModuleType]:
-    """Modules that contribute sub-commands through `add_commands(subparsers, add_data_options)`."""
-    import importlib
-
-    names = ["service.auth.commands", "service.workflows.commands"]
-    modules = []
-    for name in names:
-        try:
-            modules.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not name.startswith(exc.name):
-                raise
-    return modules
 
 
 def main(argv: Sequence[str] | None = None) -> int:

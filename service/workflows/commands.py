@@ -1,0 +1,64 @@
+"""`runstream workflows import FILE...`: load definitions into a workspace of a data directory."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from eventstore.sqlite import SQLiteEventStore
+from projections import all_projections
+from service.settings import Settings
+from service.workflows.definition import WorkflowInvalid
+from service.workflows.importer import import_workflow_file
+from service.workflows.repository import WorkflowRepository
+
+IMPORTED_BY = "cli"
+
+
+async def _import(settings: Settings, paths: list[Path], workspace_id: str) -> list[dict[str, Any]]:
+    store = await SQLiteEventStore.open(
+        settings.database_path, all_projections(), synchronous=settings.synchronous
+    )
+    try:
+        repo = WorkflowRepository(store)
+        await repo.ensure_schema()
+        imported = []
+        for path in paths:
+            workflow = await import_workflow_file(repo, path, workspace_id, IMPORTED_BY)
+            imported.append({"file": str(path), "id": workflow.id, "name": workflow.name,
+                             "version": workflow.version})
+        return imported
+    finally:
+        await store.close()
+
+
+def cmd_workflows_import(args: argparse.Namespace) -> int:
+    """Create each workflow, or add a version when one of that name exists and differs."""
+    from service.cli import settings_from  # late: service.cli imports this module
+
+    try:
+        result = asyncio.run(_import(settings_from(args), args.files, args.workspace))
+    except (WorkflowInvalid, ValueError, OSError) as exc:
+        print(f"runstream: {exc}", file=sys.stderr)
+        return 1
+    print(orjson.dumps(result).decode())
+    return 0
+
+
+def add_commands(
+    sub: Any,
+    add_data_options: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    workflows = sub.add_parser("workflows", help="manage workflow definitions")
+    actions = workflows.add_subparsers(dest="workflows_command", required=True)
+    importer = actions.add_parser("import", help="import workflow JSON files")
+    importer.add_argument("files", nargs="+", type=Path)
+    importer.add_argument("--workspace", default="default", help="workspace id (default: default)")
+    add_data_options(importer)
+    importer.set_defaults(func=cmd_workflows_import)
