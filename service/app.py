@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from weakref import WeakSet
 
 from aiohttp import web
 
@@ -74,9 +73,9 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _close_streams(app: web.Application) -> None:
     """On shutdown, end every open stream so clients reconnect (and resume) elsewhere."""
-    sessions = app[keys.STREAMS]
-    for session in list(sessions):
-        session.close()
+    streams = app[keys.STREAMS]
+    for stream in list(streams):
+        stream.close()
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -85,7 +84,7 @@ def create_app(settings: Settings) -> web.Application:
         middlewares=[request_context, json_errors],
     )
     app[keys.SETTINGS] = settings
-    app[keys.STREAMS] = WeakSet()
+    app[keys.STREAMS] = set()
     app.cleanup_ctx.append(_store_ctx)
     app.on_shutdown.append(_close_streams)
     setup_auth(app)

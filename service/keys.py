@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from weakref import WeakSet
 
 from aiohttp import web
 
@@ -13,11 +12,12 @@ from service.settings import Settings
 from service.workflows.repository import WorkflowRepository
 
 if TYPE_CHECKING:
-    from service.streams.session import EventStreamSession
+    from service.streams.response import EventStreamResponse
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", SQLiteEventStore)
 ENGINE = web.AppKey("engine", Engine)
 WORKFLOWS = web.AppKey("workflows", WorkflowRepository)
-# Open stream sessions, closed on shutdown (aiohttp-sse graceful_shutdown pattern).
-STREAMS: web.AppKey[WeakSet[EventStreamSession]] = web.AppKey("streams")
+# Open streams, closed on shutdown (aiohttp-sse graceful_shutdown pattern). Each
+# stream adds itself while it serves and removes itself when it ends.
+STREAMS: web.AppKey[set[EventStreamResponse]] = web.AppKey("streams")

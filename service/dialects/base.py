@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from service.settings import Settings
-from service.streams.session import Render, StreamOptions
+from service.streams.response import Render, StreamOptions
 
 
 class StreamDialect(Protocol):

@@ -28,7 +28,7 @@ from projections.vocabulary import (
 )
 from service.dialects.text import error_text
 from service.settings import Settings
-from service.streams.session import Render, StreamOptions
+from service.streams.response import Render, StreamOptions
 from service.streams.sse import Frame
 
 RUN_STATUS_WORDS: dict[str, str] = {

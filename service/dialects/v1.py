@@ -18,7 +18,7 @@ from projections.vocabulary import (
     node_status_after,
 )
 from service.settings import Settings
-from service.streams.session import Render, StreamOptions
+from service.streams.response import Render, StreamOptions
 from service.streams.sse import Frame
 
 RUN_STATUS_WORDS: dict[str, str] = {

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -13,7 +11,7 @@ from projections.vocabulary import TERMINAL_RUN_EVENTS, TERMINAL_RUN_STATUSES
 from service import keys
 from service.dialects.base import StreamDialect
 from service.streams.cursor import cursor_beyond_log, parse_cursor
-from service.streams.session import EventStreamSession
+from service.streams.response import EventStreamResponse, OnDisconnect
 
 # Where a client resumes a run's stream in the canonical dialect.
 RESUME_PATH = "/api/v1/workflow-runs/{run_id}/stream"
@@ -31,9 +29,13 @@ async def serve_run_stream(
     *,
     cursor: int | None = None,
     headers: dict[str, str] | None = None,
-    on_disconnect: Callable[[], Awaitable[None]] | None = None,
+    on_disconnect: OnDisconnect | None = None,
 ) -> web.StreamResponse:
-    """Stream `run` (already access-checked by the caller) from the request's cursor."""
+    """The stream of `run` (already access-checked by the caller) from the request's cursor.
+
+    Errors (a bad or impossible cursor) are raised here, as JSON; the response that is
+    returned serves the events once aiohttp prepares it (see streams/response.py).
+    """
     store = request.app[keys.STORE]
     settings = request.app[keys.SETTINGS]
     after = parse_cursor(request) if cursor is None else cursor
@@ -44,22 +46,9 @@ async def serve_run_stream(
         # The client already has the end: 204 tells an EventSource to stop reconnecting.
         return web.Response(status=204, headers=headers)
     options = dialect.options(settings)
-    if on_disconnect is not None:
-        options.disconnect_poll_s = 1.0
     events = store.subscribe(run["id"], after)
     render = dialect.renderer(run, context)
-    del run  # the renderer keeps what it needs; the row is not held for the stream's life
-    session = EventStreamSession(request, headers)
-    await session.prepare(retry=options.send_retry)
-    try:
-        outcome = await session.pump(events, render, is_terminal, options)
-    except asyncio.CancelledError:
-        # Servers with handler cancellation cancel the handler of a client that went
-        # away before the loop sees it go. Shutdown closes sessions first, so a
-        # cancellation of an open session is a disconnect.
-        if on_disconnect is not None and not session.closing:
-            await asyncio.shield(on_disconnect())
-        raise
-    if outcome == "gone" and on_disconnect is not None:
-        await on_disconnect()
-    return await session.finish()
+    return EventStreamResponse(
+        events, render, options, is_terminal=is_terminal, headers=headers,
+        on_disconnect=on_disconnect,
+    )

@@ -22,8 +22,8 @@ from service.auth.access import require_principal, visible_workspace_ids
 from service.auth.principal import Principal, Role
 from service.dialects import v1
 from service.streams.cursor import cursor_beyond_log, parse_cursor
-from service.streams.session import EventStreamSession, StreamOptions
-from service.streams.sse import Frame
+from service.streams.response import EventStreamResponse, StreamOptions
+from service.streams.sse import Frame, encode
 from service.views.lookup import load_workflow
 from service.views.params import parse_uuid
 
@@ -116,14 +116,14 @@ async def runs_feed(request: web.Request) -> web.StreamResponse:
     if after > head:
         raise cursor_beyond_log(after, head)
     feed = RunFeedFilter(request, principal, workflow_id)
-    session = EventStreamSession(request)
-    await session.prepare()
-    # The starting position as an id: a browser that reconnects before any run changed
-    # resumes from here instead of from a later "now", so nothing in between is lost.
-    await session.write_frames([Frame(orjson.dumps({"after": after}), "ready")], after)
     options = StreamOptions(keepalive=v1.PING, keepalive_interval_s=settings.v1_ping_interval_s)
-    await session.pump(store.subscribe(None, after), feed.render, lambda _: False, options)
-    return await session.finish()
+    return EventStreamResponse(
+        store.subscribe(None, after), feed.render, options,
+        # The starting position as an id: a browser that reconnects before any run
+        # changed resumes from here instead of from a later "now", so nothing in
+        # between is lost.
+        prelude=encode(Frame(orjson.dumps({"after": after}), "ready"), after),
+    )
 
 
 def setup_routes(app: web.Application) -> None:

@@ -114,7 +114,6 @@ async def detail(request: web.Request) -> web.Response:
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
-    # No local for the run: an open stream should not keep the run's row alive.
     return await serve_run_stream(
         request, await load_run(request, path_uuid(request, "runId"), Role.VIEWER),
         v1.V1Dialect(), _queries(request),

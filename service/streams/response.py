@@ -1,0 +1,271 @@
+"""The serving loop shared by every stream endpoint, as an aiohttp response.
+
+A handler checks access and the cursor, then returns an `EventStreamResponse`.
+aiohttp prepares a returned response only after the handler and every middleware
+have returned, and that is when this one serves its events: history then live
+(from `EventStore.subscribe`), keepalives when idle, until the run's terminal
+event, shutdown, its maximum duration, or a client too slow to keep up (its
+socket buffer is bounded and every write has a deadline, so a client that stops
+reading costs bounded memory and is dropped; it resumes with no loss). Serving
+there means an open stream holds this object, its subscription and its
+connection, and none of the suspended frames of the middleware chain: with
+thousands of idle streams those frames were an eighth of the memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
+
+from eventstore.errors import StoreUnavailable
+from eventstore.records import RecordedEvent
+from service import keys
+from service.streams.sse import SSE_HEADERS, Frame, encode, encode_retry
+
+log = structlog.get_logger("runstream.streams")
+
+Render = Callable[[RecordedEvent], Awaitable[list[Frame]]]
+OnDisconnect = Callable[[], Awaitable[None]]
+
+
+class ClientGone(Exception):
+    """The client closed the connection or stopped reading past the write deadline."""
+
+
+@dataclass(slots=True)
+class StreamOptions:
+    keepalive: Frame | None = None
+    keepalive_interval_s: float = 15.0
+    max_duration_s: float | None = None
+    # How often to look for a silent disconnect when the caller must act on one.
+    disconnect_poll_s: float | None = None
+    send_retry: bool = True
+
+
+def never_terminal(event: RecordedEvent) -> bool:
+    """For streams that follow the whole log rather than one run: they end only when
+    the client leaves, the server shuts down or the maximum duration passes."""
+    return False
+
+
+class EventStreamResponse(web.StreamResponse):
+    """One SSE response. While open it is in `app[keys.STREAMS]`, closed on shutdown.
+
+    Per event the serving loop only awaits the subscription and writes: keepalives,
+    the maximum duration and the disconnect poll are looked after by one timer per
+    stream (re-armed per interval, not per event), which ends the loop by cancelling
+    its task with a reason. A write only arms its deadline when it cannot complete at
+    once (the socket buffer is full).
+    """
+
+    def __init__(
+        self,
+        events: AsyncIterator[RecordedEvent],
+        render: Render,
+        options: StreamOptions,
+        *,
+        is_terminal: Callable[[RecordedEvent], bool] = never_terminal,
+        headers: dict[str, str] | None = None,
+        prelude: bytes = b"",
+        on_disconnect: OnDisconnect | None = None,
+    ) -> None:
+        # Compression stays off (it is opt-in per response): it would buffer frames.
+        super().__init__(headers={**SSE_HEADERS, **(headers or {})})
+        self._events = events
+        self._render = render
+        self._options = options
+        self._is_terminal = is_terminal
+        self._prelude = prelude  # written after `retry:`, before the first event
+        self._on_disconnect = on_disconnect
+        if on_disconnect is not None and options.disconnect_poll_s is None:
+            options.disconnect_poll_s = 1.0  # a silent disconnect must be noticed to act on it
+        self._transport: asyncio.Transport | None = None
+        self._buffer_bytes = 0
+        self._write_deadline_s = 0.0
+        self.client_gone = False
+        self.outcome: str | None = None  # why it ended: terminal, closed, timeout or gone
+        self._task: asyncio.Task[object] | None = None
+        self._ending: str | None = None
+        self._last_write = 0.0
+        self._keepalive_task: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def close(self) -> None:
+        """End the stream at the next opportunity (server shutdown)."""
+        self._end("closed")
+
+    def _end(self, reason: str) -> None:
+        if self._ending is not None:
+            return
+        self._ending = reason
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
+        if self.prepared:
+            return await super().prepare(request)
+        writer = await super().prepare(request)
+        await self._serve(request)
+        return writer
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        if self.client_gone:
+            return  # its connection is aborted: there is nobody to end the body for
+        try:
+            await super().write_eof(data)
+        except (ConnectionError, RuntimeError):
+            pass
+
+    async def _serve(self, request: web.BaseRequest) -> None:
+        assert isinstance(request, web.Request)  # routed: it has its application
+        settings = request.app[keys.SETTINGS]
+        self._buffer_bytes = settings.stream_buffer_bytes
+        self._write_deadline_s = settings.stream_write_deadline_s
+        self._transport = request.transport
+        if self._transport is not None:
+            self._transport.set_write_buffer_limits(high=self._buffer_bytes)
+        streams = request.app[keys.STREAMS]
+        streams.add(self)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        sent = 0
+        try:
+            first = encode_retry(settings.stream_retry_ms) if self._options.send_retry else b""
+            sent = await self._pump(first + self._prelude)
+        except asyncio.CancelledError:
+            # Servers with handler cancellation cancel the task of a client that went
+            # away before the loop sees it go. Shutdown closes streams first, so a
+            # cancellation of an open stream is a disconnect.
+            if self._on_disconnect is not None and self._ending != "closed":
+                await asyncio.shield(self._disconnected_run())
+            raise
+        except StoreUnavailable as exc:
+            # The client reconnects (with its Last-Event-ID) once the store is back.
+            self.outcome = "unavailable"
+            log.warning("stream ended: store unavailable", error=str(exc))
+        finally:
+            streams.discard(self)
+            log.info("stream ended", reason=self.outcome or "cancelled", events=sent,
+                     seconds=round(loop.time() - started, 3))
+        if self.outcome == "gone" and self._on_disconnect is not None:
+            await self._disconnected_run()
+
+    async def _disconnected_run(self) -> None:
+        assert self._on_disconnect is not None
+        try:
+            await self._on_disconnect()
+        except Exception:
+            # Nobody is left to answer; the run stays as it is and the log says why.
+            log.exception("on-disconnect action failed")
+
+    async def _send(self, data: bytes) -> None:
+        transport = self._transport
+        try:
+            if (transport is not None and not transport.is_closing()
+                    and transport.get_write_buffer_size() + len(data) <= self._buffer_bytes):
+                # Fits in the socket buffer: the write cannot wait for the client.
+                await self.write(data)
+            else:
+                await asyncio.wait_for(self.write(data), self._write_deadline_s)
+        except (TimeoutError, ConnectionError, RuntimeError) as exc:
+            self.client_gone = True
+            if transport is not None:
+                transport.abort()  # drop what it never read; memory is released now
+            raise ClientGone(str(exc) or type(exc).__name__) from exc
+
+    async def _send_frames(self, frames: list[Frame], event_id: int) -> None:
+        if not frames:
+            return
+        # Only the last frame of an event carries its id: a client that drops
+        # between two frames of one event resumes before it and loses nothing.
+        chunks = [encode(frame) for frame in frames[:-1]]
+        chunks.append(encode(frames[-1], event_id))
+        await self._send(b"".join(chunks))
+
+    def _disconnected(self) -> bool:
+        transport = self._transport
+        return transport is None or transport.is_closing()
+
+    async def _keepalive(self, frame: Frame) -> None:
+        try:
+            await self._send(encode(frame))
+        except ClientGone:
+            self._end("gone")
+        finally:
+            self._keepalive_task = None  # a finished task is not kept for the stream's life
+
+    def _tick(self, deadline: float | None) -> asyncio.TimerHandle | None:
+        """Look after the stream between events; returns the timer for the next look."""
+        options = self._options
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if deadline is not None and now >= deadline:
+            self._end("timeout")
+            return None
+        if options.disconnect_poll_s is not None and self._disconnected():
+            self.client_gone = True
+            self._end("gone")
+            return None
+        due = [] if deadline is None else [deadline]
+        if options.keepalive is not None:
+            if (now - self._last_write >= options.keepalive_interval_s
+                    and self._keepalive_task is None):
+                self._last_write = now
+                self._keepalive_task = loop.create_task(self._keepalive(options.keepalive))
+            due.append(self._last_write + options.keepalive_interval_s)
+        if options.disconnect_poll_s is not None:
+            due.append(now + options.disconnect_poll_s)
+        if not due:
+            return None
+        return loop.call_at(min(due), self._rearm, deadline)
+
+    def _rearm(self, deadline: float | None) -> None:
+        self._timer = self._tick(deadline)
+
+    async def _pump(self, first: bytes) -> int:
+        """Serve until the end (setting `outcome`); returns how many events it sent."""
+        loop = asyncio.get_running_loop()
+        options = self._options
+        deadline = None if options.max_duration_s is None else loop.time() + options.max_duration_s
+        task = asyncio.current_task()
+        assert task is not None
+        self._task = task
+        self._last_write = loop.time()
+        events = self._events
+        sent = 0
+        try:
+            if self._ending is not None:  # closed before it began
+                self.outcome = self._ending
+                return sent
+            if first:
+                await self._send(first)
+            self._rearm(deadline)
+            async for event in events:
+                await self._send_frames(await self._render(event), event.position)
+                sent += 1
+                self._last_write = loop.time()
+                if self._is_terminal(event):
+                    self.outcome = "terminal"
+                    return sent
+            self.outcome = "closed"
+        except ClientGone:
+            self.outcome = "gone"
+        except asyncio.CancelledError:
+            if self._ending is None:
+                raise  # not ours: the server is cancelling the handler
+            task.uncancel()
+            self.outcome = self._ending
+        finally:
+            self._ending = self._ending or "done"  # the timer and close() do nothing now
+            if self._timer is not None:
+                self._timer.cancel()
+            if self._keepalive_task is not None:
+                self._keepalive_task.cancel()
+            if hasattr(events, "aclose"):
+                await events.aclose()
+        return sent
