@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from weakref import WeakSet
 
 from aiohttp import web
 
@@ -84,7 +85,7 @@ def create_app(settings: Settings) -> web.Application:
         middlewares=[request_context, json_errors],
     )
     app[keys.SETTINGS] = settings
-    app[keys.STREAMS] = set()
+    app[keys.STREAMS] = WeakSet()
     app.cleanup_ctx.append(_store_ctx)
     app.on_shutdown.append(_close_streams)
     setup_auth(app)

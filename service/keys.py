@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from weakref import WeakSet
 
 from aiohttp import web
 
@@ -20,4 +21,4 @@ ENGINE = web.AppKey("engine", Engine)
 WORKFLOWS = web.AppKey("workflows", WorkflowRepository)
 # Open streams, closed on shutdown (aiohttp-sse graceful_shutdown pattern). Each
 # stream adds itself while it serves and removes itself when it ends.
-STREAMS: web.AppKey[set[EventStreamResponse]] = web.AppKey("streams")
+STREAMS: web.AppKey[WeakSet[EventStreamResponse]] = web.AppKey("streams")

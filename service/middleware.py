@@ -11,6 +11,8 @@ from aiohttp.typedefs import Handler
 
 from eventstore.errors import StoreUnavailable
 from service.errors import HTTP_STATUS_CODES, ApiError, error_response
+from service.logging import log_request
+from service.streams.response import EventStreamResponse
 
 log = structlog.get_logger("runstream.http")
 
@@ -27,20 +29,23 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     structlog.contextvars.bind_contextvars(request_id=request_id)
     started = time.perf_counter()
     status = 500
+    logged_by_stream = False
     try:
         response = await handler(request)
         status = response.status
         if not response.prepared:
             response.headers[REQUEST_ID_HEADER] = request_id
+        if isinstance(response, EventStreamResponse):
+            # Served after this returns: the stream writes the line when it ends.
+            response.request_started = started
+            logged_by_stream = True
         return response
     except web.HTTPException as exc:
         status = exc.status
         raise
     finally:
-        log.info(
-            "request", method=request.method, path=request.path, status=status,
-            ms=round((time.perf_counter() - started) * 1000, 2),
-        )
+        if not logged_by_stream:
+            log_request(request, status, started)
 
 
 @web.middleware

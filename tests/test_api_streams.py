@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import httpx_sse
 import pytest
+from structlog.testing import capture_logs
 from aiohttp.test_utils import TestClient
 from api_fixtures import APPROVAL_WORKFLOW, create_workflow, start_waiting_run, wait_for_status
 from auth_fixtures import admin, anon, auth_server, auth_settings, new_client  # noqa: F401
@@ -45,6 +46,27 @@ async def test_stream_sends_the_sse_headers_and_retry_once(admin: TestClient) ->
     frames = await read_frames(resp)
     assert [f.retry for f in frames if f.retry is not None] == [2000]
     assert frames[-1].event == "result"
+
+
+async def test_a_stream_logs_one_request_line_when_it_ends(admin: TestClient) -> None:
+    workflow_id = await create_workflow(admin, APPROVAL_WORKFLOW)
+    run_id = await start_waiting_run(admin, workflow_id, x=1)
+    path = f"/api/v1/workflow-runs/{run_id}/stream"
+    with capture_logs() as logs:
+        resp = await admin.get(path, headers={"X-Request-Id": "stream-line-1"})
+        assert resp.headers["X-Request-Id"] == "stream-line-1"
+        await finish_approval(admin, run_id)
+        frames = event_frames(await read_frames(resp))
+        for _ in range(100):  # the line is written just after the last frame is sent
+            lines = [e for e in logs if e["event"] == "request" and e["path"] == path]
+            if lines:
+                break
+            await asyncio.sleep(0.01)
+    assert len(lines) == 1, lines
+    assert lines[0]["status"] == 200
+    assert lines[0]["stream"] == "terminal"
+    # Events, not frames: the completion event is rendered as two frames.
+    assert 0 < lines[0]["events"] < len(frames)
 
 
 async def test_a_client_that_reconnects_gets_exactly_the_rest(admin: TestClient) -> None:

@@ -114,45 +114,47 @@ class V1Dialect:
             key = (run_id, event.position)
             frames = _recent.get(key)
             if frames is None:
-                frames = await render_once(event)
+                frames = await _render_once(run_id, queries, event)
                 _recent[key] = frames
                 if len(_recent) > RECENT_FRAMES:
                     _recent.popitem(last=False)
             return frames
 
-        async def render_once(event: RecordedEvent) -> list[Frame]:
-            data = event.payload
-            if event.type in RUN_STATUS_AFTER:
-                status = RUN_STATUS_AFTER[event.type]
-                frames = [_frame("workflow-run", {"content": {
-                    "workflowRunId": run_id, "status": RUN_STATUS_WORDS[status]}})]
-                if event.type == EventType.RUN_COMPLETED:
-                    final = await queries.get_run(run_id)
-                    nodes = await queries.node_runs(run_id)
-                    assert final is not None
-                    frames.append(_frame("result", {
-                        "success": True, "workflowRun": run_detail_json(final, nodes)}))
-                elif event.type == EventType.RUN_FAILED:
-                    frames.append(_frame("error", {
-                        "error": "Workflow run failed", "details": data.get("error")}))
-                elif event.type == EventType.RUN_CANCELLED:
-                    frames.append(_frame("error", {
-                        "error": "Workflow run cancelled", "details": data.get("reason")}))
-                return frames
-            node_id = data.get("nodeId")
-            if not isinstance(node_id, str):
-                return []
-            activity_id = activity_run_id(run_id, node_id)
-            if event.type == EventType.NODE_THINKING:
-                return [_frame("thinking", {
-                    "content": data.get("text", ""), "stepId": node_id,
-                    "activityRunId": activity_id})]
-            node_status = node_status_after(event.type, data)
-            if node_status is None:
-                return []
-            return [_frame("activity-run", {"content": {
-                "workflowRunId": run_id, "activityRunId": activity_id, "stepId": node_id,
-                "stepName": data.get("nodeName"), "status": NODE_STATUS_WORDS[node_status],
-                "attempt": data.get("attempt", 1)}})]
-
         return render
+
+
+async def _render_once(run_id: str, queries: RunQueries, event: RecordedEvent) -> list[Frame]:
+    """The frames of one event of a run: the same for every subscriber."""
+    data = event.payload
+    if event.type in RUN_STATUS_AFTER:
+        status = RUN_STATUS_AFTER[event.type]
+        frames = [_frame("workflow-run", {"content": {
+            "workflowRunId": run_id, "status": RUN_STATUS_WORDS[status]}})]
+        if event.type == EventType.RUN_COMPLETED:
+            final = await queries.get_run(run_id)
+            nodes = await queries.node_runs(run_id)
+            assert final is not None
+            frames.append(_frame("result", {
+                "success": True, "workflowRun": run_detail_json(final, nodes)}))
+        elif event.type == EventType.RUN_FAILED:
+            frames.append(_frame("error", {
+                "error": "Workflow run failed", "details": data.get("error")}))
+        elif event.type == EventType.RUN_CANCELLED:
+            frames.append(_frame("error", {
+                "error": "Workflow run cancelled", "details": data.get("reason")}))
+        return frames
+    node_id = data.get("nodeId")
+    if not isinstance(node_id, str):
+        return []
+    activity_id = activity_run_id(run_id, node_id)
+    if event.type == EventType.NODE_THINKING:
+        return [_frame("thinking", {
+            "content": data.get("text", ""), "stepId": node_id,
+            "activityRunId": activity_id})]
+    node_status = node_status_after(event.type, data)
+    if node_status is None:
+        return []
+    return [_frame("activity-run", {"content": {
+        "workflowRunId": run_id, "activityRunId": activity_id, "stepId": node_id,
+        "stepName": data.get("nodeName"), "status": NODE_STATUS_WORDS[node_status],
+        "attempt": data.get("attempt", 1)}})]

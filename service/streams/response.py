@@ -15,6 +15,7 @@ thousands of idle streams those frames were an eighth of the memory.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ from aiohttp.abc import AbstractStreamWriter
 from eventstore.errors import StoreUnavailable
 from eventstore.records import RecordedEvent
 from service import keys
+from service.logging import log_request
 from service.streams.sse import SSE_HEADERS, Frame, encode, encode_retry
 
 log = structlog.get_logger("runstream.streams")
@@ -54,7 +56,7 @@ def never_terminal(event: RecordedEvent) -> bool:
 
 
 class EventStreamResponse(web.StreamResponse):
-    """One SSE response. While open it is in `app[keys.STREAMS]`, closed on shutdown.
+    """One SSE response. While it serves it is in `app[keys.STREAMS]`, closed on shutdown.
 
     Per event the serving loop only awaits the subscription and writes: keepalives,
     the maximum duration and the disconnect poll are looked after by one timer per
@@ -89,6 +91,9 @@ class EventStreamResponse(web.StreamResponse):
         self._write_deadline_s = 0.0
         self.client_gone = False
         self.outcome: str | None = None  # why it ended: terminal, closed, timeout or gone
+        # Set by the request middleware, which leaves the request's log line to the
+        # stream: it is written when the stream ends, with how it ended.
+        self.request_started: float | None = None
         self._task: asyncio.Task[object] | None = None
         self._ending: str | None = None
         self._last_write = 0.0
@@ -109,9 +114,15 @@ class EventStreamResponse(web.StreamResponse):
     async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
         if self.prepared:
             return await super().prepare(request)
-        writer = await super().prepare(request)
-        await self._serve(request)
-        return writer
+        started = time.perf_counter() if self.request_started is None else self.request_started
+        sent = 0
+        try:
+            writer = await super().prepare(request)
+            sent = await self._serve(request)
+            return writer
+        finally:
+            log_request(request, self.status, started,
+                        stream=self.outcome or "cancelled", events=sent)
 
     async def write_eof(self, data: bytes = b"") -> None:
         if self.client_gone:
@@ -121,7 +132,8 @@ class EventStreamResponse(web.StreamResponse):
         except (ConnectionError, RuntimeError):
             pass
 
-    async def _serve(self, request: web.BaseRequest) -> None:
+    async def _serve(self, request: web.BaseRequest) -> int:
+        """Serve the events (setting `outcome`); returns how many it sent."""
         assert isinstance(request, web.Request)  # routed: it has its application
         settings = request.app[keys.SETTINGS]
         self._buffer_bytes = settings.stream_buffer_bytes
@@ -131,8 +143,6 @@ class EventStreamResponse(web.StreamResponse):
             self._transport.set_write_buffer_limits(high=self._buffer_bytes)
         streams = request.app[keys.STREAMS]
         streams.add(self)
-        loop = asyncio.get_running_loop()
-        started = loop.time()
         sent = 0
         try:
             first = encode_retry(settings.stream_retry_ms) if self._options.send_retry else b""
@@ -149,11 +159,10 @@ class EventStreamResponse(web.StreamResponse):
             self.outcome = "unavailable"
             log.warning("stream ended: store unavailable", error=str(exc))
         finally:
-            streams.discard(self)
-            log.info("stream ended", reason=self.outcome or "cancelled", events=sent,
-                     seconds=round(loop.time() - started, 3))
+            streams.discard(self)  # now, not whenever the response is collected
         if self.outcome == "gone" and self._on_disconnect is not None:
             await self._disconnected_run()
+        return sent
 
     async def _disconnected_run(self) -> None:
         assert self._on_disconnect is not None
