@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import httpx_sse
 import pytest
-from structlog.testing import capture_logs
 from aiohttp.test_utils import TestClient
 from api_fixtures import APPROVAL_WORKFLOW, create_workflow, start_waiting_run, wait_for_status
 from auth_fixtures import admin, anon, auth_server, auth_settings, new_client  # noqa: F401
 from sse_reader import SSEFrame, iter_frames, read_frames
+from structlog.testing import capture_logs
 
 from eventstore.records import NewEvent
 from projections.vocabulary import EventType

@@ -14,7 +14,7 @@ from eventstore.records import RecordedEvent
 from projections.vocabulary import EventType, NodeStatus, RunStatus
 from service.dialects.text import error_text
 from service.settings import Settings
-from service.streams.response import Render, StreamOptions
+from service.streams.response import Render, StreamOptions, encoding
 from service.streams.sse import Frame
 
 # Seed 001 knows pending, running, completed, failed, cancelled. A run waiting for an
@@ -115,4 +115,4 @@ class ChatDialect:
                                "error": error_text(data.get("error"))})
             return []
 
-        return render
+        return encoding(render)

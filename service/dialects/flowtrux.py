@@ -17,7 +17,7 @@ from projections.queries import RunQueries
 from projections.vocabulary import EventType, NodeStatus, RunStatus
 from service.dialects.text import error_text
 from service.settings import Settings
-from service.streams.response import Render, StreamOptions
+from service.streams.response import Render, StreamOptions, encoding
 from service.streams.sse import Frame
 
 # The reason recorded when a streaming client goes away, and the text every
@@ -154,4 +154,4 @@ class FlowTruxDialect:
                 "error": data.get("error"), "attempt": data.get("attempt", 1),
             }))
 
-        return render
+        return encoding(render)

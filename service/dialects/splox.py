@@ -28,7 +28,7 @@ from projections.vocabulary import (
 )
 from service.dialects.text import error_text
 from service.settings import Settings
-from service.streams.response import Render, StreamOptions
+from service.streams.response import Render, StreamOptions, encoding
 from service.streams.sse import Frame
 
 RUN_STATUS_WORDS: dict[str, str] = {
@@ -213,4 +213,4 @@ class SploxDialect:
                 body["node_execution"] = fold.node_json(changed)
             return [Frame(orjson.dumps(body))]
 
-        return render
+        return encoding(render)

@@ -19,7 +19,7 @@ from projections.vocabulary import (
 )
 from service.settings import Settings
 from service.streams.response import Render, StreamOptions
-from service.streams.sse import Frame
+from service.streams.sse import Frame, encode_event
 
 RUN_STATUS_WORDS: dict[str, str] = {
     RunStatus.PENDING: "scheduled",
@@ -95,11 +95,11 @@ def _frame(event: str, body: dict[str, Any]) -> Frame:
     return Frame(orjson.dumps(body), event)
 
 
-# Frames of recently rendered events, shared by every subscriber of a run: a v1 frame
-# depends only on the run and the event, so a run streamed to N clients renders each
-# event once, not N times (the result frame's two queries included).
+# Wire bytes of recently rendered events, shared by every subscriber of a run: a v1
+# frame depends only on the run and the event, so a run streamed to N clients renders
+# and encodes each event once, not N times (the result frame's two queries included).
 RECENT_FRAMES = 1024
-_recent: OrderedDict[tuple[str, int], list[Frame]] = OrderedDict()
+_recent: OrderedDict[tuple[str, int], bytes] = OrderedDict()
 
 
 class V1Dialect:
@@ -110,15 +110,15 @@ class V1Dialect:
         queries: RunQueries = context
         run_id = run["id"]
 
-        async def render(event: RecordedEvent) -> list[Frame]:
+        async def render(event: RecordedEvent) -> bytes:
             key = (run_id, event.position)
-            frames = _recent.get(key)
-            if frames is None:
-                frames = await _render_once(run_id, queries, event)
-                _recent[key] = frames
+            data = _recent.get(key)
+            if data is None:
+                data = encode_event(await _render_once(run_id, queries, event), event.position)
+                _recent[key] = data
                 if len(_recent) > RECENT_FRAMES:
                     _recent.popitem(last=False)
-            return frames
+            return data
 
         return render
 

@@ -27,12 +27,25 @@ from eventstore.errors import StoreUnavailable
 from eventstore.records import RecordedEvent
 from service import keys
 from service.logging import log_request
-from service.streams.sse import SSE_HEADERS, Frame, encode, encode_retry
+from service.streams.sse import SSE_HEADERS, Frame, encode, encode_event, encode_retry
 
 log = structlog.get_logger("runstream.streams")
 
-Render = Callable[[RecordedEvent], Awaitable[list[Frame]]]
+# A renderer gives the wire bytes of one event (b"" when the event shows nothing):
+# bytes, not frames, so a dialect whose output is the same for every subscriber
+# (v1) encodes each event once for all of them.
+Render = Callable[[RecordedEvent], Awaitable[bytes]]
+RenderFrames = Callable[[RecordedEvent], Awaitable[list[Frame]]]
 OnDisconnect = Callable[[], Awaitable[None]]
+
+
+def encoding(render_frames: RenderFrames) -> Render:
+    """A renderer from one that gives an event's frames."""
+
+    async def render(event: RecordedEvent) -> bytes:
+        return encode_event(await render_frames(event), event.position)
+
+    return render
 
 
 class ClientGone(Exception):
@@ -187,15 +200,6 @@ class EventStreamResponse(web.StreamResponse):
                 transport.abort()  # drop what it never read; memory is released now
             raise ClientGone(str(exc) or type(exc).__name__) from exc
 
-    async def _send_frames(self, frames: list[Frame], event_id: int) -> None:
-        if not frames:
-            return
-        # Only the last frame of an event carries its id: a client that drops
-        # between two frames of one event resumes before it and loses nothing.
-        chunks = [encode(frame) for frame in frames[:-1]]
-        chunks.append(encode(frames[-1], event_id))
-        await self._send(b"".join(chunks))
-
     def _disconnected(self) -> bool:
         transport = self._transport
         return transport is None or transport.is_closing()
@@ -255,7 +259,9 @@ class EventStreamResponse(web.StreamResponse):
                 await self._send(first)
             self._rearm(deadline)
             async for event in events:
-                await self._send_frames(await self._render(event), event.position)
+                data = await self._render(event)
+                if data:
+                    await self._send(data)
                 sent += 1
                 self._last_write = loop.time()
                 if self._is_terminal(event):

@@ -41,5 +41,18 @@ def encode(frame: Frame, event_id: int | None = None) -> bytes:
     return b"".join(parts)
 
 
+def encode_event(frames: list[Frame], event_id: int) -> bytes:
+    """The wire bytes of the frames one log event renders to (b"" for none).
+
+    Only the last frame carries the event's id: a client that drops between two
+    frames of one event resumes before it and loses nothing.
+    """
+    if not frames:
+        return b""
+    chunks = [encode(frame) for frame in frames[:-1]]
+    chunks.append(encode(frames[-1], event_id))
+    return b"".join(chunks)
+
+
 def encode_retry(milliseconds: int) -> bytes:
     return b"retry: %d\n\n" % milliseconds

@@ -10,7 +10,7 @@ from service import keys
 from service.auth.access import require_admin
 from service.auth.principal import Role
 from service.streams.cursor import cursor_beyond_log, parse_cursor
-from service.streams.response import EventStreamResponse, StreamOptions
+from service.streams.response import EventStreamResponse, StreamOptions, encoding
 from service.streams.sse import Frame
 from service.views.lookup import load_run
 from service.views.params import path_uuid, query_int
@@ -62,7 +62,7 @@ async def all_events_stream(request: web.Request) -> web.StreamResponse:
     if after > head:
         raise cursor_beyond_log(after, head)
     options = StreamOptions(keepalive=RAW_PING, keepalive_interval_s=settings.v1_ping_interval_s)
-    return EventStreamResponse(store.subscribe(None, after), _render_raw, options)
+    return EventStreamResponse(store.subscribe(None, after), encoding(_render_raw), options)
 
 
 def setup_routes(app: web.Application) -> None:

@@ -22,7 +22,7 @@ from service.auth.access import require_principal, visible_workspace_ids
 from service.auth.principal import Principal, Role
 from service.dialects import v1
 from service.streams.cursor import cursor_beyond_log, parse_cursor
-from service.streams.response import EventStreamResponse, StreamOptions
+from service.streams.response import EventStreamResponse, StreamOptions, encoding
 from service.streams.sse import Frame, encode
 from service.views.lookup import load_workflow
 from service.views.params import parse_uuid
@@ -118,7 +118,7 @@ async def runs_feed(request: web.Request) -> web.StreamResponse:
     feed = RunFeedFilter(request, principal, workflow_id)
     options = StreamOptions(keepalive=v1.PING, keepalive_interval_s=settings.v1_ping_interval_s)
     return EventStreamResponse(
-        store.subscribe(None, after), feed.render, options,
+        store.subscribe(None, after), encoding(feed.render), options,
         # The starting position as an id: a browser that reconnects before any run
         # changed resumes from here instead of from a later "now", so nothing in
         # between is lost.
