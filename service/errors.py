@@ -25,15 +25,19 @@ def error_response(
 class ApiError(Exception):
     """Raised by views and helpers; the error middleware renders it."""
 
-    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details
+        self.headers = headers
 
     def response(self) -> web.Response:
-        return error_response(self.status, self.code, self.message, self.details)
+        return error_response(self.status, self.code, self.message, self.details, self.headers)
 
 
 def bad_request(message: str, details: Any = None) -> ApiError:
@@ -58,6 +62,11 @@ def conflict(message: str) -> ApiError:
 
 def unprocessable(message: str, details: Any = None) -> ApiError:
     return ApiError(422, "invalid_workflow", message, details)
+
+
+def too_many_requests(message: str, retry_after_s: int) -> ApiError:
+    return ApiError(429, "too_many_requests", message, {"retryAfterSeconds": retry_after_s},
+                    headers={"Retry-After": str(retry_after_s)})
 
 
 def unavailable(message: str) -> ApiError:

@@ -633,6 +633,13 @@ def _error_responses() -> dict[str, Any]:
         "InvalidWorkflow": response(
             "Invalid workflow definition (`error.code` `invalid_workflow`; `error.details` "
             "`{nodeIds, errors: [{nodeId, message}]}`).", ref("Error")),
+        "TooManyRequests": {
+            **error_response("Too many failed logins from this client, or for this account "
+                             "from this client, within the window (`error.details` "
+                             "`{retryAfterSeconds}`)", "too_many_requests"),
+            "headers": {"Retry-After": header("Seconds until a login may be tried again.",
+                                              integer())},
+        },
         "Unavailable": error_response("The event store is unavailable", "unavailable"),
         "Internal": response("Any other error, always a JSON error body (`internal` for "
                              "500).", ref("Error")),
@@ -722,6 +729,7 @@ def _identity_paths() -> dict[str, Any]:
                                 ref("Error")),
                 "403": err("Forbidden"),
                 "413": err("PayloadTooLarge"),
+                "429": err("TooManyRequests"),
                 "503": err("Unavailable"),
             },
             body=json_body(ref("LoginRequest"), forms=True),
@@ -741,6 +749,26 @@ def _identity_paths() -> dict[str, Any]:
         "/api/v1/auth/me": {"get": operation(
             "getMe", "The caller and their workspaces", tag,
             {"200": response("The caller.", data_of(ref("Me")))})},
+        "/api/v1/auth/password": {"post": operation(
+            "changePassword", "Change the caller's password", tag, {
+                "200": response(
+                    "Changed; the caller's other login sessions are ended (API tokens "
+                    "stay valid until revoked).",
+                    data_of(obj({"passwordChanged": boolean(const=True),
+                                 "sessionsEnded": integer(minimum=0)}))),
+                "400": err("BadRequest"),
+                "403": response("`currentPassword` is wrong, or the CSRF rule refused a "
+                                "cookie write.", ref("Error")),
+                "429": err("TooManyRequests"),
+            },
+            body=json_body(obj({
+                "currentPassword": string(maxLength=MAX_PASSWORD_LENGTH),
+                "newPassword": string(minLength=MIN_PASSWORD_LENGTH,
+                                      maxLength=MAX_PASSWORD_LENGTH),
+            }, required=["currentPassword", "newPassword"])),
+            write=True,
+            description="A wrong current password counts as a failed login for the "
+                        "throttle, so a stolen session or token cannot guess it freely.")},
         "/api/v1/users": {
             "post": operation(
                 "createUser", "Create a user (global admins)", ["users"], {
@@ -829,6 +857,18 @@ def _identity_paths() -> dict[str, Any]:
                 "userId": UUID, "username": string(maxLength=64),
                 "role": string(enum=ROLES),
             }, required=["role"], description="Exactly one of `userId` or `username`.")),
+            write=True)},
+        "/api/v1/workspaces/{id}/members/{userId}": {"delete": operation(
+            "removeMember", "Remove a member (workspace admins)", ["workspaces"], {
+                "200": response("Removed; open streams end at their next reconnect.",
+                                data_of(obj({"workspaceId": string(), "userId": UUID,
+                                             "removed": boolean(const=True)}))),
+                "400": err("BadRequest"),
+                "404": response("Workspace not found (or not the caller's), or the user is "
+                                "not a member.", ref("Error")),
+                "409": response("A workspace must keep at least one admin.", ref("Error")),
+            },
+            parameters=[ws_id, path_param("userId", "User id.")],
             write=True)},
     }
 

@@ -27,6 +27,10 @@ class Settings:
     max_body_bytes: int = 1_048_576
     session_key: str = ""
     session_max_age_s: int = 1_209_600
+    session_cookie_secure: bool = False
+    login_max_failures: int = 5
+    login_max_failures_per_client: int = 30
+    login_failure_window_s: float = 300.0
     admin_password: str = ""
     secrets_key: str = ""
     max_concurrent_runs: int = 16

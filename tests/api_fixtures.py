@@ -43,14 +43,16 @@ async def execute(client: TestClient, workflow_id: str, **inputs: Any) -> dict[s
     return dict(body["data"])
 
 
-async def start_waiting_run(client: TestClient, workflow_id: str, **inputs: Any) -> str:
+async def start_waiting_run(
+    client: TestClient, workflow_id: str, workspace_id: str = "default", **inputs: Any
+) -> str:
     """Start an approval run in the background; returns once its node is waiting."""
     app = client.server.app
     assert app is not None
     from service import keys
 
     engine = app[keys.ENGINE]
-    run_id = await engine.start_run(workflow_id, "default", inputs, {}, "test")
+    run_id = await engine.start_run(workflow_id, workspace_id, inputs, {}, "test")
     await wait_for_status(client, run_id, "waiting")
     return run_id
 

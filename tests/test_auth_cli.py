@@ -1,4 +1,4 @@
-"""`runstream users add` and `runstream tokens create` against a data directory."""
+"""`runstream users add|passwd` and `runstream tokens create` against a data directory."""
 
 from __future__ import annotations
 
@@ -79,3 +79,27 @@ def test_tokens_create_for_an_unknown_user_fails(
 ) -> None:
     code, out, err = run(capsys, "tokens", "create", "nobody", "--data-dir", str(tmp_path))
     assert code == 1 and out is None and "nobody" in err
+
+
+async def test_users_passwd_sets_a_password_and_ends_sessions_while_the_server_runs(
+    aiohttp_client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The way back in for an admin who lost their password: on the machine, no login."""
+    data = ("--data-dir", str(tmp_path))
+    client = await aiohttp_client(create_app(make_settings(tmp_path)))
+    await login(client, "admin", "admin-secret-pw")
+    capsys.readouterr()  # the server's request lines are not the command's output
+    code, out, _ = await arun(capsys, "users", "passwd", "admin", *data)
+    assert code == 0 and out["username"] == "admin" and out["sessionsEnded"] == 1
+    assert (await client.get("/api/v1/auth/me")).status == 401
+    await login(client, "admin", "admin-secret-pw", expect=401)
+    await login(client, "admin", out["password"])
+    capsys.readouterr()
+    code, out, _ = await arun(capsys, "users", "passwd", "admin", "--password", "chosen-password",
+                              *data)
+    assert code == 0 and "password" not in out
+    await login(client, "admin", "chosen-password")
+    capsys.readouterr()
+    assert (await arun(capsys, "users", "passwd", "admin", "--password", "short", *data))[0] == 2
+    code, _, err = await arun(capsys, "users", "passwd", "nobody", *data)
+    assert code == 1 and "no user" in err

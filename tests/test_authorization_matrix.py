@@ -36,7 +36,7 @@ class World:
     waiting_run: str
     finished_run: str
     chat: str  # owned by runner
-    victim: str  # a user only the admin may delete
+    victim: str  # a viewer of the workspace only the admin may remove, then delete
 
 
 @pytest.fixture
@@ -48,6 +48,9 @@ async def world(new_client: ClientFactory) -> World:
     workspace = (await resp.json())["data"]["id"]
     clients: dict[str, TestClient] = {"anon": await new_client(), "admin": admin}
     victim = (await create_user(admin, "victim"))["id"]
+    resp = await admin.post(f"/api/v1/workspaces/{workspace}/members",
+                            json={"userId": victim, "role": "viewer"})
+    assert resp.status == 201, await resp.text()
     for name in ("other", "viewer", "runner", "editor"):
         await create_user(admin, name)
         if name != "other":
@@ -90,6 +93,12 @@ def routes(w: World) -> list[tuple[str, str, Any, tuple[int, ...]]]:
         # Adds the user created two rows up, so that `other` stays an outsider.
         ("POST", f"/api/v1/workspaces/{w.workspace}/members",
          {"username": "newbie", "role": "viewer"}, (401, 404, 403, 403, 403, 201)),
+        ("DELETE", f"/api/v1/workspaces/{w.workspace}/members/{w.victim}", {},
+         (401, 404, 403, 403, 403, 200)),
+        # A wrong current password: refused for everyone, and nothing changes.
+        ("POST", "/api/v1/auth/password",
+         {"currentPassword": "wrong-password", "newPassword": "long-enough-pw"},
+         (401, 403, 403, 403, 403, 403)),
         ("GET", f"/api/v1/workflows?workspaceId={w.workspace}", None, read),
         ("GET", f"/api/v1/workflows/{wf}", None, read),
         ("GET", f"/api/v1/workflows/{wf}/versions/1", None, read),

@@ -1,4 +1,5 @@
-"""`runstream users add` and `runstream tokens create`: identity chores on a data directory."""
+"""`runstream users add|passwd` and `runstream tokens create`: identity chores on a data
+directory (`users passwd` is also how an admin who lost their password gets back in)."""
 
 from __future__ import annotations
 
@@ -48,14 +49,24 @@ def _run(args: argparse.Namespace, action: Callable[[AuthRepository], Awaitable[
     return 0
 
 
+def _password_of(args: argparse.Namespace) -> str | None:
+    """`--password`, or a generated one; None (after saying why) if it is not acceptable."""
+    if args.password is None:
+        return generate_password()
+    if problem := password_problem(args.password):
+        print(f"runstream: {problem}", file=sys.stderr)
+        return None
+    password: str = args.password
+    return password
+
+
 def cmd_users_add(args: argparse.Namespace) -> int:
     """Create a user; prints the generated password once when none was given."""
     if not USERNAME_RE.match(args.username):
         print("runstream: username must be 1-64 letters, digits, '.', '_' or '-'", file=sys.stderr)
         return 2
-    password = args.password if args.password is not None else generate_password()
-    if args.password is not None and (problem := password_problem(password)):
-        print(f"runstream: {problem}", file=sys.stderr)
+    password = _password_of(args)
+    if password is None:
         return 2
 
     async def add(repo: AuthRepository) -> dict[str, Any]:
@@ -70,6 +81,26 @@ def cmd_users_add(args: argparse.Namespace) -> int:
         return result
 
     return _run(args, add)
+
+
+def cmd_users_passwd(args: argparse.Namespace) -> int:
+    """Set a user's password and end their login sessions; prints a generated one once."""
+    password = _password_of(args)
+    if password is None:
+        return 2
+
+    async def passwd(repo: AuthRepository) -> dict[str, Any]:
+        user = await repo.find_user(args.username)
+        if user is None:
+            raise CommandError(f"no user named {args.username!r}")
+        ended = await repo.set_password(user.id, password, keep_session=None)
+        result: dict[str, Any] = {"id": user.id, "username": user.username,
+                                  "sessionsEnded": ended}
+        if args.password is None:
+            result["password"] = password
+        return result
+
+    return _run(args, passwd)
 
 
 def cmd_tokens_create(args: argparse.Namespace) -> int:
@@ -93,7 +124,7 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
 def add_commands(
     subparsers: Any, add_data_options: Callable[[argparse.ArgumentParser], None]
 ) -> None:
-    """Register `users add` and `tokens create` on the `runstream` parser."""
+    """Register `users add`, `users passwd` and `tokens create` on the `runstream` parser."""
     users = subparsers.add_parser("users", help="manage users")
     users_sub = users.add_subparsers(dest="users_command", required=True)
     add = users_sub.add_parser("add", help="create a user (password generated if not given)")
@@ -102,6 +133,13 @@ def add_commands(
     add.add_argument("--admin", action="store_true", help="make the user a global admin")
     add_data_options(add)
     add.set_defaults(func=cmd_users_add)
+    passwd = users_sub.add_parser(
+        "passwd", help="set a user's password and end their sessions (generated if not given)")
+    passwd.add_argument("username")
+    passwd.add_argument("--password",
+                        help="at least 8 characters; default: generated and printed")
+    add_data_options(passwd)
+    passwd.set_defaults(func=cmd_users_passwd)
 
     tokens = subparsers.add_parser("tokens", help="manage API tokens")
     tokens_sub = tokens.add_subparsers(dest="tokens_command", required=True)

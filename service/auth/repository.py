@@ -164,6 +164,25 @@ class AuthRepository:
         ok = await asyncio.to_thread(verify_password, password, encoded)
         return _user(rows[0]) if rows and ok else None
 
+    async def set_password(self, user_id: str, password: str, keep_session: str | None) -> int:
+        """Replace a user's password and end their other login sessions (all but the one
+        whose secret is `keep_session`); returns how many sessions it ended."""
+        encoded = await asyncio.to_thread(hash_password, password)
+        now = utc_now()
+        keep = _digest(keep_session) if keep_session is not None else ""
+
+        def update(conn: sqlite3.Connection) -> int:
+            conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (encoded, user_id))
+            ended = conn.execute(
+                "UPDATE login_sessions SET revoked_at = ? "
+                "WHERE user_id = ? AND revoked_at IS NULL AND id_hash != ?",
+                (now, user_id, keep),
+            ).rowcount
+            return int(ended)
+
+        ended: int = await self.db.execute_write(update)
+        return ended
+
     # -- login sessions (the cookie carries a random id; revoking it ends the session) -----
 
     async def create_session(self, user_id: str, max_age_s: int) -> str:

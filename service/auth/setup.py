@@ -9,13 +9,14 @@ from aiohttp import web
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from service import keys
-from service.auth.keys import AUTH, WORKSPACES
+from service.auth.keys import AUTH, LOGIN_THROTTLE, WORKSPACES
 from service.auth.middleware import authenticate
 from service.auth.passwords import generate_password
 from service.auth.repository import AuthRepository
 from service.auth.schema import ADMIN_USERNAME
 from service.auth.session_key import session_fernet
 from service.auth.sessions import STORAGE, save_sessions
+from service.auth.throttle import LoginThrottle, ThrottleLimits
 from service.auth.workspaces import WorkspaceRepository
 from service.views import auth_views
 
@@ -49,8 +50,14 @@ def setup_auth(app: web.Application) -> None:
         max_age=settings.session_max_age_s,
         httponly=True,
         samesite="Lax",
+        secure=settings.session_cookie_secure,
     )
     app[STORAGE] = storage
+    app[LOGIN_THROTTLE] = LoginThrottle(ThrottleLimits(
+        per_account=settings.login_max_failures,
+        per_client=settings.login_max_failures_per_client,
+        window_s=settings.login_failure_window_s,
+    ))
     app.middlewares.append(save_sessions)
     app.middlewares.append(authenticate)
     app.cleanup_ctx.append(_identity_ctx)

@@ -116,14 +116,9 @@ class WorkspaceRepository:
                 "SELECT role FROM workspace_members WHERE workspace_id = ? AND user_id = ?",
                 (workspace_id, user_id),
             ).fetchone()
-            if row is not None and row[0] == "admin" and role != "admin":
-                (admins,) = conn.execute(
-                    "SELECT COUNT(*) FROM workspace_members "
-                    "WHERE workspace_id = ? AND role = 'admin'",
-                    (workspace_id,),
-                ).fetchone()
-                if admins <= 1:
-                    raise LastWorkspaceAdmin(workspace_id)
+            if (row is not None and row[0] == "admin" and role != "admin"
+                    and self._admin_count(conn, workspace_id) <= 1):
+                raise LastWorkspaceAdmin(workspace_id)
             conn.execute(
                 "INSERT INTO workspace_members (workspace_id, user_id, role, added_at) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (workspace_id, user_id) "
@@ -134,6 +129,35 @@ class WorkspaceRepository:
 
         created: bool = await self.db.execute_write(upsert)
         return created
+
+    async def remove_member(self, workspace_id: str, user_id: str) -> bool:
+        """Remove a member; False if they were not one. The last admin cannot be removed."""
+
+        def delete(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT role FROM workspace_members WHERE workspace_id = ? AND user_id = ?",
+                (workspace_id, user_id),
+            ).fetchone()
+            if row is None:
+                return False
+            if row[0] == "admin" and self._admin_count(conn, workspace_id) <= 1:
+                raise LastWorkspaceAdmin(workspace_id)
+            conn.execute(
+                "DELETE FROM workspace_members WHERE workspace_id = ? AND user_id = ?",
+                (workspace_id, user_id),
+            )
+            return True
+
+        removed: bool = await self.db.execute_write(delete)
+        return removed
+
+    @staticmethod
+    def _admin_count(conn: sqlite3.Connection, workspace_id: str) -> int:
+        (admins,) = conn.execute(
+            "SELECT COUNT(*) FROM workspace_members WHERE workspace_id = ? AND role = 'admin'",
+            (workspace_id,),
+        ).fetchone()
+        return int(admins)
 
     # -- chats -----------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from aiohttp.abc import AbstractStreamWriter
 from eventstore.errors import StoreUnavailable
 from eventstore.records import RecordedEvent
 from service import keys
+from service.auth.principal import PRINCIPAL
 from service.logging import log_request
 from service.streams.sse import SSE_HEADERS, Frame, encode, encode_event, encode_retry
 
@@ -68,6 +69,21 @@ def never_terminal(event: RecordedEvent) -> bool:
     return False
 
 
+def end_streams_of(app: web.Application, user_id: str) -> int:
+    """End every open stream of a user whose access just shrank (removed from a workspace,
+    deleted, a token revoked, a password changed); returns how many.
+
+    Access is checked when a stream opens, so an open one would go on showing what its
+    user may no longer see. Ended streams make their clients reconnect: access is checked
+    again, and a client still allowed resumes where it was, losing nothing.
+    """
+    streams = app[keys.STREAMS]
+    ended = [stream for stream in streams if stream.user_id == user_id]
+    for stream in ended:
+        stream.close("revoked")
+    return len(ended)
+
+
 class EventStreamResponse(web.StreamResponse):
     """One SSE response. While it serves it is in `app[keys.STREAMS]`, closed on shutdown.
 
@@ -107,15 +123,17 @@ class EventStreamResponse(web.StreamResponse):
         # Set by the request middleware, which leaves the request's log line to the
         # stream: it is written when the stream ends, with how it ended.
         self.request_started: float | None = None
+        self.user_id: str | None = None  # whose stream it is (None: anonymous)
         self._task: asyncio.Task[object] | None = None
         self._ending: str | None = None
         self._last_write = 0.0
         self._keepalive_task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
 
-    def close(self) -> None:
-        """End the stream at the next opportunity (server shutdown)."""
-        self._end("closed")
+    def close(self, reason: str = "closed") -> None:
+        """End the stream at the next opportunity: server shutdown ("closed"), or its
+        user's access shrank ("revoked"). Either way the client reconnects and resumes."""
+        self._end(reason)
 
     def _end(self, reason: str) -> None:
         if self._ending is not None:
@@ -154,6 +172,8 @@ class EventStreamResponse(web.StreamResponse):
         self._transport = request.transport
         if self._transport is not None:
             self._transport.set_write_buffer_limits(high=self._buffer_bytes)
+        principal = request.get(PRINCIPAL)
+        self.user_id = principal.user_id if principal is not None else None
         streams = request.app[keys.STREAMS]
         streams.add(self)
         sent = 0

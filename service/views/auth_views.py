@@ -15,7 +15,7 @@ from service.auth.access import (
     require_principal,
     require_workspace_role,
 )
-from service.auth.keys import AUTH, WORKSPACES
+from service.auth.keys import AUTH, LOGIN_THROTTLE, WORKSPACES
 from service.auth.middleware import SESSION_ID, check_same_origin
 from service.auth.passwords import MAX_PASSWORD_LENGTH, generate_password, password_problem
 from service.auth.principal import Principal, Role
@@ -31,7 +31,15 @@ from service.auth.validation import (
     username_field,
 )
 from service.auth.workspaces import LastWorkspaceAdmin, Workspace, WorkspaceNameTaken
-from service.errors import bad_request, conflict, not_found, unauthorized
+from service.errors import (
+    bad_request,
+    conflict,
+    forbidden,
+    not_found,
+    too_many_requests,
+    unauthorized,
+)
+from service.streams.response import end_streams_of
 
 API = "/api/v1"
 
@@ -67,6 +75,21 @@ async def _workspaces_of(request: web.Request, principal: Principal) -> list[dic
 
 # -- session -------------------------------------------------------------------
 
+async def _check_password(request: web.Request, username: str, password: str) -> User | None:
+    """The user if `password` is theirs. Counted by the login throttle: 429 while this
+    client is over its limits, refused before scrypt runs so a locked-out guess is cheap."""
+    throttle = request.app[LOGIN_THROTTLE]
+    client = request.remote or ""
+    wait_s = throttle.retry_after(username, client)
+    if wait_s is not None:
+        raise too_many_requests("too many failed password attempts; try again later", wait_s)
+    throttle.attempt(username, client)
+    user = await request.app[AUTH].authenticate(username, password)
+    if user is not None:
+        throttle.succeeded(username, client)
+    return user
+
+
 async def login(request: web.Request) -> web.Response:
     # Login CSRF (being signed in as the attacker) is refused like any other forged write.
     check_same_origin(request)
@@ -74,7 +97,7 @@ async def login(request: web.Request) -> web.Response:
     username = string_field(body, "username", max_len=64)
     password = string_field(body, "password", max_len=MAX_PASSWORD_LENGTH)
     assert username is not None and password is not None
-    user = await request.app[AUTH].authenticate(username, password)
+    user = await _check_password(request, username, password)
     if user is None:
         # One message for both cases: a login must not reveal which usernames exist.
         raise unauthorized("invalid username or password")
@@ -83,6 +106,27 @@ async def login(request: web.Request) -> web.Response:
     session = await new_session(request)  # a fresh cookie: no session fixation
     session[SESSION_ID] = secret
     return ok({**user_json(user), "via": "session"})
+
+
+async def change_password(request: web.Request) -> web.Response:
+    """Change the caller's password; needs the current one, and ends their other sessions."""
+    principal = require_principal(request)
+    body = await read_body(request)
+    current = string_field(body, "currentPassword", max_len=MAX_PASSWORD_LENGTH)
+    new = string_field(body, "newPassword", max_len=MAX_PASSWORD_LENGTH)
+    assert current is not None and new is not None
+    problem = password_problem(new)
+    if problem is not None:
+        raise bad_request(f"newPassword: {problem}")
+    # A wrong current password counts as a failed login: a stolen session or token must
+    # not become a way to guess the password without limit.
+    if await _check_password(request, principal.username, current) is None:
+        raise forbidden("currentPassword is not the account's password")
+    secret = (await get_session(request)).get(SESSION_ID) if principal.via == "session" else None
+    ended = await request.app[AUTH].set_password(
+        principal.user_id, new, secret if isinstance(secret, str) else None)
+    end_streams_of(request.app, principal.user_id)
+    return ok({"passwordChanged": True, "sessionsEnded": ended})
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -139,6 +183,7 @@ async def delete_user(request: web.Request) -> web.Response:
         raise conflict("you cannot delete your own account")
     if not await request.app[AUTH].delete_user(user_id):
         raise not_found("user not found")
+    end_streams_of(request.app, user_id)
     return ok({"id": user_id, "deleted": True})
 
 
@@ -167,6 +212,7 @@ async def revoke_token(request: web.Request) -> web.Response:
     if token is None or (token.user_id != principal.user_id and not principal.is_admin):
         raise not_found("token not found")
     await repo.revoke_token(token_id)
+    end_streams_of(request.app, token.user_id)
     revoked = await repo.get_token(token_id)
     assert revoked is not None
     return ok(token_json(revoked))
@@ -222,10 +268,25 @@ async def add_member(request: web.Request) -> web.Response:
     return ok(member, status=201 if created else 200)
 
 
+async def remove_member(request: web.Request) -> web.Response:
+    workspace_id = parse_workspace_id(request.match_info["id"])
+    await require_workspace_role(request, workspace_id, Role.ADMIN)
+    user_id = parse_uuid(request.match_info["userId"], "user id")
+    try:
+        removed = await request.app[WORKSPACES].remove_member(workspace_id, user_id)
+    except LastWorkspaceAdmin:
+        raise conflict("a workspace must keep at least one admin") from None
+    if not removed:
+        raise not_found("not a member of this workspace")
+    end_streams_of(request.app, user_id)
+    return ok({"workspaceId": workspace_id, "userId": user_id, "removed": True})
+
+
 def setup_routes(app: web.Application) -> None:
     app.router.add_post(f"{API}/auth/login", login)
     app.router.add_post(f"{API}/auth/logout", logout)
     app.router.add_get(f"{API}/auth/me", me)
+    app.router.add_post(f"{API}/auth/password", change_password)
     app.router.add_post(f"{API}/users", create_user)
     app.router.add_get(f"{API}/users", list_users)
     app.router.add_delete(f"{API}/users/{{id}}", delete_user)
@@ -235,3 +296,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post(f"{API}/workspaces", create_workspace)
     app.router.add_get(f"{API}/workspaces", list_workspaces)
     app.router.add_post(f"{API}/workspaces/{{id}}/members", add_member)
+    app.router.add_delete(f"{API}/workspaces/{{id}}/members/{{userId}}", remove_member)

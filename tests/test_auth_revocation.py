@@ -1,0 +1,164 @@
+"""Taking access away: removing a member, changing a password, revoking a token, deleting
+a user. Each takes effect on the next request and ends the user's open streams, whose
+reconnects are checked again (and resume with no loss when still allowed)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient
+from api_fixtures import APPROVAL_WORKFLOW, create_workflow, start_waiting_run
+from auth_fixtures import (  # noqa: F401
+    ADMIN_PASSWORD,
+    USER_PASSWORD,
+    ClientFactory,
+    admin,
+    auth_server,
+    auth_settings,
+    bearer,
+    create_token,
+    login,
+    new_client,
+    user_client,
+)
+from sse_reader import iter_frames
+
+from service import keys
+
+NEW_PASSWORD = "a-brand-new-password"
+
+
+async def team_run(admin: TestClient) -> tuple[str, str]:
+    """A workspace "team" with a run waiting for approval in it."""
+    resp = await admin.post("/api/v1/workspaces", json={"name": "team"})
+    assert resp.status == 201, await resp.text()
+    workspace = (await resp.json())["data"]["id"]
+    workflow_id = await create_workflow(admin, {**APPROVAL_WORKFLOW, "workspaceId": workspace})
+    return workspace, await start_waiting_run(admin, workflow_id, workspace, x=1)
+
+
+async def add_member(admin: TestClient, workspace: str, username: str, role: str) -> None:
+    resp = await admin.post(f"/api/v1/workspaces/{workspace}/members",
+                            json={"username": username, "role": role})
+    assert resp.status in (200, 201), await resp.text()
+
+
+async def ends(resp: ClientResponse, within_s: float = 5.0) -> int:
+    """Read a stream until the server ends it; returns how many event frames it sent."""
+    count = 0
+    async with asyncio.timeout(within_s):
+        async for frame in iter_frames(resp):
+            if frame.id is not None:
+                count += 1
+    return count
+
+
+async def test_removing_a_member_ends_their_streams_and_their_access(
+    admin: TestClient, new_client: ClientFactory
+) -> None:
+    workspace, run_id = await team_run(admin)
+    viewer, user = await user_client(new_client, admin, "vera")
+    await add_member(admin, workspace, "vera", "viewer")
+    stream = await viewer.get(f"/api/v1/workflow-runs/{run_id}/stream")
+    assert stream.status == 200
+    resp = await admin.delete(f"/api/v1/workspaces/{workspace}/members/{user['id']}",
+                              json={})
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["data"]["removed"] is True
+    seen = await ends(stream)
+    assert seen > 0
+    # The reconnect is checked again: the run is now invisible to her.
+    again = await viewer.get(f"/api/v1/workflow-runs/{run_id}/stream",
+                             headers={"Last-Event-ID": "1"})
+    assert again.status == 404
+    assert (await viewer.get(f"/api/v1/workflow-runs/{run_id}")).status == 404
+    # Removing her again: she is not a member.
+    resp = await admin.delete(f"/api/v1/workspaces/{workspace}/members/{user['id']}",
+                              json={})
+    assert resp.status == 404
+
+
+async def test_only_the_removed_members_streams_end(
+    admin: TestClient, new_client: ClientFactory
+) -> None:
+    workspace, run_id = await team_run(admin)
+    stays, _ = await user_client(new_client, admin, "stays")
+    goes, gone_user = await user_client(new_client, admin, "goes")
+    await add_member(admin, workspace, "stays", "viewer")
+    await add_member(admin, workspace, "goes", "viewer")
+    kept = await stays.get(f"/api/v1/workflow-runs/{run_id}/stream")
+    ended = await goes.get(f"/api/v1/workflow-runs/{run_id}/stream")
+    resp = await admin.delete(f"/api/v1/workspaces/{workspace}/members/{gone_user['id']}",
+                              json={})
+    assert resp.status == 200
+    await ends(ended)
+    streams = admin.server.app[keys.STREAMS]  # type: ignore[index]
+    assert len(streams) == 1  # the one that stays
+    kept.close()
+
+
+async def test_the_last_admin_of_a_workspace_cannot_be_removed(admin: TestClient) -> None:
+    workspace, _ = await team_run(admin)
+    me = (await (await admin.get("/api/v1/auth/me")).json())["data"]
+    resp = await admin.delete(f"/api/v1/workspaces/{workspace}/members/{me['id']}", json={})
+    assert resp.status == 409
+    assert (await resp.json())["error"]["code"] == "conflict"
+    resp = await admin.delete(f"/api/v1/workspaces/{workspace}/members/not-a-uuid", json={})
+    assert resp.status == 400
+
+
+async def test_changing_a_password_ends_the_other_sessions_but_not_this_one(
+    admin: TestClient, new_client: ClientFactory
+) -> None:
+    here, _ = await user_client(new_client, admin, "pat")
+    elsewhere = await new_client()
+    await login(elsewhere, "pat", USER_PASSWORD)
+    token = (await create_token(here))["token"]
+    stream = await elsewhere.get("/api/v1/workflow-runs/stream")  # the console's feed
+    assert stream.status == 200
+    resp = await here.post("/api/v1/auth/password", json={
+        "currentPassword": USER_PASSWORD, "newPassword": NEW_PASSWORD})
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["data"] == {"passwordChanged": True, "sessionsEnded": 1}
+    await ends(stream)
+    assert (await here.get("/api/v1/auth/me")).status == 200
+    assert (await elsewhere.get("/api/v1/auth/me")).status == 401
+    # API tokens are credentials of their own: they stay until revoked.
+    assert (await elsewhere.get("/api/v1/auth/me", headers=bearer(token))).status == 200
+    fresh = await new_client()
+    await login(fresh, "pat", USER_PASSWORD, expect=401)
+    await login(fresh, "pat", NEW_PASSWORD, expect=200)
+
+
+async def test_a_password_change_needs_the_current_password(
+    admin: TestClient, new_client: ClientFactory
+) -> None:
+    client, _ = await user_client(new_client, admin, "quinn")
+    resp = await client.post("/api/v1/auth/password", json={
+        "currentPassword": "not-it", "newPassword": NEW_PASSWORD})
+    assert resp.status == 403
+    resp = await client.post("/api/v1/auth/password", json={
+        "currentPassword": USER_PASSWORD, "newPassword": "short"})
+    assert resp.status == 400
+    assert "newPassword" in (await resp.json())["error"]["message"]
+    # Nothing changed: the old password still signs in.
+    await login(await new_client(), "quinn", USER_PASSWORD, expect=200)
+
+
+async def test_revoking_a_token_ends_the_streams_it_could_open(
+    admin: TestClient, new_client: ClientFactory
+) -> None:
+    workflow_id = await create_workflow(admin, APPROVAL_WORKFLOW)
+    run_id = await start_waiting_run(admin, workflow_id, x=1)
+    token = await create_token(admin)
+    reader = await new_client()
+    stream = await reader.get(f"/api/v1/workflow-runs/{run_id}/stream",
+                              headers=bearer(token["token"]))
+    assert stream.status == 200
+    resp = await admin.delete(f"/api/v1/tokens/{token['id']}", json={})
+    assert resp.status == 200
+    await ends(stream)
+    again = await reader.get(f"/api/v1/workflow-runs/{run_id}/stream",
+                             headers={**bearer(token["token"]), "Last-Event-ID": "1"})
+    assert again.status == 401

@@ -1,0 +1,129 @@
+"""Login throttling: failed logins are limited per account and client, and per client."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from auth_fixtures import (  # noqa: F401
+    ADMIN_PASSWORD,
+    USER_PASSWORD,
+    ClientFactory,
+    admin,
+    anon,
+    auth_server,
+    create_user,
+    login,
+    make_settings,
+    new_client,
+)
+
+from service.auth.setup import SESSION_COOKIE
+from service.auth.throttle import MAX_TRACKED_KEYS, LoginThrottle, ThrottleLimits
+from service.settings import Settings
+
+PER_ACCOUNT = 3
+PER_CLIENT = 7
+WINDOW_S = 1.5
+
+
+@pytest.fixture
+def auth_settings(tmp_path: Path) -> Settings:
+    return make_settings(
+        tmp_path, login_max_failures=PER_ACCOUNT, login_max_failures_per_client=PER_CLIENT,
+        login_failure_window_s=WINDOW_S,
+    )
+
+
+async def try_login(client: TestClient, username: str, password: str) -> tuple[int, Any, Any]:
+    resp = await client.post("/api/v1/auth/login",
+                             json={"username": username, "password": password})
+    return resp.status, await resp.json(), resp.headers.get("Retry-After")
+
+
+async def test_an_account_locks_after_its_failures_even_for_the_right_password(
+    anon: TestClient, admin: TestClient
+) -> None:
+    for _ in range(PER_ACCOUNT):
+        await login(anon, "admin", "wrong-password", expect=401)
+    status, body, retry_after = await try_login(anon, "Admin", ADMIN_PASSWORD)
+    assert status == 429
+    assert body["error"]["code"] == "too_many_requests"
+    assert retry_after is not None and 1 <= int(retry_after) <= WINDOW_S + 1
+    assert body["error"]["details"] == {"retryAfterSeconds": int(retry_after)}
+    # The refusal touched nothing: the admin's existing session still works.
+    assert (await admin.get("/api/v1/auth/me")).status == 200
+    await asyncio.sleep(WINDOW_S + 0.1)  # the failures age out of the window
+    await login(anon, "admin", ADMIN_PASSWORD, expect=200)
+
+
+async def test_other_accounts_are_not_locked_by_one_accounts_failures(
+    anon: TestClient, admin: TestClient
+) -> None:
+    await create_user(admin, "carol")
+    for _ in range(PER_ACCOUNT):
+        await login(anon, "admin", "wrong-password", expect=401)
+    await login(anon, "admin", ADMIN_PASSWORD, expect=429)
+    await login(anon, "carol", USER_PASSWORD, expect=200)
+
+
+async def test_a_client_cycling_usernames_is_stopped(anon: TestClient) -> None:
+    statuses = [(await try_login(anon, f"user{i}", "wrong-password"))[0]
+                for i in range(PER_CLIENT + 3)]
+    assert statuses == [401] * PER_CLIENT + [429] * 3
+
+
+async def test_a_success_clears_the_accounts_failures(anon: TestClient) -> None:
+    for _ in range(2):
+        for _ in range(PER_ACCOUNT - 1):
+            await login(anon, "admin", "wrong-password", expect=401)
+        await login(anon, "admin", ADMIN_PASSWORD, expect=200)
+    await login(anon, "admin", "wrong-password", expect=401)
+
+
+async def test_parallel_guesses_are_limited_as_well_as_sequential_ones(
+    anon: TestClient,
+) -> None:
+    results = await asyncio.gather(*(
+        try_login(anon, "admin", f"guess-{i}") for i in range(PER_ACCOUNT * 4)))
+    statuses = sorted(status for status, _, _ in results)
+    # Each attempt counts from the moment it starts, not when its password check ends.
+    assert statuses == [401] * PER_ACCOUNT + [429] * (PER_ACCOUNT * 3)
+
+
+async def test_secure_cookie_setting(aiohttp_client: Any, tmp_path: Path) -> None:
+    from service.app import create_app
+
+    for secure in (False, True):
+        settings = make_settings(tmp_path / str(secure), session_cookie_secure=secure)
+        client: TestClient = await aiohttp_client(create_app(settings))
+        resp = await client.post("/api/v1/auth/login",
+                                 json={"username": "admin", "password": ADMIN_PASSWORD})
+        assert resp.status == 200
+        assert bool(resp.cookies[SESSION_COOKIE]["secure"]) is secure
+
+
+def test_the_memory_of_failures_is_bounded() -> None:
+    now = [0.0]
+    throttle = LoginThrottle(ThrottleLimits(per_account=3, per_client=10, window_s=60),
+                             clock=lambda: now[0])
+    # Distinct usernames from distinct clients: each attempt adds two keys.
+    for i in range(MAX_TRACKED_KEYS):
+        throttle.attempt(f"user{i}", f"10.0.{i // 256}.{i % 256}")
+        now[0] += 0.001
+    assert len(throttle) <= MAX_TRACKED_KEYS + 2
+    # The newest client is still remembered and still limited.
+    for _ in range(2):
+        throttle.attempt("last", "192.0.2.1")
+    assert throttle.retry_after("last", "192.0.2.1") is None
+    throttle.attempt("last", "192.0.2.1")
+    assert throttle.retry_after("last", "192.0.2.1") == 60
+    # Once the window has passed, the next prune forgets everything that aged out.
+    now[0] += 61
+    for i in range(3):
+        throttle.attempt(f"fresh{i}", "192.0.2.2")
+    assert len(throttle) <= 4
+    assert throttle.retry_after("last", "192.0.2.1") is None
