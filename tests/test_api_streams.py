@@ -7,6 +7,7 @@ import socket
 import uuid
 from typing import Any
 
+import aiohttp
 import httpx
 import httpx_sse
 import pytest
@@ -322,3 +323,73 @@ async def test_on_disconnect_must_be_a_known_choice(admin: TestClient) -> None:
     assert resp.status == 400
     listed = await (await admin.get("/api/v1/workflow-runs")).json()
     assert listed["pagination"]["total"] == 0
+
+
+async def test_head_on_a_stream_sends_headers_only_and_keeps_the_connection(
+    admin: TestClient,
+) -> None:
+    workflow_id = await create_workflow(admin, APPROVAL_WORKFLOW)
+    run_id = await start_waiting_run(admin, workflow_id, x=1)
+    resp = await admin.head(f"/api/v1/workflow-runs/{run_id}/stream")
+    assert resp.status == 200
+    assert resp.headers["Content-Type"] == "text/event-stream"
+    assert await resp.read() == b""
+    assert not admin.server.app[keys.STREAMS]  # type: ignore[index]
+    # The same keep-alive connection answers the next request.
+    assert (await admin.get(f"/api/v1/workflow-runs/{run_id}")).status == 200
+
+
+async def test_a_failing_stream_is_cut_off_and_logged_and_the_client_can_resume(
+    aiohttp_client: Any, auth_settings: Settings
+) -> None:
+    """A bug while serving (here a renderer that fails on its second event) must not end
+    the body cleanly, which would look like the end of the stream: the body is cut off,
+    the error is logged with the request's line, and a reconnect resumes after the last
+    event the client got."""
+    from auth_fixtures import ADMIN_PASSWORD, login
+
+    from service.app import create_app
+    from service.streams.cursor import parse_cursor
+    from service.streams.response import EventStreamResponse, StreamOptions, encoding
+    from service.streams.sse import Frame
+
+    app = create_app(auth_settings)
+    failures = []
+
+    async def render(event: Any) -> list[Frame]:
+        if event.position == 2 and not failures:
+            failures.append(event.position)
+            raise ValueError("renderer bug")
+        return [Frame(str(event.position).encode())]
+
+    async def broken_stream(request: Any) -> EventStreamResponse:
+        store = request.app[keys.STORE]
+        return EventStreamResponse(store.subscribe("s", parse_cursor(request)),
+                                   encoding(render), StreamOptions())
+
+    app.router.add_get("/test/broken-stream", broken_stream)
+    client = await aiohttp_client(app)
+    await login(client, "admin", ADMIN_PASSWORD)
+    store = app[keys.STORE]
+    for i in range(3):
+        await store.append("s", [NewEvent("Test", {"i": i})])
+    positions = [e.position for e in await store.read("s", 0, 10)]
+    with capture_logs() as logs:
+        resp = await client.get("/test/broken-stream")
+        got: list[str] = []
+        with pytest.raises(aiohttp.ClientPayloadError):  # the chunked body never ends
+            async for frame in iter_frames(resp):
+                if frame.id is not None:
+                    got.append(frame.id)
+    assert got == [str(positions[0])]
+    assert any(e["event"] == "stream failed" and e["log_level"] == "error" for e in logs)
+    line = [e for e in logs if e["event"] == "request"]
+    assert line and line[0]["stream"] == "error" and line[0]["events"] == 1
+    resumed = await client.get("/test/broken-stream", headers={"Last-Event-ID": got[-1]})
+    rest: list[str] = []
+    async for frame in iter_frames(resumed):
+        if frame.id is not None:
+            rest.append(frame.id)
+        if len(rest) == 2:
+            break
+    assert rest == [str(p) for p in positions[1:]]

@@ -39,6 +39,10 @@ Render = Callable[[RecordedEvent], Awaitable[bytes]]
 RenderFrames = Callable[[RecordedEvent], Awaitable[list[Frame]]]
 OnDisconnect = Callable[[], Awaitable[None]]
 
+# Endings the server chooses (shutdown, access revoked): the client is still there and
+# will reconnect and resume, so they are not disconnects.
+SERVER_ENDINGS = frozenset({"closed", "revoked"})
+
 
 def encoding(render_frames: RenderFrames) -> Render:
     """A renderer from one that gives an event's frames."""
@@ -116,10 +120,12 @@ class EventStreamResponse(web.StreamResponse):
         if on_disconnect is not None and options.disconnect_poll_s is None:
             options.disconnect_poll_s = 1.0  # a silent disconnect must be noticed to act on it
         self._transport: asyncio.Transport | None = None
-        self._buffer_bytes = 0
+        self._low_water = self._high_water = 0
         self._write_deadline_s = 0.0
         self.client_gone = False
-        self.outcome: str | None = None  # why it ended: terminal, closed, timeout or gone
+        # Why it ended: terminal, closed, revoked, timeout, gone, unavailable, error, head.
+        self.outcome: str | None = None
+        self.events_sent = 0
         # Set by the request middleware, which leaves the request's log line to the
         # stream: it is written when the stream ends, with how it ended.
         self.request_started: float | None = None
@@ -146,14 +152,11 @@ class EventStreamResponse(web.StreamResponse):
         if self.prepared:
             return await super().prepare(request)
         started = time.perf_counter() if self.request_started is None else self.request_started
-        sent = 0
         try:
-            writer = await super().prepare(request)
-            sent = await self._serve(request)
-            return writer
+            return await self._serve(request)
         finally:
             log_request(request, self.status, started,
-                        stream=self.outcome or "cancelled", events=sent)
+                        stream=self.outcome or "cancelled", events=self.events_sent)
 
     async def write_eof(self, data: bytes = b"") -> None:
         if self.client_gone:
@@ -163,44 +166,74 @@ class EventStreamResponse(web.StreamResponse):
         except (ConnectionError, RuntimeError):
             pass
 
-    async def _serve(self, request: web.BaseRequest) -> int:
-        """Serve the events (setting `outcome`); returns how many it sent."""
+    async def _serve(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
+        """Send the headers, then the events until the end (setting `outcome`)."""
         assert isinstance(request, web.Request)  # routed: it has its application
+        try:
+            writer = await super().prepare(request)
+        except ConnectionError:
+            # Gone before the headers went out: still a disconnect to act on.
+            self.client_gone = True
+            self.outcome = "gone"
+            await self._events_done()
+            await self._after_disconnect()
+            return None
+        if request.method == "HEAD":
+            self.outcome = "head"  # the headers say what a GET would stream; no body
+            await self._events_done()
+            return writer
         settings = request.app[keys.SETTINGS]
-        self._buffer_bytes = settings.stream_buffer_bytes
         self._write_deadline_s = settings.stream_write_deadline_s
         self._transport = request.transport
         if self._transport is not None:
-            self._transport.set_write_buffer_limits(high=self._buffer_bytes)
+            self._transport.set_write_buffer_limits(high=settings.stream_buffer_bytes)
+            self._low_water, self._high_water = self._transport.get_write_buffer_limits()
         principal = request.get(PRINCIPAL)
         self.user_id = principal.user_id if principal is not None else None
         streams = request.app[keys.STREAMS]
         streams.add(self)
-        sent = 0
         try:
             first = encode_retry(settings.stream_retry_ms) if self._options.send_retry else b""
-            sent = await self._pump(first + self._prelude)
+            await self._pump(first + self._prelude)
         except asyncio.CancelledError:
             # Servers with handler cancellation cancel the task of a client that went
-            # away before the loop sees it go. Shutdown closes streams first, so a
-            # cancellation of an open stream is a disconnect.
-            if self._on_disconnect is not None and self._ending != "closed":
-                await asyncio.shield(self._disconnected_run())
+            # away before the loop sees it go; the server's own endings (shutdown, access
+            # revoked) never come this way, so this is a disconnect.
+            await self._after_disconnect()
             raise
         except StoreUnavailable as exc:
             # The client reconnects (with its Last-Event-ID) once the store is back.
             self.outcome = "unavailable"
             log.warning("stream ended: store unavailable", error=str(exc))
+        except Exception:
+            # A bug (a renderer, the subscription): cut the body off rather than end it
+            # cleanly, so the client sees an error, reconnects and resumes from its last id.
+            self.outcome = "error"
+            log.exception("stream failed")
+            self._abort()
         finally:
             streams.discard(self)  # now, not whenever the response is collected
-        if self.outcome == "gone" and self._on_disconnect is not None:
-            await self._disconnected_run()
-        return sent
+        if self.outcome == "gone":
+            await self._after_disconnect()
+        return writer
 
-    async def _disconnected_run(self) -> None:
-        assert self._on_disconnect is not None
+    async def _events_done(self) -> None:
+        aclose = getattr(self._events, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    async def _after_disconnect(self) -> None:
+        """Run the caller's on-disconnect action (once, and to its end even if the
+        handler task is cancelled meanwhile)."""
+        if self._on_disconnect is None or self._ending in SERVER_ENDINGS:
+            return
+        action, self._on_disconnect = self._on_disconnect, None
+        await asyncio.shield(self._disconnected_run(action))
+
+    @staticmethod
+    async def _disconnected_run(action: OnDisconnect) -> None:
         try:
-            await self._on_disconnect()
+            await action()
         except Exception:
             # Nobody is left to answer; the run stays as it is and the log says why.
             log.exception("on-disconnect action failed")
@@ -208,17 +241,22 @@ class EventStreamResponse(web.StreamResponse):
     async def _send(self, data: bytes) -> None:
         transport = self._transport
         try:
-            if (transport is not None and not transport.is_closing()
-                    and transport.get_write_buffer_size() + len(data) <= self._buffer_bytes):
-                # Fits in the socket buffer: the write cannot wait for the client.
+            if transport is not None and not transport.is_closing() and (
+                    transport.get_write_buffer_size() <= self._low_water
+                    and transport.get_write_buffer_size() + len(data) <= self._high_water):
+                # The transport is not paused (it resumes at the low-water mark) and this
+                # write leaves it below the high one: the write cannot wait for the client.
                 await self.write(data)
             else:
                 await asyncio.wait_for(self.write(data), self._write_deadline_s)
         except (TimeoutError, ConnectionError, RuntimeError) as exc:
-            self.client_gone = True
-            if transport is not None:
-                transport.abort()  # drop what it never read; memory is released now
+            self._abort()
             raise ClientGone(str(exc) or type(exc).__name__) from exc
+
+    def _abort(self) -> None:
+        self.client_gone = True
+        if self._transport is not None:
+            self._transport.abort()  # drop what it never read; memory is released now
 
     def _disconnected(self) -> bool:
         transport = self._transport
@@ -246,11 +284,14 @@ class EventStreamResponse(web.StreamResponse):
             return None
         due = [] if deadline is None else [deadline]
         if options.keepalive is not None:
-            if (now - self._last_write >= options.keepalive_interval_s
-                    and self._keepalive_task is None):
+            interval = options.keepalive_interval_s
+            if self._keepalive_task is None and now - self._last_write >= interval:
                 self._last_write = now
                 self._keepalive_task = loop.create_task(self._keepalive(options.keepalive))
-            due.append(self._last_write + options.keepalive_interval_s)
+            # Past due only while the last keepalive is still being written: look again
+            # an interval from now, not at once (that would spin until the write ends).
+            due.append(max(self._last_write + interval, now + interval)
+                       if self._keepalive_task is not None else self._last_write + interval)
         if options.disconnect_poll_s is not None:
             due.append(now + options.disconnect_poll_s)
         if not due:
@@ -260,8 +301,8 @@ class EventStreamResponse(web.StreamResponse):
     def _rearm(self, deadline: float | None) -> None:
         self._timer = self._tick(deadline)
 
-    async def _pump(self, first: bytes) -> int:
-        """Serve until the end (setting `outcome`); returns how many events it sent."""
+    async def _pump(self, first: bytes) -> None:
+        """Serve until the end, setting `outcome` and counting `events_sent`."""
         loop = asyncio.get_running_loop()
         options = self._options
         deadline = None if options.max_duration_s is None else loop.time() + options.max_duration_s
@@ -270,11 +311,10 @@ class EventStreamResponse(web.StreamResponse):
         self._task = task
         self._last_write = loop.time()
         events = self._events
-        sent = 0
         try:
             if self._ending is not None:  # closed before it began
                 self.outcome = self._ending
-                return sent
+                return
             if first:
                 await self._send(first)
             self._rearm(deadline)
@@ -282,11 +322,18 @@ class EventStreamResponse(web.StreamResponse):
                 data = await self._render(event)
                 if data:
                     await self._send(data)
-                sent += 1
-                self._last_write = loop.time()
+                    self.events_sent += 1
+                    self._last_write = loop.time()
                 if self._is_terminal(event):
                     self.outcome = "terminal"
-                    return sent
+                    return
+                if self._ending is not None:
+                    # Ended while a write waited, and the cancellation was lost on the way
+                    # (asyncio.wait_for can swallow one on Python 3.11): end now.
+                    if task.cancelling():
+                        task.uncancel()
+                    self.outcome = self._ending
+                    return
             self.outcome = "closed"
         except ClientGone:
             self.outcome = "gone"
@@ -301,6 +348,4 @@ class EventStreamResponse(web.StreamResponse):
                 self._timer.cancel()
             if self._keepalive_task is not None:
                 self._keepalive_task.cancel()
-            if hasattr(events, "aclose"):
-                await events.aclose()
-        return sent
+            await self._events_done()
