@@ -12,13 +12,14 @@ MODE `idle` only holds the streams open.
 from __future__ import annotations
 
 import asyncio
-import resource
 import sys
 import time
 from array import array
 
 import aiohttp
 import orjson
+
+from service.runtime import raise_open_files_limit
 
 CONNECTING_AT_ONCE = 100
 
@@ -63,8 +64,7 @@ async def client(
 
 
 async def main(mode: str, url: str, count: int, headers: dict[str, str]) -> array[float]:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    raise_open_files_limit()
     records: array[float] = array("d")
     connector = aiohttp.TCPConnector(limit=0, force_close=False)
     timeout = aiohttp.ClientTimeout(total=None, sock_read=None, sock_connect=60)

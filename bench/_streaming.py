@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import resource
 import socket
 import sys
 import time
@@ -26,7 +25,7 @@ from projections.runs import activity_run_id
 from service import keys
 from service.app import create_app
 from service.logging import configure_logging
-from service.runtime import tune_gc_on_startup
+from service.runtime import raise_open_files_limit, tune_gc_on_startup
 from service.settings import load_settings
 from service.streams.sse import SSE_HEADERS, Frame, encode, encode_retry
 
@@ -39,9 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent  # where `python -m bench...` find
 
 def raise_fd_limit() -> None:
     """Thousands of sockets need more descriptors than the usual soft limit of 1024."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or hard > soft:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    raise_open_files_limit()
 
 
 def rss_kb(pid: int | None = None) -> int:
@@ -87,8 +84,9 @@ async def runstream_app(data_dir: Path, **overrides: Any) -> AsyncIterator[tuple
     """The real service (durable: synchronous FULL unless overridden) on a free port."""
     configure_logging(logging.WARNING)  # one request line per stream would drown the figures
     settings = load_settings(
+        # One token opens every stream here: the per-user limit on open streams is off.
         overrides={"data_dir": data_dir, "admin_password": PASSWORD, "synchronous": "FULL",
-                   **overrides},
+                   "stream_max_per_user": 0, **overrides},
         environ={},
     )
     app = create_app(settings)

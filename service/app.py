@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from weakref import WeakSet
@@ -86,6 +87,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[keys.SETTINGS] = settings
     app[keys.STREAMS] = WeakSet()
+    app[keys.STREAMS_PER_USER] = Counter()
     app.cleanup_ctx.append(_store_ctx)
     app.on_shutdown.append(_close_streams)
     setup_auth(app)

@@ -17,7 +17,7 @@ from projections import all_projections
 from projections.rebuild import rebuild
 from service.auth import commands as auth_commands
 from service.logging import configure_logging
-from service.runtime import tune_gc_on_startup
+from service.runtime import raise_open_files_limit, tune_gc_on_startup
 from service.settings import Settings, SettingsError, load_settings
 from service.workflows import commands as workflow_commands
 
@@ -42,6 +42,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     writable_data_dir(settings)
     configure_logging()
+    raise_open_files_limit()
     app = create_app(settings)
     app.on_startup.append(tune_gc_on_startup)
     web.run_app(

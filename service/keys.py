@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING
 from weakref import WeakSet
 
@@ -22,3 +23,5 @@ WORKFLOWS = web.AppKey("workflows", WorkflowRepository)
 # Open streams, closed on shutdown (aiohttp-sse graceful_shutdown pattern). Each
 # stream adds itself while it serves and removes itself when it ends.
 STREAMS: web.AppKey[WeakSet[EventStreamResponse]] = web.AppKey("streams")
+# How many of them each user holds (by user id), for the per-user limit.
+STREAMS_PER_USER: web.AppKey[Counter[str]] = web.AppKey("streams_per_user")

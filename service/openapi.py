@@ -245,8 +245,12 @@ def sse_response(description: str, events: dict[str, Schema],
     }
 
 
+# Every operation that opens a stream may meet the per-user limit on open streams.
+STREAM_QUOTA = {"429": err("TooManyStreams")}
+
+
 def stream_errors(resumable: bool = True) -> dict[str, Any]:
-    out: dict[str, Any] = {"400": err("BadRequest"), "404": err("NotFound")}
+    out: dict[str, Any] = {"400": err("BadRequest"), "404": err("NotFound"), **STREAM_QUOTA}
     if resumable:
         out["204"] = {"description": "The run ended and the cursor is at or after its "
                                      "terminal event: nothing more to send (an EventSource "
@@ -640,6 +644,10 @@ def _error_responses() -> dict[str, Any]:
             "headers": {"Retry-After": header("Seconds until a login may be tried again.",
                                               integer())},
         },
+        "TooManyStreams": error_response(
+            "The caller already holds as many open streams as one user may "
+            "(`stream_max_per_user`; `error.details` `{openStreams, limit}`)",
+            "too_many_requests"),
         "Unavailable": error_response("The event store is unavailable", "unavailable"),
         "Internal": response("Any other error, always a JSON error body (`internal` for "
                              "500).", ref("Error")),
@@ -980,6 +988,7 @@ def _run_paths() -> dict[str, Any]:
                             "stream` with `Last-Event-ID`."),
                     }),
                 **execute_errors,
+                **STREAM_QUOTA,
             },
             parameters=[query_param(
                 "onDisconnect", "What a dropped connection does to the run: `continue` "
@@ -1052,6 +1061,7 @@ def _run_paths() -> dict[str, Any]:
                 "400": err("BadRequest"),
                 "403": err("Forbidden"),
                 "409": err("CursorBeyondLog"),
+                **STREAM_QUOTA,
             }, parameters=RESUME_PARAMETERS)},
         f"{base}/stream": {"get": operation(
             "streamRunFeed", "Live feed of the status changes of runs the caller may see",
@@ -1071,6 +1081,7 @@ def _run_paths() -> dict[str, Any]:
                 "404": response("No such workflow (or not visible) for `workflowId`.",
                                 ref("Error")),
                 "409": err("CursorBeyondLog"),
+                **STREAM_QUOTA,
             }, parameters=[
                 query_param("workflowId", "Only runs of this workflow.", UUID),
                 *RESUME_PARAMETERS,
@@ -1171,6 +1182,7 @@ def _flowtrux_paths() -> dict[str, Any]:
                             "{executionId}/stream` with `Last-Event-ID`."),
                     }),
                 **errors,
+                **STREAM_QUOTA,
             }, parameters=[workflow_id], body=payload, write=True)},
         "/api/workflows/{workflowId}/executions/{executionId}/stream": {"get": operation(
             "flowtruxExecutionStream", "Resume an execution's stream", tag, {

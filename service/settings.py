@@ -42,6 +42,8 @@ class Settings:
     stream_retry_ms: int = 2000
     stream_buffer_bytes: int = 262_144
     stream_write_deadline_s: float = 10.0
+    stream_max_per_user: int = 1000
+    stream_disconnect_check_s: float = 5.0
     v1_ping_interval_s: float = 9.0
     splox_keepalive_interval_s: float = 3.0
     splox_max_duration_s: float = 1800.0

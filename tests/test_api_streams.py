@@ -393,3 +393,42 @@ async def test_a_failing_stream_is_cut_off_and_logged_and_the_client_can_resume(
         if len(rest) == 2:
             break
     assert rest == [str(p) for p in positions[1:]]
+
+
+async def test_a_user_may_hold_only_so_many_streams_and_a_left_one_frees_its_place(
+    aiohttp_client: Any, tmp_path: Any
+) -> None:
+    from auth_fixtures import ADMIN_PASSWORD, login, make_settings
+
+    from service.app import create_app
+
+    settings = make_settings(tmp_path, stream_max_per_user=2, stream_disconnect_check_s=0.1)
+    app = create_app(settings)
+    client = await aiohttp_client(app)
+    await login(client, "admin", ADMIN_PASSWORD)
+    workflow_id = await create_workflow(client, APPROVAL_WORKFLOW)
+    run_id = await start_waiting_run(client, workflow_id, x=1)
+    url = f"/api/v1/workflow-runs/{run_id}/stream"
+    first, second = await client.get(url), await client.get(url)
+    assert first.status == second.status == 200
+    for refused in (await client.get(url), await client.get("/api/v1/events/stream"),
+                    await client.post("/api/v1/workflow-runs/execute/stream",
+                                      json={"workflowId": workflow_id, "inputs": {"x": 2}})):
+        assert refused.status == 429
+        body = await refused.json()
+        assert body["error"]["code"] == "too_many_requests"
+        assert body["error"]["details"] == {"openStreams": 2, "limit": 2}
+    # The refused execute/stream started no run.
+    runs = await (await client.get("/api/v1/workflow-runs")).json()
+    assert runs["pagination"]["total"] == 1
+    # A client that leaves without a word is noticed while its run is idle, and its
+    # place is free again.
+    first.close()
+    for _ in range(100):
+        if sum(app[keys.STREAMS_PER_USER].values()) < 2:
+            break
+        await asyncio.sleep(0.05)
+    third = await client.get(url)
+    assert third.status == 200
+    second.close()
+    third.close()

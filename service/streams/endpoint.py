@@ -11,7 +11,7 @@ from projections.vocabulary import TERMINAL_RUN_EVENTS, TERMINAL_RUN_STATUSES
 from service import keys
 from service.dialects.base import StreamDialect
 from service.streams.cursor import cursor_beyond_log, parse_cursor
-from service.streams.response import EventStreamResponse, OnDisconnect
+from service.streams.response import EventStreamResponse, OnDisconnect, check_stream_quota
 
 # Where a client resumes a run's stream in the canonical dialect.
 RESUME_PATH = "/api/v1/workflow-runs/{run_id}/stream"
@@ -36,6 +36,7 @@ async def serve_run_stream(
     Errors (a bad or impossible cursor) are raised here, as JSON; the response that is
     returned serves the events once aiohttp prepares it (see streams/response.py).
     """
+    check_stream_quota(request)
     store = request.app[keys.STORE]
     settings = request.app[keys.SETTINGS]
     after = parse_cursor(request) if cursor is None else cursor

@@ -27,6 +27,7 @@ from eventstore.errors import StoreUnavailable
 from eventstore.records import RecordedEvent
 from service import keys
 from service.auth.principal import PRINCIPAL
+from service.errors import ApiError
 from service.logging import log_request
 from service.streams.sse import SSE_HEADERS, Frame, encode, encode_event, encode_retry
 
@@ -38,6 +39,9 @@ log = structlog.get_logger("runstream.streams")
 Render = Callable[[RecordedEvent], Awaitable[bytes]]
 RenderFrames = Callable[[RecordedEvent], Awaitable[list[Frame]]]
 OnDisconnect = Callable[[], Awaitable[None]]
+
+# How soon a stream whose run is cancelled on disconnect notices a silent disconnect.
+ON_DISCONNECT_CHECK_S = 1.0
 
 # Endings the server chooses (shutdown, access revoked): the client is still there and
 # will reconnect and resume, so they are not disconnects.
@@ -62,8 +66,6 @@ class StreamOptions:
     keepalive: Frame | None = None
     keepalive_interval_s: float = 15.0
     max_duration_s: float | None = None
-    # How often to look for a silent disconnect when the caller must act on one.
-    disconnect_poll_s: float | None = None
     send_retry: bool = True
 
 
@@ -71,6 +73,20 @@ def never_terminal(event: RecordedEvent) -> bool:
     """For streams that follow the whole log rather than one run: they end only when
     the client leaves, the server shuts down or the maximum duration passes."""
     return False
+
+
+def check_stream_quota(request: web.Request) -> None:
+    """429 when the caller already holds as many open streams as one user may: each costs
+    a connection and some memory, and one user must not be able to take them all."""
+    limit = request.app[keys.SETTINGS].stream_max_per_user
+    principal = request.get(PRINCIPAL)
+    if limit <= 0 or principal is None:
+        return
+    held = request.app[keys.STREAMS_PER_USER][principal.user_id]
+    if held >= limit:
+        raise ApiError(429, "too_many_requests",
+                       f"at most {limit} open streams per user; close one first",
+                       {"openStreams": held, "limit": limit})
 
 
 def end_streams_of(app: web.Application, user_id: str) -> int:
@@ -117,11 +133,10 @@ class EventStreamResponse(web.StreamResponse):
         self._is_terminal = is_terminal
         self._prelude = prelude  # written after `retry:`, before the first event
         self._on_disconnect = on_disconnect
-        if on_disconnect is not None and options.disconnect_poll_s is None:
-            options.disconnect_poll_s = 1.0  # a silent disconnect must be noticed to act on it
         self._transport: asyncio.Transport | None = None
         self._low_water = self._high_water = 0
         self._write_deadline_s = 0.0
+        self._disconnect_check_s = 0.0
         self.client_gone = False
         # Why it ended: terminal, closed, revoked, timeout, gone, unavailable, error, head.
         self.outcome: str | None = None
@@ -184,6 +199,12 @@ class EventStreamResponse(web.StreamResponse):
             return writer
         settings = request.app[keys.SETTINGS]
         self._write_deadline_s = settings.stream_write_deadline_s
+        # An idle stream only learns that its client left by looking: until then it holds
+        # a connection, memory and a place in its user's limit. A run that must be
+        # cancelled when its client leaves is looked after more closely.
+        self._disconnect_check_s = settings.stream_disconnect_check_s
+        if self._on_disconnect is not None:
+            self._disconnect_check_s = min(self._disconnect_check_s, ON_DISCONNECT_CHECK_S)
         self._transport = request.transport
         if self._transport is not None:
             self._transport.set_write_buffer_limits(high=settings.stream_buffer_bytes)
@@ -192,6 +213,9 @@ class EventStreamResponse(web.StreamResponse):
         self.user_id = principal.user_id if principal is not None else None
         streams = request.app[keys.STREAMS]
         streams.add(self)
+        per_user = request.app[keys.STREAMS_PER_USER]
+        if self.user_id is not None:
+            per_user[self.user_id] += 1
         try:
             first = encode_retry(settings.stream_retry_ms) if self._options.send_retry else b""
             await self._pump(first + self._prelude)
@@ -213,6 +237,10 @@ class EventStreamResponse(web.StreamResponse):
             self._abort()
         finally:
             streams.discard(self)  # now, not whenever the response is collected
+            if self.user_id is not None:
+                per_user[self.user_id] -= 1
+                if per_user[self.user_id] <= 0:
+                    del per_user[self.user_id]
         if self.outcome == "gone":
             await self._after_disconnect()
         return writer
@@ -278,7 +306,7 @@ class EventStreamResponse(web.StreamResponse):
         if deadline is not None and now >= deadline:
             self._end("timeout")
             return None
-        if options.disconnect_poll_s is not None and self._disconnected():
+        if self._disconnected():
             self.client_gone = True
             self._end("gone")
             return None
@@ -292,10 +320,7 @@ class EventStreamResponse(web.StreamResponse):
             # an interval from now, not at once (that would spin until the write ends).
             due.append(max(self._last_write + interval, now + interval)
                        if self._keepalive_task is not None else self._last_write + interval)
-        if options.disconnect_poll_s is not None:
-            due.append(now + options.disconnect_poll_s)
-        if not due:
-            return None
+        due.append(now + self._disconnect_check_s)
         return loop.call_at(min(due), self._rearm, deadline)
 
     def _rearm(self, deadline: float | None) -> None:

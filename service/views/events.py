@@ -10,7 +10,12 @@ from service import keys
 from service.auth.access import require_admin
 from service.auth.principal import Role
 from service.streams.cursor import cursor_beyond_log, parse_cursor
-from service.streams.response import EventStreamResponse, StreamOptions, encoding
+from service.streams.response import (
+    EventStreamResponse,
+    StreamOptions,
+    check_stream_quota,
+    encoding,
+)
 from service.streams.sse import Frame
 from service.views.lookup import load_run
 from service.views.params import path_uuid, query_int
@@ -55,6 +60,7 @@ async def _render_raw(event: RecordedEvent) -> list[Frame]:
 
 async def all_events_stream(request: web.Request) -> web.StreamResponse:
     require_admin(request)
+    check_stream_quota(request)
     store = request.app[keys.STORE]
     settings = request.app[keys.SETTINGS]
     after = parse_cursor(request)

@@ -19,6 +19,7 @@ from service.auth.principal import Role
 from service.dialects import flowtrux
 from service.errors import not_found
 from service.streams.endpoint import serve_run_stream
+from service.streams.response import check_stream_quota
 from service.views.lookup import load_run, start_run
 from service.views.params import json_body, path_uuid
 
@@ -56,6 +57,7 @@ async def execute(request: web.Request) -> web.Response:
 
 async def execute_stream(request: web.Request) -> web.StreamResponse:
     principal = require_principal(request)
+    check_stream_quota(request)  # before the run starts, not after
     run_id = await _start(request)
     queries = _queries(request)
     run = await queries.get_run(run_id)

@@ -22,7 +22,12 @@ from service.auth.access import require_principal, visible_workspace_ids
 from service.auth.principal import Principal, Role
 from service.dialects import v1
 from service.streams.cursor import cursor_beyond_log, parse_cursor
-from service.streams.response import EventStreamResponse, StreamOptions, encoding
+from service.streams.response import (
+    EventStreamResponse,
+    StreamOptions,
+    check_stream_quota,
+    encoding,
+)
 from service.streams.sse import Frame, encode
 from service.views.lookup import load_workflow
 from service.views.params import parse_uuid
@@ -104,6 +109,7 @@ class RunFeedFilter:
 async def runs_feed(request: web.Request) -> web.StreamResponse:
     """The caller's feed of run status changes (optionally one workflow's)."""
     principal = require_principal(request)
+    check_stream_quota(request)
     workflow_id = request.query.get("workflowId")
     if workflow_id is not None:
         workflow_id = parse_uuid(workflow_id, "workflowId")

@@ -14,6 +14,7 @@ from service.auth.principal import Principal, Role
 from service.dialects import v1
 from service.errors import bad_request, conflict, not_found
 from service.streams.endpoint import RESUME_PATH, serve_run_stream
+from service.streams.response import check_stream_quota
 from service.views.lookup import load_run, load_workflow, start_run_from_body
 from service.views.params import (
     MAX_REASON_CHARS,
@@ -51,6 +52,7 @@ async def execute_stream(request: web.Request) -> web.StreamResponse:
     if on_disconnect not in ("continue", "cancel"):
         raise bad_request("onDisconnect must be 'continue' or 'cancel'")
     principal = require_principal(request)
+    check_stream_quota(request)  # before the run starts, not after
     run_id = await start_run_from_body(request)
     run = await _queries(request).get_run(run_id)
     assert run is not None
