@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
@@ -17,6 +18,8 @@ from service.streams.response import EventStreamResponse
 log = structlog.get_logger("runstream.http")
 
 REQUEST_ID_HEADER = "X-Request-Id"
+# Logged (never sent) for a request whose client left before it was answered, as nginx does.
+CLIENT_CLOSED_REQUEST = 499
 
 
 @web.middleware
@@ -42,6 +45,11 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         return response
     except web.HTTPException as exc:
         status = exc.status
+        raise
+    except asyncio.CancelledError:
+        # The client left before its answer (or the server is shutting down): no status
+        # was sent, and 500 would report an error that did not happen.
+        status = CLIENT_CLOSED_REQUEST
         raise
     finally:
         if not logged_by_stream:

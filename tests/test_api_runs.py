@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 import aiohttp
@@ -192,3 +193,25 @@ async def test_run_detail_rejects_bad_and_unknown_ids(admin: TestClient) -> None
     assert (await admin.get("/api/v1/workflow-runs/not-a-uuid")).status == 400
     assert (await admin.get(f"/api/v1/workflow-runs/{uuid.uuid4()}")).status == 404
     assert (await admin.get(f"/api/v1/workflow-runs/{uuid.uuid4()}/events")).status == 404
+
+
+async def test_a_client_that_leaves_a_blocking_execute_is_logged_as_499_not_500(
+    admin: TestClient,
+) -> None:
+    import asyncio
+
+    from structlog.testing import capture_logs
+
+    workflow_id = await create_workflow(admin, APPROVAL_WORKFLOW)
+    with capture_logs() as logs:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.5):  # the run waits for an approval: never answers
+                await admin.post("/api/v1/workflow-runs/execute",
+                                 json={"workflowId": workflow_id, "inputs": {"x": 1}})
+        for _ in range(100):
+            lines = [e for e in logs if e["event"] == "request"
+                     and e["path"] == "/api/v1/workflow-runs/execute"]
+            if lines:
+                break
+            await asyncio.sleep(0.02)
+    assert [line["status"] for line in lines] == [499]
