@@ -760,8 +760,9 @@ def _identity_paths() -> dict[str, Any]:
         "/api/v1/auth/password": {"post": operation(
             "changePassword", "Change the caller's password", tag, {
                 "200": response(
-                    "Changed; the caller's other login sessions are ended (API tokens "
-                    "stay valid until revoked).",
+                    "Changed. Every login session of the user ends, the caller's too (a "
+                    "stolen cookie holds that very session); a caller signed in by cookie "
+                    "gets a fresh one in `Set-Cookie`. API tokens stay valid until revoked.",
                     data_of(obj({"passwordChanged": boolean(const=True),
                                  "sessionsEnded": integer(minimum=0)}))),
                 "400": err("BadRequest"),
@@ -868,7 +869,8 @@ def _identity_paths() -> dict[str, Any]:
             write=True)},
         "/api/v1/workspaces/{id}/members/{userId}": {"delete": operation(
             "removeMember", "Remove a member (workspace admins)", ["workspaces"], {
-                "200": response("Removed; open streams end at their next reconnect.",
+                "200": response("Removed; their open streams of this workspace's runs end "
+                                "now, and reconnecting to them is refused.",
                                 data_of(obj({"workspaceId": string(), "userId": UUID,
                                              "removed": boolean(const=True)}))),
                 "400": err("BadRequest"),

@@ -44,6 +44,7 @@ class Settings:
     stream_write_deadline_s: float = 10.0
     stream_max_per_user: int = 1000
     stream_disconnect_check_s: float = 5.0
+    stream_access_check_s: float = 60.0
     v1_ping_interval_s: float = 9.0
     splox_keepalive_interval_s: float = 3.0
     splox_max_duration_s: float = 1800.0

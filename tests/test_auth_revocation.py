@@ -5,7 +5,10 @@ reconnects are checked again (and resume with no loss when still allowed)."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from typing import Any
 
+import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from api_fixtures import APPROVAL_WORKFLOW, create_workflow, start_waiting_run
@@ -25,6 +28,7 @@ from auth_fixtures import (  # noqa: F401
 from sse_reader import iter_frames
 
 from service import keys
+from service.auth.setup import SESSION_COOKIE
 
 NEW_PASSWORD = "a-brand-new-password"
 
@@ -108,20 +112,26 @@ async def test_the_last_admin_of_a_workspace_cannot_be_removed(admin: TestClient
     assert resp.status == 400
 
 
-async def test_changing_a_password_ends_the_other_sessions_but_not_this_one(
+async def test_changing_a_password_ends_every_session_and_renews_the_callers(
     admin: TestClient, new_client: ClientFactory
 ) -> None:
     here, _ = await user_client(new_client, admin, "pat")
     elsewhere = await new_client()
     await login(elsewhere, "pat", USER_PASSWORD)
     token = (await create_token(here))["token"]
+    old_cookie = here.session.cookie_jar.filter_cookies(here.make_url("/"))[SESSION_COOKIE].value
     stream = await elsewhere.get("/api/v1/workflow-runs/stream")  # the console's feed
     assert stream.status == 200
     resp = await here.post("/api/v1/auth/password", json={
         "currentPassword": USER_PASSWORD, "newPassword": NEW_PASSWORD})
     assert resp.status == 200, await resp.text()
-    assert (await resp.json())["data"] == {"passwordChanged": True, "sessionsEnded": 1}
+    assert (await resp.json())["data"] == {"passwordChanged": True, "sessionsEnded": 2}
     await ends(stream)
+    # A copy of the caller's old cookie (a thief's) no longer works; the caller's new one does.
+    stolen = await new_client()
+    stolen.session.cookie_jar.update_cookies(
+        {SESSION_COOKIE: old_cookie}, here.make_url("/"))
+    assert (await stolen.get("/api/v1/auth/me")).status == 401
     assert (await here.get("/api/v1/auth/me")).status == 200
     assert (await elsewhere.get("/api/v1/auth/me")).status == 401
     # API tokens are credentials of their own: they stay until revoked.
@@ -162,3 +172,48 @@ async def test_revoking_a_token_ends_the_streams_it_could_open(
     again = await reader.get(f"/api/v1/workflow-runs/{run_id}/stream",
                              headers={**bearer(token["token"]), "Last-Event-ID": "1"})
     assert again.status == 401
+
+
+async def test_removal_from_one_workspace_leaves_the_users_other_streams_alone(
+    admin: TestClient, new_client: ClientFactory
+) -> None:
+    """Anyone may add a user to a workspace of their own and remove them again: that must
+    not cut the user's streams of other workspaces."""
+    workspace, run_id = await team_run(admin)
+    victim, user = await user_client(new_client, admin, "victim")
+    await add_member(admin, workspace, "victim", "viewer")
+    mallory, _ = await user_client(new_client, admin, "mallory")
+    stream = await victim.get(f"/api/v1/workflow-runs/{run_id}/stream")
+    assert stream.status == 200
+    resp = await mallory.post("/api/v1/workspaces", json={"name": "mallorys"})
+    own = (await resp.json())["data"]["id"]
+    await add_member(mallory, own, "victim", "viewer")
+    resp = await mallory.delete(f"/api/v1/workspaces/{own}/members/{user['id']}", json={})
+    assert resp.status == 200
+    await asyncio.sleep(0.1)
+    assert len(admin.server.app[keys.STREAMS]) == 1  # type: ignore[index]
+    stream.close()
+
+
+async def test_a_stream_checks_its_access_again_while_it_runs(
+    aiohttp_client: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Credentials taken away where the server cannot see it (here `runstream users
+    passwd`, another process) end the stream within `stream_access_check_s`."""
+    from auth_fixtures import make_settings
+    from test_auth_cli import arun
+
+    from service.app import create_app
+
+    app = create_app(make_settings(tmp_path, stream_access_check_s=0.2))
+    client = await aiohttp_client(app)
+    await login(client, "admin", ADMIN_PASSWORD)
+    workflow_id = await create_workflow(client, APPROVAL_WORKFLOW)
+    run_id = await start_waiting_run(client, workflow_id, x=1)
+    stream = await client.get(f"/api/v1/workflow-runs/{run_id}/stream")
+    assert stream.status == 200
+    capsys.readouterr()
+    code, _, _ = await arun(capsys, "users", "passwd", "admin", "--data-dir", str(tmp_path))
+    assert code == 0
+    await ends(stream)
+    assert not app[keys.STREAMS]

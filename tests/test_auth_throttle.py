@@ -127,3 +127,45 @@ def test_the_memory_of_failures_is_bounded() -> None:
         throttle.attempt(f"fresh{i}", "192.0.2.2")
     assert len(throttle) <= 4
     assert throttle.retry_after("last", "192.0.2.1") is None
+
+
+async def test_signing_in_to_ones_own_account_does_not_reset_the_client_count(
+    anon: TestClient, admin: TestClient
+) -> None:
+    """A guesser with an account of their own cannot spray other usernames by signing in
+    between guesses."""
+    await create_user(admin, "mallory")
+    statuses = []
+    for i in range(PER_CLIENT + 2):
+        statuses.append((await try_login(anon, f"victim{i}", "guess"))[0])
+        if i % 2 == 1:
+            await login(anon, "mallory", USER_PASSWORD, expect=None)
+    assert statuses[:PER_CLIENT] == [401] * PER_CLIENT
+    assert statuses[PER_CLIENT:] == [429, 429]
+
+
+def test_a_lockout_is_not_forgotten_when_the_table_fills(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from service.auth import throttle as throttle_module
+
+    monkeypatch.setattr(throttle_module, "MAX_TRACKED_KEYS", 40)
+    now = [0.0]
+    throttle = LoginThrottle(ThrottleLimits(per_account=3, per_client=0, window_s=60),
+                             clock=lambda: now[0])
+    for _ in range(3):
+        throttle.attempt("admin", "192.0.2.1")
+    assert throttle.retry_after("admin", "192.0.2.1") == 60
+    for i in range(200):  # fill the table with other accounts, from the same client
+        throttle.attempt(f"filler{i}", "192.0.2.1")
+    assert len(throttle) <= 41
+    assert throttle.retry_after("admin", "192.0.2.1") == 60
+
+
+def test_an_ipv6_client_counts_by_its_64() -> None:
+    from service.auth.throttle import client_network
+
+    assert client_network("2001:db8:1:2::1") == client_network("2001:db8:1:2:ffff::9")
+    assert client_network("2001:db8:1:2::1") != client_network("2001:db8:1:3::1")
+    assert client_network("::ffff:192.0.2.7") == client_network("192.0.2.7") == "192.0.2.7"
+    assert client_network("") == ""

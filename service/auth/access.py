@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from service.auth.keys import WORKSPACES
+from service.auth.middleware import current_principal
 from service.auth.principal import PRINCIPAL, Principal, Role
 from service.auth.schema import DEFAULT_WORKSPACE_ID
 from service.auth.workspaces import Chat
@@ -85,6 +86,22 @@ async def visible_workspace_ids(
         return None
     memberships = await request.app[WORKSPACES].memberships(principal.user_id)
     return [ws.id for ws, name in memberships if Role.parse(name) >= min_role]
+
+
+async def still_allowed(
+    request: web.Request, workspace_id: str | None, *, admin_only: bool = False
+) -> bool:
+    """Whether the request's credentials still hold and still let it read `workspace_id`
+    (or, with `admin_only`, still belong to a global admin). Streams ask this again while
+    they run: access can be taken away after it was checked."""
+    principal = await current_principal(request)
+    if principal is None:
+        return False
+    if admin_only:
+        return principal.is_admin
+    if workspace_id is None:
+        return True
+    return await workspace_role(request, principal, workspace_id) is not None
 
 
 def chat_json(chat: Chat) -> dict[str, Any]:

@@ -93,7 +93,7 @@ def cmd_users_passwd(args: argparse.Namespace) -> int:
         user = await repo.find_user(args.username)
         if user is None:
             raise CommandError(f"no user named {args.username!r}")
-        ended = await repo.set_password(user.id, password, keep_session=None)
+        ended = await repo.set_password(user.id, password)
         result: dict[str, Any] = {"id": user.id, "username": user.username,
                                   "sessionsEnded": ended}
         if args.password is None:

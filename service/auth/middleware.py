@@ -65,6 +65,15 @@ async def _from_session(request: web.Request) -> Principal | None:
     return _principal(user, "session")
 
 
+async def current_principal(request: web.Request) -> Principal | None:
+    """Who the request's credentials name now, looked up again (None if they no longer
+    hold): for streams, which outlive the lookup made when they opened."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        return await _from_token(request, header)
+    return await _from_session(request)
+
+
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Set `request[PRINCIPAL]`; a bad token is 401 even when a valid cookie came along."""

@@ -164,19 +164,17 @@ class AuthRepository:
         ok = await asyncio.to_thread(verify_password, password, encoded)
         return _user(rows[0]) if rows and ok else None
 
-    async def set_password(self, user_id: str, password: str, keep_session: str | None) -> int:
-        """Replace a user's password and end their other login sessions (all but the one
-        whose secret is `keep_session`); returns how many sessions it ended."""
+    async def set_password(self, user_id: str, password: str) -> int:
+        """Replace a user's password and end all their login sessions; returns how many."""
         encoded = await asyncio.to_thread(hash_password, password)
         now = utc_now()
-        keep = _digest(keep_session) if keep_session is not None else ""
 
         def update(conn: sqlite3.Connection) -> int:
             conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (encoded, user_id))
             ended = conn.execute(
                 "UPDATE login_sessions SET revoked_at = ? "
-                "WHERE user_id = ? AND revoked_at IS NULL AND id_hash != ?",
-                (now, user_id, keep),
+                "WHERE user_id = ? AND revoked_at IS NULL",
+                (now, user_id),
             ).rowcount
             return int(ended)
 

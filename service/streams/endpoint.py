@@ -51,5 +51,5 @@ async def serve_run_stream(
     render = dialect.renderer(run, context)
     return EventStreamResponse(
         events, render, options, is_terminal=is_terminal, headers=headers,
-        on_disconnect=on_disconnect,
+        on_disconnect=on_disconnect, workspace_id=run["workspaceId"],
     )

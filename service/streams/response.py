@@ -26,6 +26,7 @@ from aiohttp.abc import AbstractStreamWriter
 from eventstore.errors import StoreUnavailable
 from eventstore.records import RecordedEvent
 from service import keys
+from service.auth.access import still_allowed
 from service.auth.principal import PRINCIPAL
 from service.errors import ApiError
 from service.logging import log_request
@@ -89,16 +90,18 @@ def check_stream_quota(request: web.Request) -> None:
                        {"openStreams": held, "limit": limit})
 
 
-def end_streams_of(app: web.Application, user_id: str) -> int:
-    """End every open stream of a user whose access just shrank (removed from a workspace,
-    deleted, a token revoked, a password changed); returns how many.
+def end_streams_of(app: web.Application, user_id: str, workspace_id: str | None = None) -> int:
+    """End the open streams of a user whose access just shrank: all of them (deleted, a
+    token revoked, a password changed), or those of one workspace's runs (removed from
+    it); returns how many.
 
-    Access is checked when a stream opens, so an open one would go on showing what its
-    user may no longer see. Ended streams make their clients reconnect: access is checked
-    again, and a client still allowed resumes where it was, losing nothing.
+    Streams also check their access again every `stream_access_check_s`; this ends them
+    at once. Ended streams make their clients reconnect: access is checked again, and a
+    client still allowed resumes where it was, losing nothing.
     """
     streams = app[keys.STREAMS]
-    ended = [stream for stream in streams if stream.user_id == user_id]
+    ended = [stream for stream in streams if stream.user_id == user_id
+             and (workspace_id is None or stream.workspace_id == workspace_id)]
     for stream in ended:
         stream.close("revoked")
     return len(ended)
@@ -114,6 +117,17 @@ class EventStreamResponse(web.StreamResponse):
     once (the socket buffer is full).
     """
 
+    # Slots, not a __dict__: thousands of these stay open, and past 30 attributes an
+    # instance dict stops sharing its keys and costs about 1.5 KB each.
+    __slots__ = (
+        "_events", "_render", "_options", "_is_terminal", "_prelude", "_on_disconnect",
+        "_transport", "_low_water", "_high_water", "_write_deadline_s",
+        "_disconnect_check_s", "_access_check_s", "client_gone", "outcome", "events_sent",
+        "request_started", "user_id", "workspace_id", "_admin_only", "_request",
+        "_next_access_check", "_access_task", "_task", "_ending", "_last_write",
+        "_keepalive_task", "_timer",
+    )
+
     def __init__(
         self,
         events: AsyncIterator[RecordedEvent],
@@ -124,6 +138,8 @@ class EventStreamResponse(web.StreamResponse):
         headers: dict[str, str] | None = None,
         prelude: bytes = b"",
         on_disconnect: OnDisconnect | None = None,
+        workspace_id: str | None = None,
+        admin_only: bool = False,
     ) -> None:
         # Compression stays off (it is opt-in per response): it would buffer frames.
         super().__init__(headers={**SSE_HEADERS, **(headers or {})})
@@ -137,6 +153,7 @@ class EventStreamResponse(web.StreamResponse):
         self._low_water = self._high_water = 0
         self._write_deadline_s = 0.0
         self._disconnect_check_s = 0.0
+        self._access_check_s = 0.0
         self.client_gone = False
         # Why it ended: terminal, closed, revoked, timeout, gone, unavailable, error, head.
         self.outcome: str | None = None
@@ -145,6 +162,13 @@ class EventStreamResponse(web.StreamResponse):
         # stream: it is written when the stream ends, with how it ended.
         self.request_started: float | None = None
         self.user_id: str | None = None  # whose stream it is (None: anonymous)
+        # The access it was opened with, checked again while it runs: the workspace whose
+        # run it shows (None: it spans workspaces), or global admins only.
+        self.workspace_id = workspace_id
+        self._admin_only = admin_only
+        self._request: web.Request | None = None
+        self._next_access_check = 0.0
+        self._access_task: asyncio.Task[None] | None = None
         self._task: asyncio.Task[object] | None = None
         self._ending: str | None = None
         self._last_write = 0.0
@@ -203,6 +227,7 @@ class EventStreamResponse(web.StreamResponse):
         # a connection, memory and a place in its user's limit. A run that must be
         # cancelled when its client leaves is looked after more closely.
         self._disconnect_check_s = settings.stream_disconnect_check_s
+        self._access_check_s = settings.stream_access_check_s
         if self._on_disconnect is not None:
             self._disconnect_check_s = min(self._disconnect_check_s, ON_DISCONNECT_CHECK_S)
         self._transport = request.transport
@@ -211,12 +236,17 @@ class EventStreamResponse(web.StreamResponse):
             self._low_water, self._high_water = self._transport.get_write_buffer_limits()
         principal = request.get(PRINCIPAL)
         self.user_id = principal.user_id if principal is not None else None
+        self._request = request
         streams = request.app[keys.STREAMS]
         streams.add(self)
         per_user = request.app[keys.STREAMS_PER_USER]
         if self.user_id is not None:
             per_user[self.user_id] += 1
         try:
+            # Access was checked before this stream could be found by `end_streams_of`:
+            # whatever was taken away in between is caught by checking again now.
+            if not await self._allowed():
+                self._end("revoked")
             first = encode_retry(settings.stream_retry_ms) if self._options.send_retry else b""
             await self._pump(first + self._prelude)
         except asyncio.CancelledError:
@@ -244,6 +274,20 @@ class EventStreamResponse(web.StreamResponse):
         if self.outcome == "gone":
             await self._after_disconnect()
         return writer
+
+    async def _allowed(self) -> bool:
+        assert self._request is not None
+        return await still_allowed(self._request, self.workspace_id,
+                                   admin_only=self._admin_only)
+
+    async def _check_access(self) -> None:
+        try:
+            if not await self._allowed():
+                self._end("revoked")
+        except StoreUnavailable:
+            pass  # not known either way: the next check decides
+        finally:
+            self._access_task = None
 
     async def _events_done(self) -> None:
         aclose = getattr(self._events, "aclose", None)
@@ -320,6 +364,11 @@ class EventStreamResponse(web.StreamResponse):
             # an interval from now, not at once (that would spin until the write ends).
             due.append(max(self._last_write + interval, now + interval)
                        if self._keepalive_task is not None else self._last_write + interval)
+        if now >= self._next_access_check:
+            if self._access_task is None:
+                self._access_task = loop.create_task(self._check_access())
+            self._next_access_check = now + self._access_check_s
+        due.append(self._next_access_check)
         due.append(now + self._disconnect_check_s)
         return loop.call_at(min(due), self._rearm, deadline)
 
@@ -335,6 +384,7 @@ class EventStreamResponse(web.StreamResponse):
         assert task is not None
         self._task = task
         self._last_write = loop.time()
+        self._next_access_check = self._last_write + self._access_check_s  # just checked
         events = self._events
         try:
             if self._ending is not None:  # closed before it began
@@ -371,6 +421,7 @@ class EventStreamResponse(web.StreamResponse):
             self._ending = self._ending or "done"  # the timer and close() do nothing now
             if self._timer is not None:
                 self._timer.cancel()
-            if self._keepalive_task is not None:
-                self._keepalive_task.cancel()
+            for helper in (self._keepalive_task, self._access_task):
+                if helper is not None:
+                    helper.cancel()
             await self._events_done()

@@ -109,7 +109,7 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def change_password(request: web.Request) -> web.Response:
-    """Change the caller's password; needs the current one, and ends their other sessions."""
+    """Change the caller's password; needs the current one, and ends every session."""
     principal = require_principal(request)
     body = await read_body(request)
     current = string_field(body, "currentPassword", max_len=MAX_PASSWORD_LENGTH)
@@ -122,9 +122,14 @@ async def change_password(request: web.Request) -> web.Response:
     # not become a way to guess the password without limit.
     if await _check_password(request, principal.username, current) is None:
         raise forbidden("currentPassword is not the account's password")
-    secret = (await get_session(request)).get(SESSION_ID) if principal.via == "session" else None
-    ended = await request.app[AUTH].set_password(
-        principal.user_id, new, secret if isinstance(secret, str) else None)
+    # Every session ends, the caller's too: if a cookie was stolen, the thief holds this
+    # very session. A caller signed in by cookie gets a fresh one, as at login.
+    auth = request.app[AUTH]
+    ended = await auth.set_password(principal.user_id, new)
+    if principal.via == "session":
+        settings = request.app[keys.SETTINGS]
+        secret = await auth.create_session(principal.user_id, settings.session_max_age_s)
+        (await new_session(request))[SESSION_ID] = secret
     end_streams_of(request.app, principal.user_id)
     return ok({"passwordChanged": True, "sessionsEnded": ended})
 
@@ -278,7 +283,9 @@ async def remove_member(request: web.Request) -> web.Response:
         raise conflict("a workspace must keep at least one admin") from None
     if not removed:
         raise not_found("not a member of this workspace")
-    end_streams_of(request.app, user_id)
+    # Only this workspace's streams: ending all of a user's streams would let anyone who
+    # adds and removes them in a workspace of their own cut them off at will.
+    end_streams_of(request.app, user_id, workspace_id)
     return ok({"workspaceId": workspace_id, "userId": user_id, "removed": True})
 
 

@@ -68,7 +68,8 @@ async def all_events_stream(request: web.Request) -> web.StreamResponse:
     if after > head:
         raise cursor_beyond_log(after, head)
     options = StreamOptions(keepalive=RAW_PING, keepalive_interval_s=settings.v1_ping_interval_s)
-    return EventStreamResponse(store.subscribe(None, after), encoding(_render_raw), options)
+    return EventStreamResponse(store.subscribe(None, after), encoding(_render_raw), options,
+                               admin_only=True)
 
 
 def setup_routes(app: web.Application) -> None:
