@@ -15,6 +15,7 @@ thousands of idle streams those frames were an eighth of the memory.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -280,6 +281,11 @@ class EventStreamResponse(web.StreamResponse):
         return await still_allowed(self._request, self.workspace_id,
                                    admin_only=self._admin_only)
 
+    def _access_check_interval(self) -> float:
+        # Spread over +-25%: streams opened together (clients reconnecting after a
+        # restart) would otherwise all query the database in the same instant.
+        return self._access_check_s * random.uniform(0.75, 1.25)
+
     async def _check_access(self) -> None:
         try:
             if not await self._allowed():
@@ -367,7 +373,7 @@ class EventStreamResponse(web.StreamResponse):
         if now >= self._next_access_check:
             if self._access_task is None:
                 self._access_task = loop.create_task(self._check_access())
-            self._next_access_check = now + self._access_check_s
+            self._next_access_check = now + self._access_check_interval()
         due.append(self._next_access_check)
         due.append(now + self._disconnect_check_s)
         return loop.call_at(min(due), self._rearm, deadline)
@@ -384,7 +390,7 @@ class EventStreamResponse(web.StreamResponse):
         assert task is not None
         self._task = task
         self._last_write = loop.time()
-        self._next_access_check = self._last_write + self._access_check_s  # just checked
+        self._next_access_check = self._last_write + self._access_check_interval()
         events = self._events
         try:
             if self._ending is not None:  # closed before it began
