@@ -28,6 +28,7 @@ class Settings:
     session_key: str = ""
     session_max_age_s: int = 1_209_600
     session_cookie_secure: bool = False
+    public_origin: str = ""
     login_max_failures: int = 5
     login_max_failures_per_client: int = 30
     login_failure_window_s: float = 300.0

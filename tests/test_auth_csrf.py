@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from aiohttp.test_utils import TestClient
 from auth_fixtures import (  # noqa: F401
     ADMIN_PASSWORD,
@@ -89,3 +92,21 @@ async def test_login_from_a_foreign_origin_is_403(anon: TestClient) -> None:
 async def test_safe_methods_need_nothing(admin: TestClient) -> None:
     resp = await admin.get("/api/v1/auth/me", headers={"Origin": "https://evil.example"})
     assert resp.status == 200
+
+
+async def test_the_public_origin_behind_a_proxy_passes_and_nothing_else_does(
+    aiohttp_client: Any, tmp_path: Path
+) -> None:
+    from auth_fixtures import login, make_settings
+
+    from service.app import create_app
+
+    settings = make_settings(tmp_path, public_origin="https://Runs.Example.com/")
+    client = await aiohttp_client(create_app(settings))
+    await login(client, "admin", ADMIN_PASSWORD)
+    for origin, status in (("https://runs.example.com", 201), ("http://runs.example.com", 403),
+                           ("https://runs.example.com.evil.example", 403),
+                           (own_origin(client), 201)):
+        resp = await client.post("/api/v1/workspaces", json={"name": f"ws {len(origin)}"},
+                                 headers={"Origin": origin})
+        assert resp.status == status, origin

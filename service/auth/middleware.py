@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from service import keys
 from service.auth.keys import AUTH
 from service.auth.principal import PRINCIPAL, Principal
 from service.auth.repository import TOKEN_PREFIX, User
@@ -25,10 +26,18 @@ def is_json_type(content_type: str) -> bool:
 
 
 def check_same_origin(request: web.Request) -> None:
-    """403 when an Origin header names another site than this server (scheme://host)."""
+    """403 when an Origin header names another site than this server: its own
+    scheme://host, or the `public_origin` it is reached at through a reverse proxy."""
     origin = request.headers.get("Origin")
-    if origin is not None and origin.lower() != f"{request.scheme}://{request.host}".lower():
-        raise forbidden("cross-origin request refused")
+    if origin is None:
+        return
+    origin = origin.lower()
+    if origin == f"{request.scheme}://{request.host}".lower():
+        return
+    public = request.app[keys.SETTINGS].public_origin
+    if public and origin == public.rstrip("/").lower():
+        return
+    raise forbidden("cross-origin request refused")
 
 
 def check_csrf(request: web.Request) -> None:
