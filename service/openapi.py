@@ -851,7 +851,13 @@ def _identity_paths() -> dict[str, Any]:
                     "400": err("BadRequest"),
                 }, parameters=paged),
         },
-        "/api/v1/workspaces/{id}/members": {"post": operation(
+        "/api/v1/workspaces/{id}/members": {"get": operation(
+            "listMembers", "The workspace's members and their roles (any member)",
+            ["workspaces"], {
+                "200": response("A page of members, by username.", page_of(ref("Member"))),
+                "400": err("BadRequest"),
+                "404": response("Workspace not found (or not the caller's).", ref("Error")),
+            }, parameters=[ws_id, *paged]), "post": operation(
             "setMember", "Add a member or change their role (workspace admins)",
             ["workspaces"], {
                 "200": response("An existing member's role changed.", data_of(ref("Member"))),

@@ -155,6 +155,14 @@ async def test_members_are_added_by_workspace_admins(
     resp = await admin.post(url, json={"userId": bob_user["id"], "role": "editor"})
     assert resp.status == 200
     assert (await resp.json())["data"]["role"] == "editor"
+    # Members see the list; a stranger does not.
+    listed = await (await bob.get(url)).json()
+    assert [(m["username"], m["role"]) for m in listed["data"]] == [
+        ("alice", "admin"), ("bob", "editor")]
+    assert listed["pagination"]["total"] == 2
+    assert (await carol.get(url)).status == 404
+    second = await (await alice.get(f"{url}?page=2&limit=1")).json()
+    assert [m["username"] for m in second["data"]] == ["bob"]
 
 
 async def test_member_requests_are_validated(new_client: ClientFactory, admin: TestClient) -> None:

@@ -93,6 +93,7 @@ def routes(w: World) -> list[tuple[str, str, Any, tuple[int, ...]]]:
         # Adds the user created two rows up, so that `other` stays an outsider.
         ("POST", f"/api/v1/workspaces/{w.workspace}/members",
          {"username": "newbie", "role": "viewer"}, (401, 404, 403, 403, 403, 201)),
+        ("GET", f"/api/v1/workspaces/{w.workspace}/members", None, read),
         ("DELETE", f"/api/v1/workspaces/{w.workspace}/members/{w.victim}", {},
          (401, 404, 403, 403, 403, 200)),
         # A wrong current password: refused for everyone, and nothing changes.

@@ -98,6 +98,16 @@ class WorkspaceRepository:
         )
         return [(_workspace(r), r[3]) for r in rows]
 
+    async def members(self, workspace_id: str) -> list[Member]:
+        """The workspace's members, by username."""
+        rows = await self.db.fetch_all(
+            "SELECT m.workspace_id, m.user_id, u.username, m.role FROM workspace_members m "
+            "JOIN users u ON u.id = m.user_id "
+            "WHERE m.workspace_id = ? AND u.deleted_at IS NULL ORDER BY u.username, u.id",
+            (workspace_id,),
+        )
+        return [Member(*row) for row in rows]
+
     async def role_of(self, user_id: str, workspace_id: str) -> str | None:
         rows = await self.db.fetch_all(
             "SELECT role FROM workspace_members WHERE user_id = ? AND workspace_id = ?",

@@ -30,7 +30,7 @@ from service.auth.validation import (
     string_field,
     username_field,
 )
-from service.auth.workspaces import LastWorkspaceAdmin, Workspace, WorkspaceNameTaken
+from service.auth.workspaces import LastWorkspaceAdmin, Member, Workspace, WorkspaceNameTaken
 from service.errors import (
     bad_request,
     conflict,
@@ -64,6 +64,11 @@ def token_json(token: ApiToken) -> dict[str, Any]:
 def workspace_json(workspace: Workspace, role: str) -> dict[str, Any]:
     return {"id": workspace.id, "name": workspace.name, "createdAt": workspace.created_at,
             "role": role}
+
+
+def member_json(member: Member) -> dict[str, Any]:
+    return {"workspaceId": member.workspace_id, "userId": member.user_id,
+            "username": member.username, "role": member.role}
 
 
 async def _workspaces_of(request: web.Request, principal: Principal) -> list[dict[str, Any]]:
@@ -268,9 +273,17 @@ async def add_member(request: web.Request) -> web.Response:
         created = await request.app[WORKSPACES].set_member(workspace_id, user.id, role_name)
     except LastWorkspaceAdmin:
         raise conflict("a workspace must keep at least one admin") from None
-    member = {"workspaceId": workspace_id, "userId": user.id, "username": user.username,
-              "role": role_name}
-    return ok(member, status=201 if created else 200)
+    member = Member(workspace_id, user.id, user.username, role_name)
+    return ok(member_json(member), status=201 if created else 200)
+
+
+async def list_members(request: web.Request) -> web.Response:
+    """Any member may see who else is in the workspace and with which role."""
+    workspace_id = parse_workspace_id(request.match_info["id"])
+    await require_workspace_role(request, workspace_id, Role.VIEWER)
+    members = await request.app[WORKSPACES].members(workspace_id)
+    items, page = paged(request, [member_json(m) for m in members])
+    return ok(items, page=page)
 
 
 async def remove_member(request: web.Request) -> web.Response:
@@ -303,4 +316,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post(f"{API}/workspaces", create_workspace)
     app.router.add_get(f"{API}/workspaces", list_workspaces)
     app.router.add_post(f"{API}/workspaces/{{id}}/members", add_member)
+    app.router.add_get(f"{API}/workspaces/{{id}}/members", list_members)
     app.router.add_delete(f"{API}/workspaces/{{id}}/members/{{userId}}", remove_member)
