@@ -69,6 +69,12 @@ def too_many_requests(message: str, retry_after_s: int) -> ApiError:
                     headers={"Retry-After": str(retry_after_s)})
 
 
+def too_many_streams(held: int, limit: int) -> ApiError:
+    return ApiError(429, "too_many_requests",
+                    f"at most {limit} open streams per user; close one first",
+                    {"openStreams": held, "limit": limit})
+
+
 def unavailable(message: str) -> ApiError:
     return ApiError(503, "unavailable", message)
 

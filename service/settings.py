@@ -82,6 +82,14 @@ def _coerce(name: str, raw: Any, current: Any) -> Any:
         raise SettingsError(f"setting {name!r}: cannot use {raw!r}") from exc
 
 
+# Intervals and deadlines: 0 would make every stream's timer fire without pause.
+POSITIVE = (
+    "stream_write_deadline_s", "stream_disconnect_check_s", "stream_access_check_s",
+    "v1_ping_interval_s", "splox_keepalive_interval_s", "splox_max_duration_s",
+    "login_failure_window_s", "stream_buffer_bytes", "max_body_bytes",
+)
+
+
 def load_settings(
     config_file: Path | None = None,
     overrides: dict[str, Any] | None = None,
@@ -108,4 +116,7 @@ def load_settings(
     if values["synchronous"].upper() not in ("FULL", "NORMAL", "EXTRA", "OFF"):
         raise SettingsError("synchronous must be FULL, NORMAL, EXTRA or OFF")
     values["synchronous"] = values["synchronous"].upper()
+    for key in POSITIVE:
+        if values[key] <= 0:
+            raise SettingsError(f"{key} must be greater than 0")
     return Settings(**values)

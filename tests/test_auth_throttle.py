@@ -169,3 +169,22 @@ def test_an_ipv6_client_counts_by_its_64() -> None:
     assert client_network("2001:db8:1:2::1") != client_network("2001:db8:1:3::1")
     assert client_network("::ffff:192.0.2.7") == client_network("192.0.2.7") == "192.0.2.7"
     assert client_network("") == ""
+
+
+def test_successes_leave_nothing_behind_when_the_table_fills(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Many clients that each sign in once: the table must stay usable (an empty entry
+    left by a success once made the next prune fail on every login)."""
+    from service.auth import throttle as throttle_module
+
+    monkeypatch.setattr(throttle_module, "MAX_TRACKED_KEYS", 50)
+    throttle = LoginThrottle(ThrottleLimits(per_account=3, per_client=10, window_s=60))
+    for i in range(200):
+        throttle.attempt(f"user{i}", f"198.51.100.{i}")
+        throttle.succeeded(f"user{i}", f"198.51.100.{i}")
+    assert len(throttle) == 0
+    for i in range(60):  # failures fill it past the cap: pruning works
+        throttle.attempt(f"guess{i}", f"192.0.2.{i}")
+    assert len(throttle) <= 51
+    assert throttle.retry_after("guess59", "192.0.2.59") is None

@@ -80,6 +80,8 @@ class LoginThrottle:
         times = self._failures.get(client_key)
         if times:
             times.pop()
+        if not times:
+            self._failures.pop(client_key, None)  # no empty entries: they would only pile up
 
     def _wait(self, key: Key, now: float) -> float:
         times = self._failures.get(key)
@@ -99,7 +101,7 @@ class LoginThrottle:
 
     def _prune(self, now: float) -> None:
         horizon = now - self.limits.window_s
-        for key in [k for k, times in self._failures.items() if times[-1] <= horizon]:
+        for key in [k for k, times in self._failures.items() if not times or times[-1] <= horizon]:
             del self._failures[key]
         # Still too many: forget the oldest keys that are not locked out (a dict keeps
         # insertion order). A lockout is never forgotten early, or flooding the table

@@ -1,4 +1,4 @@
-"""Serving one run's stream in any dialect: cursor checks, 204 after the end, disconnects."""
+"""Opening one run's stream in any dialect: cursor and limit checks, 204 after the end."""
 
 from __future__ import annotations
 
@@ -30,13 +30,17 @@ async def serve_run_stream(
     cursor: int | None = None,
     headers: dict[str, str] | None = None,
     on_disconnect: OnDisconnect | None = None,
+    quota_checked: bool = False,
 ) -> web.StreamResponse:
     """The stream of `run` (already access-checked by the caller) from the request's cursor.
 
-    Errors (a bad or impossible cursor) are raised here, as JSON; the response that is
-    returned serves the events once aiohttp prepares it (see streams/response.py).
+    Errors (a bad or impossible cursor, too many streams) are raised here, as JSON; the
+    response that is returned serves the events once aiohttp prepares it (see
+    streams/response.py). `quota_checked`: the caller checked the per-user stream limit
+    before starting the run (checking again now could refuse a run already started).
     """
-    check_stream_quota(request)
+    if not quota_checked:
+        check_stream_quota(request)
     store = request.app[keys.STORE]
     settings = request.app[keys.SETTINGS]
     after = parse_cursor(request) if cursor is None else cursor

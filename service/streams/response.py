@@ -4,9 +4,11 @@ A handler checks access and the cursor, then returns an `EventStreamResponse`.
 aiohttp prepares a returned response only after the handler and every middleware
 have returned, and that is when this one serves its events: history then live
 (from `EventStore.subscribe`), keepalives when idle, until the run's terminal
-event, shutdown, its maximum duration, or a client too slow to keep up (its
-socket buffer is bounded and every write has a deadline, so a client that stops
-reading costs bounded memory and is dropped; it resumes with no loss). Serving
+event, shutdown, its maximum duration, its user's access being taken away (it is
+checked again at the start and periodically), the client leaving, or a client
+too slow to keep up (its socket buffer is bounded and every write has a deadline,
+so a client that stops reading costs bounded memory and is dropped; it resumes
+with no loss). Serving
 there means an open stream holds this object, its subscription and its
 connection, and none of the suspended frames of the middleware chain: with
 thousands of idle streams those frames were an eighth of the memory.
@@ -29,7 +31,7 @@ from eventstore.records import RecordedEvent
 from service import keys
 from service.auth.access import still_allowed
 from service.auth.principal import PRINCIPAL
-from service.errors import ApiError
+from service.errors import too_many_streams
 from service.logging import log_request
 from service.streams.sse import SSE_HEADERS, Frame, encode, encode_event, encode_retry
 
@@ -86,9 +88,7 @@ def check_stream_quota(request: web.Request) -> None:
         return
     held = request.app[keys.STREAMS_PER_USER][principal.user_id]
     if held >= limit:
-        raise ApiError(429, "too_many_requests",
-                       f"at most {limit} open streams per user; close one first",
-                       {"openStreams": held, "limit": limit})
+        raise too_many_streams(held, limit)
 
 
 def end_streams_of(app: web.Application, user_id: str, workspace_id: str | None = None) -> int:
@@ -112,14 +112,15 @@ class EventStreamResponse(web.StreamResponse):
     """One SSE response. While it serves it is in `app[keys.STREAMS]`, closed on shutdown.
 
     Per event the serving loop only awaits the subscription and writes: keepalives,
-    the maximum duration and the disconnect poll are looked after by one timer per
-    stream (re-armed per interval, not per event), which ends the loop by cancelling
-    its task with a reason. A write only arms its deadline when it cannot complete at
-    once (the socket buffer is full).
+    the maximum duration, the disconnect check and the periodic access check are
+    looked after by one timer per stream (re-armed per interval, not per event), which
+    ends the loop by cancelling its task with a reason. A write only arms its deadline
+    when it could wait for the client (the transport may be paused).
     """
 
-    # Slots, not a __dict__: thousands of these stay open, and past 30 attributes an
-    # instance dict stops sharing its keys and costs about 1.5 KB each.
+    # Our state in slots (aiohttp's few attributes stay in the base class's __dict__):
+    # thousands of these stay open, and past 30 attributes an instance dict stops
+    # sharing its keys and costs about 1.5 KB each.
     __slots__ = (
         "_events", "_render", "_options", "_is_terminal", "_prelude", "_on_disconnect",
         "_transport", "_low_water", "_high_water", "_write_deadline_s",
@@ -292,6 +293,12 @@ class EventStreamResponse(web.StreamResponse):
                 self._end("revoked")
         except StoreUnavailable:
             pass  # not known either way: the next check decides
+        except Exception:
+            # A bug: end the stream as the check at open would (cut off, logged), never
+            # let it run on unchecked.
+            log.exception("stream access check failed")
+            self._abort()
+            self._end("error")
         finally:
             self._access_task = None
 
@@ -353,6 +360,12 @@ class EventStreamResponse(web.StreamResponse):
         options = self._options
         loop = asyncio.get_running_loop()
         now = loop.time()
+        if self._ending is not None:
+            # Asked to end a while ago and still serving: the cancellation was lost on
+            # the way (asyncio.wait_for can swallow one on Python 3.11). Ask again.
+            if self._task is not None and not self._task.done():
+                self._task.cancel()
+            return loop.call_at(now + self._disconnect_check_s, self._rearm, deadline)
         if deadline is not None and now >= deadline:
             self._end("timeout")
             return None

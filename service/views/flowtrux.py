@@ -78,6 +78,7 @@ async def execute_stream(request: web.Request) -> web.StreamResponse:
                 workflow_id=run["workflowId"], execution_id=run_id),
         },
         on_disconnect=None if definition.continue_on_disconnect else cancel_run,
+        quota_checked=True,
     )
 
 

@@ -68,6 +68,7 @@ async def execute_stream(request: web.Request) -> web.StreamResponse:
             "X-Workflow-Run-Stream": RESUME_PATH.format(run_id=run_id),
         },
         on_disconnect=cancel_run if on_disconnect == "cancel" else None,
+        quota_checked=True,
     )
 
 
