@@ -36,11 +36,6 @@ CLIENT_MODULE = "bench._sse_clients"
 ROOT = Path(__file__).resolve().parent.parent  # where `python -m bench...` finds the package
 
 
-def raise_fd_limit() -> None:
-    """Thousands of sockets need more descriptors than the usual soft limit of 1024."""
-    raise_open_files_limit()
-
-
 def rss_kb(pid: int | None = None) -> int:
     """Resident set size of a process (this one by default), from /proc, in KiB."""
     status = Path(f"/proc/{pid or os.getpid()}/status").read_text()
@@ -220,7 +215,7 @@ async def _serve_reference(pipe: Connection) -> None:
 def reference_process(pipe: Connection) -> None:
     """The reference broadcast in a process of its own: it sends `count` events at
     `per_s` when sent (count, per_s) on `pipe`, answers the seconds it took, ends on None."""
-    raise_fd_limit()
+    raise_open_files_limit()
     asyncio.run(_serve_reference(pipe))
 
 

@@ -21,13 +21,13 @@ from bench._streaming import (
     ClientProcess,
     Target,
     admin_token,
-    raise_fd_limit,
     rss_kb,
     runstream_app,
     serve,
     waiting_run,
 )
 from bench.common import note, report, scratch_dir
+from service.runtime import raise_open_files_limit
 
 STREAMS = 5000
 WARM_STREAMS = 50
@@ -52,7 +52,7 @@ async def _serve_reference(pipe: Connection) -> None:
 
 def serve_in_process(kind: str, data_dir: str, pipe: Connection) -> None:
     """The server process: serve until the parent sends anything on `pipe`."""
-    raise_fd_limit()
+    raise_open_files_limit()
     if kind == "ours":
         asyncio.run(_serve_ours(Path(data_dir), pipe))
     else:
@@ -87,7 +87,7 @@ async def per_stream_kb(kind: str, work_dir: Path) -> float:
 
 
 async def main() -> None:
-    raise_fd_limit()
+    raise_open_files_limit()
     with scratch_dir("bench-idle-") as work_dir:
         ours = await per_stream_kb("ours", work_dir)
         reference = await per_stream_kb("reference", work_dir)

@@ -37,7 +37,6 @@ from bench._streaming import (
     Target,
     admin_token,
     emit,
-    raise_fd_limit,
     reference_process,
     runstream_app,
     waiting_run,
@@ -46,6 +45,7 @@ from bench.common import note, percentile, report, scratch_dir
 from eventstore.records import NewEvent
 from projections.vocabulary import EventType
 from service import keys
+from service.runtime import raise_open_files_limit
 
 SUBSCRIBERS = 1000
 EVENTS_PER_S = 25
@@ -148,7 +148,7 @@ async def run_both(out_dir: Path) -> tuple[list[float], list[float], list[float]
     return commit_ms, append_ms, ref_ms, SUBSCRIBERS * ours.sent
 
 async def main() -> None:
-    raise_fd_limit()
+    raise_open_files_limit()
     with scratch_dir("bench-stream-") as out_dir:
         commit_ms, append_ms, ref_ms, expected = await run_both(out_dir)
     p50, p99 = summarise("ours", commit_ms, expected)

@@ -1,8 +1,9 @@
 """Login throttling: a bounded count of recent failed logins per account and per client.
 
 Every login attempt counts as a failure until it succeeds, so a burst of parallel
-guesses is limited as well as a sequence of them; a success clears the count of its
-account and client. Two limits apply, each over a sliding window:
+guesses is limited as well as a sequence of them; a success clears its account's
+count from that client and takes only itself off the client's count. Two limits
+apply, each over a sliding window:
 
 - per (username, client address): a guesser gets a few tries at one account; the
   owner signing in from elsewhere is not locked out by it;
@@ -10,8 +11,9 @@ account and client. Two limits apply, each over a sliding window:
 
 The client address is the peer of the connection (forwarded headers are not trusted:
 behind a reverse proxy every client shares its address, and the limits become
-service-wide); an IPv6 client counts by its /64. State is in memory: a restart forgets it, and the number of keys kept
-is bounded so a flood of distinct usernames cannot grow it without limit.
+service-wide); an IPv6 client counts by its /64. State is in memory: a restart
+forgets it, and the number of keys kept is bounded so a flood of distinct usernames
+cannot grow it without limit.
 """
 
 from __future__ import annotations
@@ -120,6 +122,8 @@ def client_network(address: str) -> str:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return address  # not an IP (a Unix socket): the string is all there is
-    if ip.version == 6 and ip.ipv4_mapped is None:
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)  # an IPv4 client on a dual-stack socket
         return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip.ipv4_mapped or ip) if ip.version == 6 else str(ip)
+    return str(ip)

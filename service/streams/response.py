@@ -8,10 +8,10 @@ event, shutdown, its maximum duration, its user's access being taken away (it is
 checked again at the start and periodically), the client leaving, or a client
 too slow to keep up (its socket buffer is bounded and every write has a deadline,
 so a client that stops reading costs bounded memory and is dropped; it resumes
-with no loss). Serving
-there means an open stream holds this object, its subscription and its
-connection, and none of the suspended frames of the middleware chain: with
-thousands of idle streams those frames were an eighth of the memory.
+with no loss). Serving there means an open stream holds this object, its
+subscription and its connection, and none of the suspended frames of the
+middleware chain: with thousands of idle streams those frames were an eighth of
+the memory.
 """
 
 from __future__ import annotations
