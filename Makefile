@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint clean soak
+.PHONY: run test bench bench-soak lint clean soak
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,10 @@ soak: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Ten minutes of sustained load on a served runstream: the WAL, runs/s and list p99 per minute.
+bench-soak: $(STAMP)
+	$(BIN)/python -m bench wal_soak
 
 lint: $(STAMP)
 	$(BIN)/ruff check service eventstore projections tests bench

@@ -1,4 +1,7 @@
-"""`make bench`: run every benchmark module (or those named) and print their figures."""
+"""`make bench`: run every benchmark module (or those named) and print their figures.
+
+Modules marked `LONG = True` run only when named.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +21,10 @@ def main() -> None:
     for name in names:
         if wanted and name not in wanted:
             continue
-        print(f"# bench/{name}", flush=True)
         module = importlib.import_module(f"bench.{name}")
+        if getattr(module, "LONG", False) and not wanted:
+            continue  # minutes long: only when named (`make bench-soak`)
+        print(f"# bench/{name}", flush=True)
         asyncio.run(module.main())
 
 

@@ -37,3 +37,14 @@ class SubscriptionLagged(EventStoreError):
         super().__init__(f"subscriber at {cursor} fell behind the log head {head}")
         self.cursor = cursor
         self.head = head
+
+
+class EventTooLarge(EventStoreError):
+    """One event's data is above the store's `max_event_bytes`; nothing was written."""
+
+    def __init__(self, event_type: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"a {event_type} event of {size} bytes is above max_event_bytes ({limit})")
+        self.event_type = event_type
+        self.size = size
+        self.limit = limit

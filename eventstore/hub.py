@@ -1,9 +1,11 @@
 """In-process fan-out of committed events: a shared ring of recent events plus wake-ups.
 
 No subscriber owns a queue. Each holds only a cursor into one shared ring, so
-memory is bounded by the ring size however many subscribers there are and
-however slowly they read; a subscriber whose cursor has left the ring reads
-from disk instead (see subscriptions.py).
+memory is bounded by the ring however many subscribers there are and however
+slowly they read; a subscriber whose cursor has left the ring reads from disk
+instead (see subscriptions.py). The ring is bounded twice: by count, and by the
+bytes its events weigh, so that a run passing large documents between nodes
+cannot make it hold gigabytes.
 """
 
 from __future__ import annotations
@@ -15,12 +17,24 @@ from collections.abc import Iterable
 from eventstore.records import RecordedEvent
 
 DEFAULT_RING_SIZE = 8192
+DEFAULT_RING_BYTES = 32 * 1024 * 1024
+# What an event costs in memory beside its data: the record, its stream id, two hashes.
+EVENT_OVERHEAD_BYTES = 600
+
+
+def event_weight(event: RecordedEvent) -> int:
+    """Bytes an event holds in memory, as the ring's byte budget counts them."""
+    return len(event.data) + EVENT_OVERHEAD_BYTES
 
 
 class EventHub:
-    def __init__(self, head: int, ring_size: int = DEFAULT_RING_SIZE) -> None:
+    def __init__(self, head: int, ring_size: int = DEFAULT_RING_SIZE,
+                 ring_bytes: int = DEFAULT_RING_BYTES) -> None:
         self.head = head
-        self._ring: deque[RecordedEvent] = deque(maxlen=ring_size)
+        self._ring: deque[RecordedEvent] = deque()
+        self._ring_size = ring_size
+        self._ring_bytes = ring_bytes
+        self.held_bytes = 0  # the weight of the events in the ring
         # One future per waiting subscriber, never shared: a subscriber that is cancelled
         # while it waits cancels only its own future, not every other subscriber's.
         self._all_waiters: list[asyncio.Future[None]] = []
@@ -29,12 +43,18 @@ class EventHub:
     def publish(self, events: Iterable[RecordedEvent]) -> None:
         """Called on the event loop after a commit, in commit order."""
         touched: set[str] = set()
+        ring = self._ring
         for event in events:
-            self._ring.append(event)
+            ring.append(event)
+            self.held_bytes += event_weight(event)
             self.head = event.position
             touched.add(event.stream)
         if not touched:
             return
+        # The oldest go first; an event larger than the whole budget is not kept at all
+        # (its subscribers read it from disk, as any subscriber behind the ring does).
+        while ring and (len(ring) > self._ring_size or self.held_bytes > self._ring_bytes):
+            self.held_bytes -= event_weight(ring.popleft())
         waiters, self._all_waiters = self._all_waiters, []
         for stream in touched:
             waiters += self._stream_waiters.pop(stream, ())
@@ -47,6 +67,10 @@ class EventHub:
         if after >= self.head:
             return True
         return bool(self._ring) and self._ring[0].position <= after + 1
+
+    def status(self) -> dict[str, int]:
+        return {"ringEvents": len(self._ring), "ringBytes": self.held_bytes,
+                "ringBudgetBytes": self._ring_bytes}
 
     def since(self, after: int, stream: str | None) -> list[RecordedEvent]:
         """Ring events after `after` (of one stream, or all); caller checked `covers`."""

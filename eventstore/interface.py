@@ -8,6 +8,7 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from eventstore.records import NewEvent, RecordedEvent
 
@@ -65,6 +66,10 @@ class EventStore(abc.ABC):
     @abc.abstractmethod
     async def head(self) -> int:
         """The position of the last committed event (0 for an empty log)."""
+
+    def status(self) -> dict[str, Any]:
+        """Backend facts for health checks and metrics (WAL, ring, pool, ...)."""
+        return {}
 
     @abc.abstractmethod
     async def stream_version(self, stream: str) -> int:

@@ -13,17 +13,20 @@ from typing import Any
 import aiosqlite
 import orjson
 
-from eventstore.errors import ConcurrencyConflict, StoreUnavailable
+from eventstore.errors import ConcurrencyConflict, EventTooLarge, StoreUnavailable
 from eventstore.hashchain import GENESIS_HASH, canonical_bytes, chain_hash
-from eventstore.hub import DEFAULT_RING_SIZE, EventHub
+from eventstore.hub import DEFAULT_RING_BYTES, DEFAULT_RING_SIZE, EventHub
 from eventstore.interface import ANY_VERSION, EventStore, VerifyResult
 from eventstore.projector import Projector
 from eventstore.records import NewEvent, RecordedEvent
-from eventstore.sqlite_checkpoint import WalCheckpointer
-from eventstore.sqlite_writer import SQLiteWriter, WriteFn, open_connection
+from eventstore.sqlite_checkpoint import WalCheckpointer, WalPolicy
+from eventstore.sqlite_writer import BUSY_TIMEOUT_MS, SQLiteWriter, WriteFn, open_connection
 from eventstore.subscriptions import subscribe
 
 READER_POOL_SIZE = 4
+# The largest event data the log takes: big enough for a 1 MB HTTP response escaped
+# into JSON, small enough that a few of them never strain memory or a client.
+DEFAULT_MAX_EVENT_BYTES = 4 * 1024 * 1024
 VERIFY_PAGE = 5000
 
 SCHEMA = """
@@ -90,17 +93,20 @@ class SQLiteEventStore(EventStore):
     """Open with `await SQLiteEventStore.open(path, projectors=[...])`."""
 
     def __init__(
-        self, path: Path, projectors: Sequence[Projector], synchronous: str, ring_size: int
+        self, path: Path, projectors: Sequence[Projector], synchronous: str, ring_size: int,
+        ring_bytes: int, max_event_bytes: int, wal: WalPolicy,
     ) -> None:
         self.path = path
         self.projectors = list(projectors)
         self._writer = SQLiteWriter(path, synchronous)
-        self._checkpointer = WalCheckpointer(path, synchronous)
+        self._checkpointer = WalCheckpointer(path, synchronous, wal)
         self._state = _ChainState()
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         self._reader_conns: list[aiosqlite.Connection] = []
         self._ring_size = ring_size
-        self.hub = EventHub(0, ring_size)
+        self._ring_bytes = ring_bytes
+        self.max_event_bytes = max_event_bytes
+        self.hub = EventHub(0, ring_size, ring_bytes)
         self._closed = False
         self._checkpointed = -1
 
@@ -111,31 +117,41 @@ class SQLiteEventStore(EventStore):
         projectors: Sequence[Projector] = (),
         synchronous: str = "FULL",
         ring_size: int = DEFAULT_RING_SIZE,
+        ring_bytes: int = DEFAULT_RING_BYTES,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        wal: WalPolicy | None = None,
     ) -> SQLiteEventStore:
-        store = cls(Path(path), projectors, synchronous, ring_size)
+        store = cls(Path(path), projectors, synchronous, ring_size, ring_bytes,
+                    max_event_bytes, wal or WalPolicy())
         await store._start()
         return store
 
     async def _start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         await self._writer.start()
-        self._checkpointer.start()
         self._writer.after_rollback = self._forget_uncommitted
         # A conflict is raised before the job writes anything.
         self._writer.clean_errors = (ConcurrencyConflict,)
         self._writer.before_commit = self._advance_checkpoints
+        self._writer.maintenance_due = self._checkpointer.restart_due
+        self._writer.maintenance = self._checkpointer.restart
         await self._writer.run_in_thread(self._prepare)
-        self.hub = EventHub(self._state.position, self._ring_size)
+        self._checkpointer.start()
+        self.hub = EventHub(self._state.position, self._ring_size, self._ring_bytes)
         for _ in range(READER_POOL_SIZE):
             conn = await aiosqlite.connect(self.path, isolation_level=None)
             await conn.execute("PRAGMA query_only = 1")
-            await conn.execute("PRAGMA busy_timeout = 10000")
+            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self._reader_conns.append(conn)
             self._readers.put_nowait(conn)
 
     def _prepare(self) -> None:
         """Create tables, then bring any projection that is behind up to the log's head."""
         conn = self._writer.connection
+        # Opening recovered whatever WAL a crash left (as fast as SQLite reads it); copy it
+        # back and empty it now, before any reader can hold it, so a large one never lingers.
+        self._checkpointer.truncate(conn)
+        self._checkpointer.configure_writer(conn)
         conn.executescript(SCHEMA)
         for projector in self.projectors:
             projector.create_schema(conn)
@@ -159,6 +175,9 @@ class SQLiteEventStore(EventStore):
         if not events:
             return []
         encoded = [(event.type, orjson.dumps(event.data)) for event in events]
+        for type_, data in encoded:
+            if len(data) > self.max_event_bytes:
+                raise EventTooLarge(type_, len(data), self.max_event_bytes)
         job = self._append_job(stream, encoded, expected_version)
         recorded: list[RecordedEvent] = await self._writer.submit(job, self.hub.publish)
         return recorded
@@ -275,6 +294,10 @@ class SQLiteEventStore(EventStore):
 
     async def head(self) -> int:
         return self.hub.head
+
+    def status(self) -> dict[str, Any]:
+        """What /healthz shows of the store: the WAL, its checkpoints, the live ring."""
+        return {"backend": "sqlite", **self._checkpointer.status(), **self.hub.status()}
 
     async def stream_version(self, stream: str) -> int:
         rows = await self.fetch_all("SELECT MAX(version) FROM events WHERE stream = ?", (stream,))

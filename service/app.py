@@ -10,6 +10,7 @@ from weakref import WeakSet
 from aiohttp import web
 
 from eventstore.sqlite import SQLiteEventStore
+from eventstore.sqlite_checkpoint import WalPolicy
 from projections import all_projections
 from service import keys, openapi
 from service.auth.schema import DEFAULT_WORKSPACE_ID
@@ -19,6 +20,7 @@ from service.engine.settings import EngineSettings
 from service.keyfiles import fernet_key
 from service.middleware import json_errors, request_context
 from service.settings import Settings
+from service.streams.frame_cache import FrameCache
 from service.views import (
     audit,
     chats,
@@ -45,6 +47,9 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
         all_projections(),
         synchronous=settings.synchronous,
         ring_size=settings.live_ring_size,
+        ring_bytes=settings.live_ring_bytes,
+        max_event_bytes=settings.max_event_bytes,
+        wal=WalPolicy(settings.wal_restart_bytes, settings.wal_checkpoint_wait_ms),
     )
     app[keys.STORE] = store
     yield
@@ -87,6 +92,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[keys.SETTINGS] = settings
     app[keys.STREAMS] = WeakSet()
+    app[keys.FRAMES] = FrameCache(settings.frame_cache_bytes)
     app[keys.STREAMS_PER_USER] = Counter()
     app.cleanup_ctx.append(_store_ctx)
     app.on_shutdown.append(_close_streams)

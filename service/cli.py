@@ -17,7 +17,11 @@ from projections import all_projections
 from projections.rebuild import rebuild
 from service.auth import commands as auth_commands
 from service.logging import configure_logging
-from service.runtime import raise_open_files_limit, tune_gc_on_startup
+from service.runtime import (
+    fix_malloc_mmap_threshold,
+    raise_open_files_limit,
+    tune_gc_on_startup,
+)
 from service.settings import Settings, SettingsError, load_settings
 from service.workflows import commands as workflow_commands
 
@@ -43,6 +47,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     writable_data_dir(settings)
     configure_logging()
     raise_open_files_limit()
+    fix_malloc_mmap_threshold()
     app = create_app(settings)
     app.on_startup.append(tune_gc_on_startup)
     web.run_app(
@@ -120,7 +125,7 @@ async def _export(settings: Settings, stream: str | None, out: object) -> int:
             if not page:
                 break
             for event in page:
-                sys.stdout.buffer.write(orjson.dumps(event.as_dict()) + b"\n")
+                sys.stdout.buffer.write(event.as_json() + b"\n")
             count += len(page)
             after = page[-1].position
     finally:

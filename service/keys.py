@@ -14,12 +14,15 @@ from service.settings import Settings
 from service.workflows.repository import WorkflowRepository
 
 if TYPE_CHECKING:
+    from service.streams.frame_cache import FrameCache
     from service.streams.response import EventStreamResponse
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", SQLiteEventStore)
 ENGINE = web.AppKey("engine", Engine)
 WORKFLOWS = web.AppKey("workflows", WorkflowRepository)
+# Rendered frames shared by every subscriber (service/streams/frame_cache.py).
+FRAMES: web.AppKey[FrameCache] = web.AppKey("frames")
 # Open streams, closed on shutdown (aiohttp-sse graceful_shutdown pattern). Each
 # stream adds itself while it serves and removes itself when it ends.
 STREAMS: web.AppKey[WeakSet[EventStreamResponse]] = web.AppKey("streams")

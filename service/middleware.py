@@ -10,7 +10,7 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from eventstore.errors import StoreUnavailable
+from eventstore.errors import EventTooLarge, StoreUnavailable
 from service.errors import HTTP_STATUS_CODES, ApiError, error_response
 from service.logging import http_log as log
 from service.logging import log_request
@@ -64,6 +64,9 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return exc.response()
     except StoreUnavailable as exc:
         return error_response(503, "unavailable", str(exc))
+    except EventTooLarge as exc:
+        return error_response(413, "too_large", str(exc),
+                              {"size": exc.size, "limit": exc.limit})
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

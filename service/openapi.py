@@ -672,7 +672,13 @@ def _components() -> dict[str, Any]:
             "totalPages": integer(minimum=0),
         }),
         "Health": obj({"status": string(enum=["ok"]),
-                       "head": integer("The log's last position.", minimum=0)}),
+                       "head": integer("The log's last position.", minimum=0),
+                       "store": obj({}, required=[], additional=True, description=(
+                           "Backend facts: for SQLite `walBytes`, `walRestartBytes`, "
+                           "`lastPassive` and `lastRestart` (the last checkpoint of each kind: "
+                           "mode, at, durationMs, frames, complete), `restarts`, "
+                           "`restartsIncomplete`, and the live ring's `ringEvents`, "
+                           "`ringBytes` and `ringBudgetBytes`."))}),
     }
     for part in (_identity_schemas, _workflow_schemas, _run_schemas, _v1_stream_schemas,
                  _chat_schemas, _flowtrux_schemas, _splox_schemas):

@@ -9,6 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eventstore.hub import DEFAULT_RING_BYTES, DEFAULT_RING_SIZE
+from eventstore.sqlite import DEFAULT_MAX_EVENT_BYTES
+from eventstore.sqlite_checkpoint import DEFAULT_WAL_CHECKPOINT_WAIT_MS, DEFAULT_WAL_RESTART_BYTES
+
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 ENV_PREFIX = "RUNSTREAM_"
 
@@ -23,7 +27,12 @@ class Settings:
     port: int = 3026
     data_dir: Path = Path("./data")
     synchronous: str = "FULL"
-    live_ring_size: int = 8192
+    live_ring_size: int = DEFAULT_RING_SIZE
+    live_ring_bytes: int = DEFAULT_RING_BYTES
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    wal_restart_bytes: int = DEFAULT_WAL_RESTART_BYTES
+    wal_checkpoint_wait_ms: int = DEFAULT_WAL_CHECKPOINT_WAIT_MS
+    frame_cache_bytes: int = 8_388_608
     max_body_bytes: int = 1_048_576
     session_key: str = ""
     session_max_age_s: int = 1_209_600
@@ -87,6 +96,8 @@ POSITIVE = (
     "stream_write_deadline_s", "stream_disconnect_check_s", "stream_access_check_s",
     "v1_ping_interval_s", "splox_keepalive_interval_s", "splox_max_duration_s",
     "login_failure_window_s", "stream_buffer_bytes", "max_body_bytes",
+    "live_ring_size", "live_ring_bytes", "max_event_bytes", "wal_restart_bytes",
+    "wal_checkpoint_wait_ms", "frame_cache_bytes",
 )
 
 

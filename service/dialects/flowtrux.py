@@ -113,8 +113,10 @@ class FlowTruxDialect:
         started: dict[str, tuple[Any, str]] = {}
 
         async def start_of(node_id: str) -> tuple[Any, str | None]:
+            # Taken out, not looked at: the attempt ends here, and a stream must not hold
+            # every input it has seen (each up to max_event_bytes) for its whole life.
             if node_id in started:
-                return started[node_id]
+                return started.pop(node_id)
             node = await queries.node_run(run_id, node_id)
             return (None, None) if node is None else (node["input"], node["startedAt"])
 

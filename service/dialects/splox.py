@@ -59,6 +59,7 @@ KEEPALIVE = Frame(b"keepalive")
 VERSION_NAMESPACE = uuid.UUID("5b3e1d2a-8c4f-4e6b-9a1d-3f2e7c6b5a40")
 
 READ_PAGE = 1000
+RELEASED_AFTER = frozenset({NodeStatus.COMPLETED, NodeStatus.SKIPPED, NodeStatus.CANCELLED})
 
 
 def workflow_version_id(workflow_id: str, version: int | None) -> str:
@@ -119,6 +120,13 @@ class RequestFold:
             node["completedAt"] = event.recorded_at
         return node_id
 
+    def release_if_done(self, node_id: str) -> None:
+        """A completed, skipped or cancelled node has no later event: once its message is
+        rendered, the stream need not hold its input and output (up to max_event_bytes each)."""
+        node = self.nodes[node_id]
+        if node["status"] in RELEASED_AFTER:
+            node["input"] = node["output"] = None
+
     def request_json(self) -> dict[str, Any]:
         return request_json(self.run, self.start_node_id, self.status, self.started_at,
                             self.completed_at)
@@ -172,17 +180,20 @@ def request_json(
     }
 
 
-async def _events_through(store: EventStore, run_id: str, cursor: int) -> list[RecordedEvent]:
-    """The run's events up to and including log position `cursor`."""
-    events: list[RecordedEvent] = []
+async def _fold_through(store: EventStore, fold: RequestFold, cursor: int) -> None:
+    """Fold the run's events up to and including log position `cursor`, page by page."""
     after = 0
     while after < cursor:
-        page = await store.read(run_id, after, READ_PAGE)
-        events += [event for event in page if event.position <= cursor]
-        if len(page) < READ_PAGE or page[-1].position >= cursor:
-            break
+        page = await store.read(fold.run["id"], after, READ_PAGE)
+        for event in page:
+            if event.position > cursor:
+                return
+            changed = fold.apply(event)
+            if changed:
+                fold.release_if_done(changed)
+        if len(page) < READ_PAGE:
+            return
         after = page[-1].position
-    return events
 
 
 class SploxDialect:
@@ -202,8 +213,7 @@ class SploxDialect:
             nonlocal caught_up
             if not caught_up:
                 # A resumed stream starts from the objects as they were at the cursor.
-                for earlier in await _events_through(ctx.store, run["id"], ctx.cursor):
-                    fold.apply(earlier)
+                await _fold_through(ctx.store, fold, ctx.cursor)
                 caught_up = True
             changed = fold.apply(event)
             if changed is None:
@@ -211,6 +221,7 @@ class SploxDialect:
             body: dict[str, Any] = {"workflow_request": fold.request_json()}
             if changed:
                 body["node_execution"] = fold.node_json(changed)
+                fold.release_if_done(changed)
             return [Frame(orjson.dumps(body))]
 
         return encoding(render)

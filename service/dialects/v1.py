@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
 import orjson
@@ -18,6 +17,7 @@ from projections.vocabulary import (
     node_status_after,
 )
 from service.settings import Settings
+from service.streams.frame_cache import FrameCache
 from service.streams.response import Render, StreamOptions
 from service.streams.sse import Frame, encode_event
 
@@ -95,14 +95,13 @@ def _frame(event: str, body: dict[str, Any]) -> Frame:
     return Frame(orjson.dumps(body), event)
 
 
-# Wire bytes of recently rendered events, shared by every subscriber of a run: a v1
-# frame depends only on the run and the event, so a run streamed to N clients renders
-# and encodes each event once, not N times (the result frame's two queries included).
-RECENT_FRAMES = 1024
-_recent: OrderedDict[tuple[str, int], bytes] = OrderedDict()
-
-
 class V1Dialect:
+    """v1 frames depend only on the run and the event, so every subscriber of a run shares
+    them through the app's frame cache (the result frame's two queries included)."""
+
+    def __init__(self, frames: FrameCache) -> None:
+        self._frames = frames
+
     def options(self, settings: Settings) -> StreamOptions:
         return StreamOptions(keepalive=PING, keepalive_interval_s=settings.v1_ping_interval_s)
 
@@ -111,16 +110,9 @@ class V1Dialect:
         run_id = run["id"]
 
         async def render(event: RecordedEvent) -> bytes:
-            key = (run_id, event.position)
-            data = _recent.get(key)
-            if data is None:
-                data = encode_event(await _render_once(run_id, queries, event), event.position)
-                _recent[key] = data
-                if len(_recent) > RECENT_FRAMES:
-                    _recent.popitem(last=False)
-            return data
+            return encode_event(await _render_once(run_id, queries, event), event.position)
 
-        return render
+        return self._frames.shared("v1", render)
 
 
 async def _render_once(run_id: str, queries: RunQueries, event: RecordedEvent) -> list[Frame]:

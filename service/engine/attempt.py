@@ -6,8 +6,6 @@ import asyncio
 import time
 from typing import Any
 
-import orjson
-
 from service.engine.context import NodeContext
 from service.engine.registry import NodeError
 
@@ -23,14 +21,11 @@ async def run_attempt(ctx: NodeContext, node_type: Any, params: dict[str, Any],
     try:
         async with scope:
             output = await node_type.run(params, inputs, ctx)
-        orjson.dumps(output)  # a node must hand back JSON: find out now, not at append
     except NodeError as exc:
         return ("error", ctx.node_id, ctx.attempt, exc.message, exc.retryable)
     except TimeoutError as exc:
         text = f"timed out after {timeout_ms} ms" if scope.expired() else f"timeout: {exc}"
         return ("error", ctx.node_id, ctx.attempt, text, True)
-    except orjson.JSONEncodeError as exc:
-        return ("error", ctx.node_id, ctx.attempt, f"output is not JSON: {exc}", False)
     except Exception as exc:  # any other failure of the node's own code
         return ("error", ctx.node_id, ctx.attempt, f"{type(exc).__name__}: {exc}", True)
     return ("done", ctx.node_id, ctx.attempt, output, int((time.monotonic() - started) * 1000))

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import structlog
 
 from eventstore.records import NewEvent
@@ -35,6 +36,11 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 IN_FLIGHT = frozenset({NodeStatus.RUNNING, NodeStatus.WAITING})
+# Room left in an event beside a node's input or output (ids, names, attempt, ...), so a
+# value that passes `oversize` always fits in the event that carries it.
+EVENT_FIELDS_ALLOWANCE = 16 * 1024
+# Error texts are messages, not documents: longer ones are cut (and say so).
+MAX_ERROR_CHARS = 4000
 
 
 def _epoch(iso: str | None) -> float:
@@ -209,6 +215,13 @@ class RunActor:
         if not state.terminal and state.settled == len(nodes) and not self.tasks:
             output = {sink: state.nodes[sink].output for sink in self.definition.sinks
                       if state.nodes[sink].status == NodeStatus.COMPLETED}
+            size, limit = len(orjson.dumps(output)), self.engine.settings.max_event_bytes
+            if size > limit - EVENT_FIELDS_ALLOWANCE:
+                # Every sink's output fit on its own; together they do not.
+                await self.finish(EventType.RUN_FAILED, {"error": (
+                    f"the run's output (its last nodes' outputs) is {size} bytes, above the "
+                    f"limit of one event (max_event_bytes = {limit})")})
+                return
             self.emit(EventType.RUN_COMPLETED, {"output": output})
 
     async def launch(self, node_id: str, attempt: int, record_start: bool = True) -> None:
@@ -217,13 +230,14 @@ class RunActor:
         params = render(node.params, self.render_ctx)
         inputs = {e.node: self.state.nodes[e.node].output for e in node.after
                   if self.state.nodes[e.node].status == NodeStatus.COMPLETED}
-        if record_start and nesting_depth(params, MAX_VALUE_DEPTH) > MAX_VALUE_DEPTH:
-            # The log could not store this input (nor any response show it): fail the node.
-            self.emit_node(EventType.NODE_STARTED, node_id, attempt=attempt, input=None)
-            await self.failed(node_id, attempt,
-                              f"the node's input nests deeper than {MAX_VALUE_DEPTH} levels",
-                              False)
-            return
+        if record_start:
+            unstorable = self.unstorable("input", params)
+            if unstorable is not None:
+                # The log could not store this input (nor any response show it): fail the
+                # node, which sends the run down its failure path.
+                self.emit_node(EventType.NODE_STARTED, node_id, attempt=attempt, input=None)
+                await self.failed(node_id, attempt, unstorable, False)
+                return
         if record_start:
             self.emit_node(EventType.NODE_STARTED, node_id, attempt=attempt, input=params)
         if getattr(node_type, "pure", False) and record_start:
@@ -257,18 +271,36 @@ class RunActor:
 
     # -- transitions -------------------------------------------------------------
 
+    def unstorable(self, what: str, value: Any) -> str | None:
+        """Why `value` cannot be a node's `what` in the log, or None when it can.
+
+        Checked before the event is emitted: an append the store refuses would stop the
+        run's driver for good, where a failed node lets the run take its failure path.
+        """
+        if nesting_depth(value, MAX_VALUE_DEPTH) > MAX_VALUE_DEPTH:
+            return f"the node's {what} nests deeper than {MAX_VALUE_DEPTH} levels"
+        limit = self.engine.settings.max_event_bytes
+        try:
+            size = len(orjson.dumps(value))
+        except orjson.JSONEncodeError as exc:
+            return f"the node's {what} is not JSON: {exc}"
+        if size > limit - EVENT_FIELDS_ALLOWANCE:
+            return (f"the node's {what} is {size} bytes, above the limit of one event "
+                    f"(max_event_bytes = {limit})")
+        return None
+
     async def completed(self, node_id: str, attempt: int, output: Any, duration_ms: int) -> None:
-        if nesting_depth(output, MAX_VALUE_DEPTH) > MAX_VALUE_DEPTH:
-            # Storing it would fail the append and stop the run's driver for good.
-            await self.failed(node_id, attempt,
-                              f"the node's output nests deeper than {MAX_VALUE_DEPTH} levels",
-                              False)
+        unstorable = self.unstorable("output", output)
+        if unstorable is not None:
+            await self.failed(node_id, attempt, unstorable, False)
             return
         self.emit_node(EventType.NODE_COMPLETED, node_id, attempt=attempt, output=output,
                        durationMs=duration_ms)
         self.worklist.extend(self.definition.successors[node_id])
 
     async def failed(self, node_id: str, attempt: int, error: str, retryable: bool) -> None:
+        if len(error) > MAX_ERROR_CHARS:
+            error = f"{error[:MAX_ERROR_CHARS]}... ({len(error) - MAX_ERROR_CHARS} more characters)"
         policy = self.definition.nodes[node_id].retry
         will_retry = retryable and attempt < policy.max_attempts
         self.emit_node(EventType.NODE_FAILED, node_id, attempt=attempt, error=error,
@@ -331,7 +363,12 @@ class RunActor:
         elif kind == "report":
             _, node_id, attempt, type_, data, future = message
             node = self.state.nodes.get(node_id)
-            if node is not None and node.attempt == attempt and node.status in IN_FLIGHT:
+            unstorable = self.unstorable(f"{type_} report", data)
+            if unstorable is not None:
+                # The node's own call (progress, thinking) fails, and with it the attempt.
+                if not future.done():
+                    future.set_exception(NodeError(unstorable, retryable=False))
+            elif node is not None and node.attempt == attempt and node.status in IN_FLIGHT:
                 self.emit_node(type_, node_id, attempt=attempt, **data)
                 self.after_flush.append(lambda: _resolve(future, None))
             else:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from eventstore.sqlite import DEFAULT_MAX_EVENT_BYTES
+
 
 @dataclass(frozen=True)
 class EngineSettings:
@@ -21,6 +23,8 @@ class EngineSettings:
     # beside the log so that a run resumed after a restart still has them.
     secrets_key: str | None = None
     entry_point_group: str = "runstream.nodes"
+    # The store's limit on one event's data: node inputs and outputs above it fail the node.
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> EngineSettings:
@@ -31,6 +35,7 @@ class EngineSettings:
             "http_max_response_bytes": settings.http_max_response_bytes,
             "http_timeout_ms": settings.http_timeout_ms,
             "default_node_timeout_ms": settings.default_node_timeout_ms or None,
+            "max_event_bytes": settings.max_event_bytes,
         }
         values.update(overrides)
         return cls(**values)

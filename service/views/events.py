@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import orjson
 from aiohttp import web
 
 from eventstore.records import RecordedEvent
@@ -35,7 +34,7 @@ async def _page(request: web.Request, stream: str | None) -> web.Response:
     limit = query_int(request, "limit", 100, 1, MAX_EVENTS_PAGE)
     events = await request.app[keys.STORE].read(stream, after, limit)
     if _wants_ndjson(request):
-        body = b"".join(orjson.dumps(event.as_dict()) + b"\n" for event in events)
+        body = b"".join(event.as_json() + b"\n" for event in events)
         return web.Response(body=body, content_type=NDJSON)
     next_after = events[-1].position if events else after
     return data_response(
@@ -55,7 +54,7 @@ async def all_events(request: web.Request) -> web.Response:
 
 
 async def _render_raw(event: RecordedEvent) -> list[Frame]:
-    return [Frame(orjson.dumps(event.as_dict()), event.type)]
+    return [Frame(event.as_json(), event.type)]
 
 
 async def all_events_stream(request: web.Request) -> web.StreamResponse:
@@ -68,8 +67,8 @@ async def all_events_stream(request: web.Request) -> web.StreamResponse:
     if after > head:
         raise cursor_beyond_log(after, head)
     options = StreamOptions(keepalive=RAW_PING, keepalive_interval_s=settings.v1_ping_interval_s)
-    return EventStreamResponse(store.subscribe(None, after), encoding(_render_raw), options,
-                               admin_only=True)
+    render = request.app[keys.FRAMES].shared("raw", encoding(_render_raw))
+    return EventStreamResponse(store.subscribe(None, after), render, options, admin_only=True)
 
 
 def setup_routes(app: web.Application) -> None:

@@ -9,7 +9,9 @@ from service import keys
 
 async def healthz(request: web.Request) -> web.Response:
     store = request.app[keys.STORE]
-    return web.json_response({"status": "ok", "head": await store.head()})
+    return web.json_response(
+        {"status": "ok", "head": await store.head(),
+         "store": {**store.status(), **request.app[keys.FRAMES].status()}})
 
 
 def setup_routes(app: web.Application) -> None:

@@ -62,7 +62,7 @@ async def execute_stream(request: web.Request) -> web.StreamResponse:
         await engine.cancel(run_id, "client disconnected", principal.username)
 
     return await serve_run_stream(
-        request, run, v1.V1Dialect(), _queries(request), cursor=0,
+        request, run, v1.V1Dialect(request.app[keys.FRAMES]), _queries(request), cursor=0,
         headers={
             "X-Workflow-Run-Id": run_id,
             "X-Workflow-Run-Stream": RESUME_PATH.format(run_id=run_id),
@@ -119,7 +119,7 @@ async def detail(request: web.Request) -> web.Response:
 async def stream(request: web.Request) -> web.StreamResponse:
     return await serve_run_stream(
         request, await load_run(request, path_uuid(request, "runId"), Role.VIEWER),
-        v1.V1Dialect(), _queries(request),
+        v1.V1Dialect(request.app[keys.FRAMES]), _queries(request),
     )
 
 
