@@ -46,9 +46,14 @@ class EventStore(abc.ABC):
 
     @abc.abstractmethod
     async def read(
-        self, stream: str | None = None, after: int = 0, limit: int = 1000
+        self, stream: str | None = None, after: int = 0, limit: int = 1000,
+        max_bytes: int | None = None,
     ) -> list[RecordedEvent]:
-        """Events after position `after`, in log order, of one stream or (None) of all."""
+        """Events after position `after`, in log order, of one stream or (None) of all.
+
+        With `max_bytes`, the page stops before the event whose data would pass it (but
+        holds at least one event), so a page of large events stays small.
+        """
 
     @abc.abstractmethod
     def subscribe(

@@ -274,8 +274,11 @@ class SQLiteEventStore(EventStore):
         return list(rows)
 
     async def read(
-        self, stream: str | None = None, after: int = 0, limit: int = 1000
+        self, stream: str | None = None, after: int = 0, limit: int = 1000,
+        max_bytes: int | None = None,
     ) -> list[RecordedEvent]:
+        if max_bytes is not None:
+            limit = await self._count_within(stream, after, limit, max_bytes)
         if stream is None:
             sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"
             params: tuple[Any, ...] = (after, limit)
@@ -286,6 +289,25 @@ class SQLiteEventStore(EventStore):
             )
             params = (stream, after, limit)
         return [row_to_event(row) for row in await self.fetch_all(sql, params)]
+
+    async def _count_within(
+        self, stream: str | None, after: int, limit: int, max_bytes: int
+    ) -> int:
+        """How many of the next `limit` events fit in `max_bytes` of data (at least one).
+
+        Reads only the sizes (SQLite knows a blob's length without reading it), so a page
+        of large events is cut before any of it is loaded.
+        """
+        where = "position > ?" if stream is None else "stream = ? AND position > ?"
+        params: tuple[Any, ...] = (after, limit) if stream is None else (stream, after, limit)
+        sizes = await self.fetch_all(
+            f"SELECT length(data) FROM events WHERE {where} ORDER BY position LIMIT ?", params)
+        total = 0
+        for count, (size,) in enumerate(sizes):
+            total += size
+            if total > max_bytes:
+                return max(count, 1)
+        return limit
 
     def subscribe(
         self, stream: str | None = None, after: int = 0, max_lag: int | None = None

@@ -37,6 +37,8 @@ from eventstore.sqlite_writer import BUSY_TIMEOUT_MS, open_connection
 CHECKPOINT_INTERVAL_S = 0.5
 DEFAULT_WAL_RESTART_BYTES = 16 * 1024 * 1024
 DEFAULT_WAL_CHECKPOINT_WAIT_MS = 200
+# Incomplete restarts back off from `interval_s` up to 2**4 times it (8 s).
+MAX_BACKOFF_DOUBLINGS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,7 @@ class WalCheckpointer:
         self._conn: sqlite3.Connection | None = None
         self._task: asyncio.Task[None] | None = None
         self._retry_restart_at = 0.0
+        self._failed_in_a_row = 0
         # SQLite lets one checkpoint run at a time and answers any other BUSY at once (no
         # busy wait): the writer's RESTART waits here for a background PASSIVE to end.
         self._one_at_a_time = threading.Lock()
@@ -95,7 +98,7 @@ class WalCheckpointer:
     def wal_bytes(self) -> int:
         try:
             return self._wal_path.stat().st_size
-        except FileNotFoundError:
+        except OSError:  # none yet, or the disk in trouble: writes will say so themselves
             return 0
 
     # -- on the writer's thread ---------------------------------------------------
@@ -111,21 +114,29 @@ class WalCheckpointer:
 
     def restart(self, conn: sqlite3.Connection) -> None:
         """RESTART on the writer's connection, between batches (no frame can be added meanwhile)."""
-        conn.execute(f"PRAGMA busy_timeout = {self.policy.wait_ms}")
-        try:
-            with self._one_at_a_time:
+        record = CheckpointRecord("RESTART", time.time(), 0.0, 0, False)
+        # Waiting for a background PASSIVE counts against the same bound as waiting for
+        # readers: the writer never stalls much longer than wait_ms.
+        if self._one_at_a_time.acquire(timeout=self.policy.wait_ms / 1000):
+            conn.execute(f"PRAGMA busy_timeout = {self.policy.wait_ms}")
+            try:
                 record = checkpoint(conn, "RESTART")
-        except sqlite3.Error:
-            record = CheckpointRecord("RESTART", time.time(), 0.0, 0, False)
-        finally:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            except sqlite3.Error:
+                pass
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                self._one_at_a_time.release()
         self.last_restart = record
         self.restarts += 1
-        if not record.complete:
-            # A reader outlasted the wait: let the next background round pass before trying
-            # again, so a long read cannot make every batch pay the wait.
-            self.restarts_incomplete += 1
-            self._retry_restart_at = time.monotonic() + self._interval_s
+        if record.complete:
+            self._failed_in_a_row = 0
+            return
+        # A long read (an export, a verify) outlasted the wait: try again later, backing
+        # off while it lasts, so that it cannot make every batch pay the wait.
+        self.restarts_incomplete += 1
+        self._failed_in_a_row += 1
+        backoff = self._interval_s * 2 ** min(self._failed_in_a_row - 1, MAX_BACKOFF_DOUBLINGS)
+        self._retry_restart_at = time.monotonic() + backoff
 
     def truncate(self, conn: sqlite3.Connection) -> None:
         """At start, before anyone reads: fold a WAL left by a crash back and empty it."""
@@ -137,9 +148,9 @@ class WalCheckpointer:
     # -- in the background ----------------------------------------------------------
 
     def _passive(self) -> None:
-        if self._conn is None:
-            self._conn = open_connection(self._path, self._synchronous, writer=True)
         try:
+            if self._conn is None:
+                self._conn = open_connection(self._path, self._synchronous, writer=True)
             with self._one_at_a_time:
                 self.last_passive = checkpoint(self._conn, "PASSIVE")
         except sqlite3.Error:

@@ -152,8 +152,7 @@ class SQLiteWriter:
                     job.after_commit(outcome.results[i])
                 if not job.future.done():
                     job.future.set_result(outcome.results[i])
-            if self.maintenance is not None and self.maintenance_due is not None \
-                    and self.maintenance_due():
+            if self._maintenance_due():
                 await loop.run_in_executor(self._executor, self._maintain)
         # Anything queued behind the stop marker is refused, not silently dropped.
         while not self._queue.empty():
@@ -161,11 +160,19 @@ class SQLiteWriter:
             if job is not None and not job.future.done():
                 job.future.set_exception(StoreUnavailable("the store is closed"))
 
+    def _maintenance_due(self) -> bool:
+        if self.maintenance is None or self.maintenance_due is None:
+            return False
+        try:
+            return self.maintenance_due()
+        except Exception:  # maintenance must never stop the writer
+            return False
+
     def _maintain(self) -> None:
         assert self.maintenance is not None
         try:
             self.maintenance(self.connection)
-        except sqlite3.Error:
+        except Exception:
             pass  # maintenance never fails a write; it is asked again after the next batch
 
     def _run_batch(self, fns: list[WriteFn]) -> _Outcome:

@@ -8,14 +8,21 @@ positions are committed in order, and the ring holds a contiguous run of them.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
 
 from eventstore.errors import CursorBeyondLog, StoreUnavailable, SubscriptionLagged
 from eventstore.hub import EventHub
 from eventstore.records import RecordedEvent
 
 PAGE_SIZE = 500
+# A page of history holds at most this much event data (and at least one event): a
+# subscriber catching up on large events holds a few MB, not PAGE_SIZE times 4 MB.
+PAGE_BYTES = 8 * 1024 * 1024
 
-ReadFn = Callable[[str | None, int, int], Awaitable[list[RecordedEvent]]]
+
+class ReadFn(Protocol):
+    def __call__(self, stream: str | None, after: int, limit: int,
+                 max_bytes: int | None = None) -> Awaitable[list[RecordedEvent]]: ...
 
 
 async def subscribe(
@@ -57,15 +64,17 @@ async def subscribe(
             continue
         head_before = hub.head
         page_size = max(PAGE_SIZE, (max_lag or 0) + 1)
-        page = await read(stream, cursor, page_size)
+        page = await read(stream, cursor, page_size, PAGE_BYTES)
         # Fell out of the ring while live: lagging if more of its own events wait than allowed.
         if caught_up and max_lag is not None and len(page) > max_lag:
             raise SubscriptionLagged(cursor, hub.head)
         for event in page:
             cursor = event.position
             yield event
-        if len(page) < page_size:
+        if not page:
+            # Nothing more for this subscriber up to where the log was when we read. (A
+            # short page proves nothing: it may have been cut at PAGE_BYTES.)
             scanned = max(scanned, cursor, head_before)
         else:
             scanned = max(scanned, cursor)
-        del page  # nor the last page of history it read (up to PAGE_SIZE events)
+        del page  # nor the last page of history it read (up to PAGE_BYTES of data)

@@ -13,6 +13,8 @@ from eventstore.hub import DEFAULT_RING_BYTES, DEFAULT_RING_SIZE
 from eventstore.sqlite import DEFAULT_MAX_EVENT_BYTES
 from eventstore.sqlite_checkpoint import DEFAULT_WAL_CHECKPOINT_WAIT_MS, DEFAULT_WAL_RESTART_BYTES
 
+MIN_MAX_EVENT_BYTES = 65_536
+
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 ENV_PREFIX = "RUNSTREAM_"
 
@@ -130,4 +132,9 @@ def load_settings(
     for key in POSITIVE:
         if values[key] <= 0:
             raise SettingsError(f"{key} must be greater than 0")
+    if values["max_event_bytes"] < MIN_MAX_EVENT_BYTES:
+        # Below it, the fields an event carries beside a node's value leave no room for one.
+        raise SettingsError(f"max_event_bytes must be at least {MIN_MAX_EVENT_BYTES}")
+    if values["live_ring_bytes"] < values["max_event_bytes"]:
+        raise SettingsError("live_ring_bytes must be at least max_event_bytes")
     return Settings(**values)

@@ -3,13 +3,17 @@ the limit, the run takes its failure path, and nothing half-written is left behi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from engine_fixtures import *  # noqa: F403
 from engine_fixtures import TEST_SETTINGS, CountingServer, Harness
 
 from eventstore.sqlite import SQLiteEventStore
+from projections import all_projections
 from projections.vocabulary import EventType, NodeStatus, RunStatus
 from service.engine import Engine
 from service.engine.runner import MAX_ERROR_CHARS
@@ -19,12 +23,17 @@ LIMIT = 64 * 1024
 
 
 @pytest.fixture
-async def limited(store: SQLiteEventStore, repo: WorkflowRepository) -> AsyncIterator[Harness]:
-    settings = TEST_SETTINGS.__class__(**{**TEST_SETTINGS.__dict__, "max_event_bytes": LIMIT})
-    engine = Engine(store, repo, settings)
+async def limited(tmp_path: Path) -> AsyncIterator[Harness]:
+    """An engine and a store with the same small limit, as the app configures them."""
+    store = await SQLiteEventStore.open(tmp_path / "limited.db", all_projections(),
+                                        synchronous="NORMAL", max_event_bytes=LIMIT)
+    repo = WorkflowRepository(store)
+    await repo.ensure_schema()
+    engine = Engine(store, repo, replace(TEST_SETTINGS, max_event_bytes=LIMIT))
     await engine.start()
     yield Harness(store, repo, engine)
     await engine.stop()
+    await store.close()
 
 
 async def test_an_input_above_the_limit_fails_the_node_and_the_run(limited: Harness) -> None:
@@ -81,3 +90,28 @@ async def test_a_long_error_is_cut_and_says_so(harness: Harness) -> None:
     error = (await harness.node_events(run_id, "boom"))[-1][1]["error"]
     assert len(error) < MAX_ERROR_CHARS + 100
     assert error.endswith(f"({50_000 - MAX_ERROR_CHARS} more characters)")
+
+
+async def test_an_event_that_outgrows_the_limit_only_once_redacted_fails_the_run(
+    limited: Harness,
+) -> None:
+    # "1" is a secret here: every 1 in the value becomes ***, tripling it past the limit
+    # after the node's own check passed. The run must still end, not stall for good.
+    definition = {"name": "grows", "nodes": [
+        {"id": "ones", "type": "transform", "params": {"value": "{{env.FLAG}}" * 22_000}}]}
+    run_id = await limited.start(definition, envs={"FLAG": "1"})
+    await asyncio.wait_for(limited.engine.wait(run_id), 10)
+    state = await limited.engine.run_state(run_id)
+    assert state.status == RunStatus.FAILED
+    assert "max_event_bytes" in str(state.error)
+
+
+async def test_a_secret_cut_by_a_long_error_is_still_hidden(harness: Harness) -> None:
+    secret = "sk-live-ABCDEFGHIJKLMNOP"
+    definition = {"name": "long error", "nodes": [
+        {"id": "boom", "type": "fail", "params": {"message": "{{inputs.text}}{{env.KEY}}"}}]}
+    text = "x" * (MAX_ERROR_CHARS - 10)
+    run_id = await harness.start(definition, {"text": text}, envs={"KEY": secret})
+    await asyncio.wait_for(harness.engine.wait(run_id), 10)
+    raw = b"".join(event.data for event in await harness.store.read(run_id))
+    assert b"sk-live" not in raw

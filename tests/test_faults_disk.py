@@ -142,9 +142,18 @@ async def test_disk_full_answers_503_keeps_reads_and_recovers(small_fs: Path) ->
             if unavailable >= 3:
                 break
         assert unavailable >= 3, "the disk never filled up"
+        # A small write may still fit where a large one did not: the WAL is reused from its
+        # start once it has been checkpointed, in space the file already holds. Either it is
+        # refused whole, or it is acknowledged and kept.
+        saved_while_full: list[str] = []
         for definition in (QUICK, GATED):
             code, body = await api.request("POST", "/api/v1/workflows", json=definition)
+            if code == 201:
+                saved_while_full.append(body["data"]["id"])
+                written_while_full += 1
+                continue
             assert is_unavailable(code, body), (code, body)
+            unavailable += 1
 
         # The service is up and serves reads: health, lists, details, raw log, streams.
         reads = 0
@@ -186,6 +195,9 @@ async def test_disk_full_answers_503_keeps_reads_and_recovers(small_fs: Path) ->
         for run_id, status in acknowledged.items():
             code, body = await api.request("GET", f"/api/v1/workflow-runs/{run_id}")
             assert code == 200 and body["data"]["status"] == status, (run_id, body)
+        for workflow_id in saved_while_full:
+            code, body = await api.request("GET", f"/api/v1/workflows/{workflow_id}")
+            assert code == 200, body
         code, body = await api.request(
             "POST", f"/api/v1/workflow-runs/{waiting}/nodes/gate/resume", json={"approved": True})
         assert code == 200, body
@@ -195,7 +207,7 @@ async def test_disk_full_answers_503_keeps_reads_and_recovers(small_fs: Path) ->
             await api.close()
         await server.stop()
     report_summary(
-        f"faults/disk full: {unavailable + 2} writes refused with 503 unavailable "
+        f"faults/disk full: {unavailable} writes refused with 503 unavailable "
         f"({written_while_full} still fitted), {reads} reads served while full, "
         f"{len(acknowledged)} acknowledged runs intact after space returned and a restart, "
         "verify + rebuild --check clean, 0 failures")

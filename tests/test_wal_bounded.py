@@ -23,13 +23,18 @@ pytestmark = pytest.mark.slow
 MIB = 1024 * 1024
 RESTART_BYTES = 4 * MIB
 # The file is cut back to RESTART_BYTES; between two checks the log may outgrow it by
-# what one group commit writes (a few hundred KB here).
-WAL_BOUND = RESTART_BYTES + 2 * MIB
+# what one group commit writes (a few hundred KB here), and by what half a second of
+# load writes when a restart could not finish (a reader slowed past the wait on a busy
+# machine). Unbounded, the same load grows it past 200 MB.
+WAL_BOUND = 3 * RESTART_BYTES
 SOAK_S = float(os.environ.get("WAL_SOAK_S", "30"))
 
 
-async def _health(base: str) -> dict:
-    async with aiohttp.ClientSession() as http, http.get(f"{base}/healthz") as resp:
+async def _health(base: str, token: str) -> dict:
+    """/healthz as a global admin sees it (with the store's figures)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(headers=headers) as http, \
+            http.get(f"{base}/healthz") as resp:
         assert resp.status == 200
         return await resp.json()
 
@@ -47,7 +52,7 @@ async def test_wal_stays_bounded_under_writers_readers_and_streams(tmp_path: Pat
         assert result.stream_events > 0
         assert result.wal_max <= WAL_BOUND, (
             f"the WAL reached {result.wal_max / MIB:.1f} MiB (bound {WAL_BOUND / MIB:.0f})")
-        store = (await _health(server.base))["store"]
+        store = (await _health(server.base, token))["store"]
         assert store["restarts"] > 0
         assert store["walBytes"] <= WAL_BOUND
         assert store["lastRestart"]["mode"] == "RESTART"
@@ -76,14 +81,14 @@ async def test_a_large_wal_left_by_a_crash_is_emptied_at_the_next_start(tmp_path
                                   executors=10, listers=2, streams=1)
     await server.kill()
     left = wal.stat().st_size
-    assert left > 8 * MIB, f"the load left only {left} bytes of WAL"
+    assert left > 4 * MIB, f"the load left only {left} bytes of WAL"
 
     restarted = ServerProcess(server.data_dir, port=server.port)
     began = time.monotonic()
     await restarted.start()
     start_s = time.monotonic() - began
     try:
-        store = (await _health(restarted.base))["store"]
+        store = (await _health(restarted.base, token))["store"]
         assert store["lastRestart"]["mode"] == "TRUNCATE"
         assert store["lastRestart"]["complete"]
         assert wal.stat().st_size <= RESTART_BYTES

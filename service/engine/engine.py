@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import structlog
 
-from eventstore.errors import StoreUnavailable
+from eventstore.errors import EventTooLarge, StoreUnavailable
 from eventstore.interface import NO_STREAM
 from eventstore.records import NewEvent
 from eventstore.sqlite import SQLiteEventStore
@@ -153,9 +153,13 @@ class Engine:
             "trigger": {"data": redact({**definition.static_data, **inputs})},
             "createdBy": created_by,
         }
-        await self.vault.put(run_id, envs)
-        recorded = await self.store.append(
-            run_id, [NewEvent(EventType.RUN_CREATED, data)], NO_STREAM)
+        await self.vault.put(run_id, envs)  # first: a restart after the append needs them
+        try:
+            recorded = await self.store.append(
+                run_id, [NewEvent(EventType.RUN_CREATED, data)], NO_STREAM)
+        except Exception:
+            await self.vault.drop(run_id)  # the run does not exist
+            raise
         if not self._started:
             return run_id  # stopped meanwhile: the run stays pending and is recovered on start
         self._envs[run_id] = envs
@@ -188,6 +192,19 @@ class Engine:
             while True:
                 try:
                     status = await actor.run()
+                    break
+                except EventTooLarge as exc:
+                    # The runner checks what it writes against the limit, so this is a
+                    # backstop: end the run on its failure path instead of leaving it
+                    # unfinished, to fail again the same way after every restart.
+                    log.error("run_event_too_large", run_id=run_id, error=str(exc))
+                    actor = RunActor(self, await self.run_state(run_id), actor.workflow,
+                                     actor.definition, self._envs.get(run_id))
+                    if not actor.state.terminal:
+                        await actor.finish(EventType.RUN_FAILED, {
+                            "error": f"the run could not be recorded: {exc}"})
+                        await actor.flush()
+                    status = actor.state.status
                     break
                 except StoreUnavailable as exc:
                     # Nothing of the failed append was acknowledged. Wait, then fold the run
@@ -312,7 +329,8 @@ class Engine:
                 self._envs.get(ctx.run_id) or {}, parent.get("createdBy", "system"),
                 parent.get("chatId"), params.get("version"),
                 parent_run_id=ctx.run_id, parent_node_id=ctx.node_id)
-        except WorkflowNotFound as exc:
+        except (WorkflowNotFound, EventTooLarge) as exc:
+            # Neither gets better by trying again (the child's inputs are too large).
             raise NodeError(str(exc), retryable=False) from None
 
     async def find_child(self, run_id: str, node_id: str, after: int) -> str | None:

@@ -299,6 +299,8 @@ class RunActor:
         self.worklist.extend(self.definition.successors[node_id])
 
     async def failed(self, node_id: str, attempt: int, error: str, retryable: bool) -> None:
+        # Secrets out first: a cut through one would leave its start behind.
+        error = self.redact(error if isinstance(error, str) else str(error))
         if len(error) > MAX_ERROR_CHARS:
             error = f"{error[:MAX_ERROR_CHARS]}... ({len(error) - MAX_ERROR_CHARS} more characters)"
         policy = self.definition.nodes[node_id].retry
