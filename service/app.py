@@ -29,6 +29,7 @@ from service.views import (
     flowtrux,
     health,
     runs_feed,
+    schemas,
     splox,
     workflow_runs,
     workflows,
@@ -101,7 +102,7 @@ def create_app(settings: Settings) -> web.Application:
     # runs_feed's /workflow-runs/stream must precede workflow_runs' /workflow-runs/{runId}.
     for views in (
         health, workflows, runs_feed, workflow_runs, events, audit, chats, flowtrux, splox,
-        openapi, console,
+        schemas, openapi, console,
     ):
         views.setup_routes(app)
     return app

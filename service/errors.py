@@ -9,11 +9,14 @@ from aiohttp import web
 
 
 def error_response(
-    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None,
+    fields: list[dict[str, str]] | None = None,
 ) -> web.Response:
     body: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
         body["details"] = details
+    if fields is not None:
+        body["fields"] = fields  # every bad field of a body: [{path, message}]
     return web.Response(
         status=status,
         body=orjson.dumps({"error": body}),
@@ -27,7 +30,7 @@ class ApiError(Exception):
 
     def __init__(
         self, status: int, code: str, message: str, details: Any = None,
-        headers: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None, fields: list[dict[str, str]] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -35,9 +38,11 @@ class ApiError(Exception):
         self.message = message
         self.details = details
         self.headers = headers
+        self.fields = fields
 
     def response(self) -> web.Response:
-        return error_response(self.status, self.code, self.message, self.details, self.headers)
+        return error_response(self.status, self.code, self.message, self.details, self.headers,
+                              self.fields)
 
 
 def bad_request(message: str, details: Any = None) -> ApiError:

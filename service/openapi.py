@@ -14,15 +14,17 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from pydantic.json_schema import models_json_schema
 
-from service.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from service.auth.setup import SESSION_COOKIE
+from service.views import requests
+from service.views.body import RequestModel
 from service.views.params import (
     DEFAULT_PAGE_LIMIT,
     MAX_PAGE_LIMIT,
-    MAX_REASON_CHARS,
     MAX_SEARCH_CHARS,
 )
+from service.workflows.schema import SCHEMA_ID
 
 OPENAPI_PATH = "/api/v1/openapi.json"
 
@@ -365,20 +367,6 @@ def _run_schemas() -> dict[str, Schema]:
         "updatedAt": TIMESTAMP,
         "finishedAt": nullable(TIMESTAMP),
     })
-    execute = obj({
-        "workflowId": UUID,
-        "inputs": {**JSON_OBJECT, "description": "Input values by name (merged over the "
-                                                 "trigger's staticData).", "default": {}},
-        "envs": {"type": "object", "additionalProperties": string(),
-                 "description": "Environment overrides (`{{env.X}}`); never stored in clear.",
-                 "default": {}},
-        "chatId": nullable({**UUID, "description": "Run in this chat of the caller's."}),
-    }, required=["workflowId"])
-    cancel = obj({
-        "runIds": array(UUID, minItems=1, maxItems=1000),
-        "workflowId": {**UUID, "description": "Cancel every unfinished run of this workflow."},
-        "reason": string(maxLength=MAX_REASON_CHARS),
-    }, required=[], description="Exactly one of `runIds` or `workflowId`.")
     cancel_result = obj({
         "results": array(obj({
             "runId": UUID,
@@ -394,10 +382,6 @@ def _run_schemas() -> dict[str, Schema]:
         "total": integer(minimum=0),
         "counts": obj({word: integer(minimum=0) for word in RUN_STATUS_WORDS}),
     })
-    resume = obj({
-        "approved": boolean(default=True),
-        "data": {**JSON_OBJECT, "description": "Data recorded with the answer."},
-    }, required=[])
     event = obj({
         "position": integer("Global log position.", minimum=1),
         "stream": string("The run id (stream) the event belongs to."),
@@ -433,11 +417,8 @@ def _run_schemas() -> dict[str, Schema]:
         "WorkflowRunDetail": {"allOf": [ref("WorkflowRun"), obj({
             "activityRuns": array(ref("ActivityRun")),
         })]},
-        "ExecuteRequest": execute,
-        "CancelRequest": cancel,
         "CancelResult": cancel_result,
         "DashboardCounts": dashboard,
-        "ResumeRequest": resume,
         "Event": event,
     }
 
@@ -474,11 +455,17 @@ def _identity_schemas() -> dict[str, Schema]:
                        "role": string(enum=ROLES)}),
         "Chat": obj({"id": UUID, "ownerId": UUID, "title": string(),
                      "createdAt": TIMESTAMP}),
-        "LoginRequest": obj({
-            "username": string(maxLength=64),
-            "password": string(maxLength=MAX_PASSWORD_LENGTH),
-        }),
     }
+
+
+def _request_schemas() -> dict[str, Schema]:
+    """Every request body, from the model that validates it (service/views/requests.py)."""
+    models = [model for model in vars(requests).values()
+              if isinstance(model, type) and issubclass(model, RequestModel)
+              and model is not RequestModel]
+    _, top = models_json_schema([(model, "validation") for model in models],
+                                ref_template="#/components/schemas/{model}")
+    return dict(top["$defs"])
 
 
 def _v1_stream_schemas() -> dict[str, Schema]:
@@ -530,11 +517,6 @@ def _chat_schemas() -> dict[str, Schema]:
     return {
         "ChatStep": step,
         "ChatRun": run,
-        "ChatRunStart": obj({
-            "workflowId": UUID,
-            "inputs": {**JSON_OBJECT, "default": {}},
-            "envs": {"type": "object", "additionalProperties": string(), "default": {}},
-        }, required=["workflowId"]),
         "ChatStreamFrame": frames,
     }
 
@@ -597,10 +579,6 @@ def _splox_schemas() -> dict[str, Schema]:
     return {
         "SploxWorkflowRequest": request,
         "SploxNodeExecution": node,
-        "SploxCreateRequest": obj({
-            "workflow_id": UUID,
-            "payload": {**JSON_OBJECT, "default": {}},
-        }, required=["workflow_id"]),
         "SploxMessage": obj({
             "workflow_request": ref("SploxWorkflowRequest"),
             "node_execution": ref("SploxNodeExecution"),
@@ -663,6 +641,9 @@ def _components() -> dict[str, Any]:
                                "invalid_workflow, unavailable, internal, ..."),
                 "message": string("For people."),
                 "details": {"description": "More about the error (optional)."},
+                "fields": array(obj({"path": string("The field, dotted: `inputs.x`."),
+                                     "message": string()}), description=(
+                    "A body that does not fit its model: every bad field.")),
             }, required=["code", "message"]),
         }),
         "Pagination": obj({
@@ -674,14 +655,14 @@ def _components() -> dict[str, Any]:
         "Health": obj({"status": string(enum=["ok"]),
                        "head": integer("The log's last position.", minimum=0),
                        "store": obj({}, required=[], additional=True, description=(
-                           "Backend facts: for SQLite `walBytes`, `walRestartBytes`, "
-                           "`lastPassive` and `lastRestart` (the last checkpoint of each kind: "
+                           "Global admins only. Backend facts: for SQLite `walBytes`, "
+                           "`walRestartBytes`, `lastPassive` and `lastRestart` (the last checkpoint of each kind: "
                            "mode, at, durationMs, frames, complete), `restarts`, "
                            "`restartsIncomplete`, and the live ring's `ringEvents`, "
                            "`ringBytes` and `ringBudgetBytes`."))}),
     }
     for part in (_identity_schemas, _workflow_schemas, _run_schemas, _v1_stream_schemas,
-                 _chat_schemas, _flowtrux_schemas, _splox_schemas):
+                 _chat_schemas, _flowtrux_schemas, _splox_schemas, _request_schemas):
         schemas.update(part())
     page = query_param("page", "Page number, from 1.", integer(minimum=1, default=1))
     return {
@@ -776,11 +757,7 @@ def _identity_paths() -> dict[str, Any]:
                                 "cookie write.", ref("Error")),
                 "429": err("TooManyRequests"),
             },
-            body=json_body(obj({
-                "currentPassword": string(maxLength=MAX_PASSWORD_LENGTH),
-                "newPassword": string(minLength=MIN_PASSWORD_LENGTH,
-                                      maxLength=MAX_PASSWORD_LENGTH),
-            }, required=["currentPassword", "newPassword"])),
+            body=json_body(ref("PasswordChange")),
             write=True,
             description="A wrong current password counts as a failed login for the "
                         "throttle, so a stolen session or token cannot guess it freely.")},
@@ -791,15 +768,7 @@ def _identity_paths() -> dict[str, Any]:
                     "400": err("BadRequest"),
                     "409": err("Conflict"),
                 },
-                body=json_body(obj({
-                    "username": string("Letters, digits, '.', '_', '-'; starting with a "
-                                       "letter or digit.",
-                                       pattern="^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
-                    "password": string("Generated (and returned once) when omitted.",
-                                       minLength=MIN_PASSWORD_LENGTH,
-                                       maxLength=MAX_PASSWORD_LENGTH),
-                    "isAdmin": boolean(default=False),
-                }, required=["username"])),
+                body=json_body(ref("UserCreate")),
                 write=True),
             "get": operation(
                 "listUsers", "List users (global admins)", ["users"], {
@@ -823,8 +792,7 @@ def _identity_paths() -> dict[str, Any]:
                                     data_of(ref("NewToken"))),
                     "400": err("BadRequest"),
                 },
-                body=json_body(obj({"name": string(maxLength=100)}, required=[]),
-                               description="A JSON object (may be empty)."),
+                body=json_body(ref("TokenCreate"), description="A JSON object (may be empty)."),
                 write=True),
             "get": operation(
                 "listTokens", "The caller's API tokens", ["tokens"], {
@@ -847,7 +815,7 @@ def _identity_paths() -> dict[str, Any]:
                     "400": err("BadRequest"),
                     "409": response("A workspace with this name exists.", ref("Error")),
                 },
-                body=json_body(obj({"name": string(minLength=1, maxLength=100)})),
+                body=json_body(ref("WorkspaceCreate")),
                 write=True),
             "get": operation(
                 "listWorkspaces", "The caller's workspaces (all, for global admins)",
@@ -874,10 +842,7 @@ def _identity_paths() -> dict[str, Any]:
                 "409": response("A workspace must keep at least one admin.", ref("Error")),
             },
             parameters=[ws_id],
-            body=json_body(obj({
-                "userId": UUID, "username": string(maxLength=64),
-                "role": string(enum=ROLES),
-            }, required=["role"], description="Exactly one of `userId` or `username`.")),
+            body=json_body(ref("MemberAdd")),
             write=True)},
         "/api/v1/workspaces/{id}/members/{userId}": {"delete": operation(
             "removeMember", "Remove a member (workspace admins)", ["workspaces"], {
@@ -1124,8 +1089,7 @@ def _chat_paths() -> dict[str, Any]:
                 "201": response("Created.", data_of(ref("Chat"))),
                 "400": err("BadRequest"),
             },
-            body=json_body(obj({"title": string(maxLength=200, default="")}, required=[]),
-                           required=False, description="Optional."),
+            body=json_body(ref("ChatCreate"), required=False, description="Optional."),
             write=True)},
         "/api/chats/{chatId}/workflow-runs": {
             "post": operation(
@@ -1243,6 +1207,14 @@ def _service_paths() -> dict[str, Any]:
                         "content": json_content(ref("Health"))},
                 "401": err("Unauthorized"),
                 "503": err("Unavailable"),
+            }, security=PUBLIC, authed=False)},
+        SCHEMA_ID: {"get": operation(
+            "workflowSchema", "The JSON Schema (2020-12) of workflow definitions", ["workflows"], {
+                "200": {"description": (
+                    "Every installed node type, each with its params. Files name it with "
+                    "`$schema` so that editors validate and complete them."),
+                    "content": {"application/schema+json": {"schema": JSON_OBJECT}}},
+                "401": err("Unauthorized"),
             }, security=PUBLIC, authed=False)},
         OPENAPI_PATH: {"get": operation(
             "openapi", "This document", ["service"], {

@@ -62,7 +62,7 @@ async def test_a_plugin_node_runs_and_reports_progress_and_thinking(
     registry = builtin_registry()
     registry.load_entry_points()
     assert "shout" in registry.names() and "broken" not in registry.names()
-    repo = WorkflowRepository(store, registry.names(), registry.check_params)
+    repo = WorkflowRepository(store, registry)
     await repo.ensure_schema()
     with pytest.raises(WorkflowInvalid) as caught:
         repo.validate({"name": "p", "nodes": [{"id": "s", "type": "shout", "params": {}}]})

@@ -10,19 +10,13 @@ from service.auth.keys import AUTH
 from service.auth.principal import PRINCIPAL, Principal
 from service.auth.repository import TOKEN_PREFIX, User
 from service.auth.sessions import end_session, get_session
+from service.content_types import FORM_TYPES, is_json_type
 from service.errors import error_response, forbidden
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # What a cross-site page cannot send without a CORS preflight is JSON; forms it can send,
 # so for those the Origin check below is what stops a forged request.
-FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 SESSION_ID = "sid"
-
-
-def is_json_type(content_type: str) -> bool:
-    return content_type == "application/json" or (
-        content_type.startswith("application/") and content_type.endswith("+json")
-    )
 
 
 def check_same_origin(request: web.Request) -> None:

@@ -10,8 +10,13 @@ A node type is an object with:
   :class:`NodeError` (or any exception) to fail the attempt; the engine retries it
   per the node's ``retry`` policy. Cancellation (run cancelled, timed out, or a
   sibling failed) arrives as ``asyncio.CancelledError``: clean up and re-raise.
+- optionally ``params_model``, a :class:`~service.engine.params.ParamsModel` subclass
+  (pydantic): the params are checked against it when a definition is saved (unknown
+  fields and wrong types are refused, with the field's path), and it describes the node
+  type in the workflow JSON Schema. Use ``templated(T)`` for a field that may also be
+  a template. Without one, any object is accepted.
 - optionally ``def check(self, params) -> list[str]``, run when a definition is
-  saved: problems with the raw params (before rendering), as messages.
+  saved: further problems with the raw params (before rendering), as messages.
 
 Register a plugin in its distribution's metadata::
 
@@ -31,6 +36,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
+from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from service.engine.context import NodeContext
@@ -57,6 +63,10 @@ class NodeType:
     pure: ClassVar[bool] = False
     # Whether the engine's default node timeout applies when a node sets none.
     uses_default_timeout: ClassVar[bool] = True
+    # The model of the node's `params` (a `service.engine.params.ParamsModel`): checked
+    # when a workflow is saved and published in the workflow JSON Schema. None: any
+    # object, checked only by `check`.
+    params_model: ClassVar[type[BaseModel] | None] = None
 
     def check(self, params: Mapping[str, Any]) -> list[str]:
         return []
@@ -88,8 +98,17 @@ class NodeRegistry:
         return frozenset(self._types)
 
     def check_params(self, name: str, params: Mapping[str, Any]) -> list[str]:
+        """A plugin's own `check` (beside its params model, if it has one)."""
         check = getattr(self._types[name], "check", None)
         return list(check(params)) if check is not None else []
+
+    def params_model(self, name: str) -> type[BaseModel] | None:
+        model = getattr(self._types[name], "params_model", None)
+        return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+    def description(self, name: str) -> str:
+        doc = type(self._types[name]).__doc__ or ""
+        return doc.strip().split("\n\n")[0]
 
     def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
         """Add every plugin of `group`; a plugin that fails to load is logged and skipped."""

@@ -17,18 +17,14 @@ from service.auth.access import (
 )
 from service.auth.keys import AUTH, LOGIN_THROTTLE, WORKSPACES
 from service.auth.middleware import SESSION_ID, check_same_origin
-from service.auth.passwords import MAX_PASSWORD_LENGTH, generate_password, password_problem
+from service.auth.passwords import generate_password, password_problem
 from service.auth.principal import Principal, Role
 from service.auth.repository import ApiToken, User, UsernameTaken
 from service.auth.sessions import end_session, get_session, new_session
 from service.auth.validation import (
-    bool_field,
     page_params,
     paged,
     pagination,
-    read_body,
-    string_field,
-    username_field,
 )
 from service.auth.workspaces import LastWorkspaceAdmin, Member, Workspace, WorkspaceNameTaken
 from service.errors import (
@@ -40,6 +36,15 @@ from service.errors import (
     unauthorized,
 )
 from service.streams.response import end_streams_of
+from service.views.body import parse_body
+from service.views.requests import (
+    LoginRequest,
+    MemberAdd,
+    PasswordChange,
+    TokenCreate,
+    UserCreate,
+    WorkspaceCreate,
+)
 
 API = "/api/v1"
 
@@ -98,11 +103,8 @@ async def _check_password(request: web.Request, username: str, password: str) ->
 async def login(request: web.Request) -> web.Response:
     # Login CSRF (being signed in as the attacker) is refused like any other forged write.
     check_same_origin(request)
-    body = await read_body(request, allow_form=True)
-    username = string_field(body, "username", max_len=64)
-    password = string_field(body, "password", max_len=MAX_PASSWORD_LENGTH)
-    assert username is not None and password is not None
-    user = await _check_password(request, username, password)
+    body = await parse_body(request, LoginRequest)
+    user = await _check_password(request, body.username, body.password)
     if user is None:
         # One message for both cases: a login must not reveal which usernames exist.
         raise unauthorized("invalid username or password")
@@ -116,10 +118,8 @@ async def login(request: web.Request) -> web.Response:
 async def change_password(request: web.Request) -> web.Response:
     """Change the caller's password; needs the current one, and ends every session."""
     principal = require_principal(request)
-    body = await read_body(request)
-    current = string_field(body, "currentPassword", max_len=MAX_PASSWORD_LENGTH)
-    new = string_field(body, "newPassword", max_len=MAX_PASSWORD_LENGTH)
-    assert current is not None and new is not None
+    body = await parse_body(request, PasswordChange)
+    current, new = body.currentPassword, body.newPassword
     problem = password_problem(new)
     if problem is not None:
         raise bad_request(f"newPassword: {problem}")
@@ -160,10 +160,8 @@ async def me(request: web.Request) -> web.Response:
 
 async def create_user(request: web.Request) -> web.Response:
     require_admin(request)
-    body = await read_body(request)
-    username = username_field(body)
-    password = string_field(body, "password", required=False, max_len=MAX_PASSWORD_LENGTH)
-    is_admin = bool_field(body, "isAdmin")
+    body = await parse_body(request, UserCreate)
+    username, password, is_admin = body.username, body.password, body.isAdmin
     generated = password is None
     if password is None:
         password = generate_password()
@@ -201,8 +199,8 @@ async def delete_user(request: web.Request) -> web.Response:
 
 async def create_token(request: web.Request) -> web.Response:
     principal = require_principal(request)
-    body = await read_body(request)
-    name = string_field(body, "name", required=False) or ""
+    body = await parse_body(request, TokenCreate)
+    name = body.name or ""
     token, secret = await request.app[AUTH].create_token(principal.user_id, name)
     return ok({**token_json(token), "token": secret}, status=201)
 
@@ -232,11 +230,7 @@ async def revoke_token(request: web.Request) -> web.Response:
 
 async def create_workspace(request: web.Request) -> web.Response:
     principal = require_principal(request)
-    body = await read_body(request)
-    name = string_field(body, "name", min_len=1)
-    assert name is not None
-    if name != name.strip() or not name.isprintable():
-        raise bad_request("name must be printable, without leading or trailing spaces")
+    name = (await parse_body(request, WorkspaceCreate)).name
     try:
         workspace = await request.app[WORKSPACES].create_workspace(name, principal.user_id)
     except WorkspaceNameTaken:
@@ -253,19 +247,13 @@ async def list_workspaces(request: web.Request) -> web.Response:
 async def add_member(request: web.Request) -> web.Response:
     workspace_id = parse_workspace_id(request.match_info["id"])
     await require_workspace_role(request, workspace_id, Role.ADMIN)
-    body = await read_body(request)
-    user_id, username = body.get("userId"), body.get("username")
-    if (user_id is None) == (username is None):
-        raise bad_request("give exactly one of userId or username")
-    try:
-        role = Role.parse(string_field(body, "role", max_len=16) or "")
-    except ValueError:
-        raise bad_request("role must be one of viewer, runner, editor, admin") from None
+    body = await parse_body(request, MemberAdd)
+    role = Role.parse(body.role)
     auth = request.app[AUTH]
-    if user_id is not None:
-        user = await auth.get_user(parse_uuid(user_id, "userId"))
+    if body.userId is not None:
+        user = await auth.get_user(body.userId)
     else:
-        user = await auth.find_user(string_field(body, "username", max_len=64) or "")
+        user = await auth.find_user(body.username or "")
     if user is None:
         raise not_found("user not found")
     role_name = role.name.lower()

@@ -21,17 +21,14 @@ from service.auth.access import (
 )
 from service.auth.principal import Role
 from service.dialects import chat
-from service.errors import bad_request, not_found
+from service.errors import not_found
 from service.streams.endpoint import serve_run_stream
+from service.views.body import parse_body
 from service.views.lookup import start_run
 from service.views.params import (
-    json_body,
-    object_body,
-    optional_object,
-    parse_uuid,
     path_uuid,
-    string_map,
 )
+from service.views.requests import ChatCreate, ChatRunStart
 from service.views.responses import data_response
 
 # A chat's run list is one response without paging (seed 001): it stops at this many.
@@ -45,11 +42,8 @@ def _queries(request: web.Request) -> RunQueries:
 
 async def create(request: web.Request) -> web.Response:
     principal = require_principal(request)
-    body: dict[str, Any] = {}
-    if (await request.read()).strip():
-        body = await json_body(request)
-    title = body.get("title")
-    made = await create_chat(request, principal, "" if title is None else title)
+    body = await parse_body(request, ChatCreate, optional=True)
+    made = await create_chat(request, principal, body.title)
     return data_response(made, status=201)
 
 
@@ -57,14 +51,9 @@ async def start_chat_run(request: web.Request) -> web.Response:
     """Start a run in the caller's chat: body {workflowId, inputs, envs}."""
     principal = require_principal(request)
     owned = await get_chat_for(request, principal, request.match_info["chatId"])
-    body = await object_body(request)
-    raw_id = body.get("workflowId")
-    if not isinstance(raw_id, str):
-        raise bad_request("workflowId is required (a UUID)")
-    run_id = await start_run(
-        request, parse_uuid(raw_id, "workflowId"), optional_object(body, "inputs"),
-        string_map(body, "envs"), chat_id=owned["id"],
-    )
+    body = await parse_body(request, ChatRunStart)
+    run_id = await start_run(request, body.workflowId, body.inputs, body.envs,
+                             chat_id=owned["id"])
     queries = _queries(request)
     run = await queries.get_run(run_id)
     assert run is not None

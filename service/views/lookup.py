@@ -11,8 +11,9 @@ from projections.queries import RunQueries
 from service import keys
 from service.auth.access import get_chat_for, require_principal, require_workspace_role
 from service.auth.principal import Role
-from service.errors import bad_request, not_found
-from service.views.params import object_body, optional_object, parse_uuid, string_map
+from service.errors import not_found
+from service.views.body import parse_body
+from service.views.requests import ExecuteRequest
 from service.workflows.errors import WorkflowNotFound
 
 
@@ -51,15 +52,9 @@ async def start_run(
 async def start_run_from_body(request: web.Request) -> str:
     """The v1 execute body (JSON or multipart): workflowId, inputs, envs, chatId."""
     principal = require_principal(request)
-    body = await object_body(request)
-    raw_id = body.get("workflowId")
-    if not isinstance(raw_id, str):
-        raise bad_request("workflowId is required (a UUID)")
-    workflow_id = parse_uuid(raw_id, "workflowId")
-    inputs = optional_object(body, "inputs")
-    envs = string_map(body, "envs")
+    body = await parse_body(request, ExecuteRequest)
     chat_id = None
-    if body.get("chatId") is not None:
-        chat = await get_chat_for(request, principal, str(body["chatId"]))
+    if body.chatId is not None:
+        chat = await get_chat_for(request, principal, body.chatId)
         chat_id = chat["id"]
-    return await start_run(request, workflow_id, inputs, envs, chat_id)
+    return await start_run(request, body.workflowId, body.inputs, body.envs, chat_id)

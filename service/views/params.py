@@ -16,7 +16,6 @@ from service.workflows.templates import MAX_BODY_DEPTH, nesting_depth
 MAX_PAGE_LIMIT = 100
 DEFAULT_PAGE_LIMIT = 10
 MAX_PAGE = 1_000_000
-MAX_REASON_CHARS = 500
 MAX_SEARCH_CHARS = 200
 
 
@@ -92,45 +91,3 @@ async def form_fields(request: web.Request) -> dict[str, Any]:
             raise bad_request(f"field {key!r} must be text, not a file")
         body[key] = value
     return body
-
-
-async def object_body(request: web.Request) -> dict[str, Any]:
-    """A JSON object, or form / multipart fields with JSON-valued fields decoded."""
-    if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        body = await form_fields(request)
-        for key in ("inputs", "envs", "payload"):
-            if isinstance(body.get(key), str):
-                try:
-                    body[key] = orjson.loads(body[key]) if body[key] else {}
-                except orjson.JSONDecodeError:
-                    raise bad_request(f"field {key!r} must be a JSON object") from None
-        check_depth(body)
-        return body
-    return await json_body(request)
-
-
-def optional_object(body: dict[str, Any], key: str) -> dict[str, Any]:
-    value = body.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise bad_request(f"{key} must be a JSON object")
-    return value
-
-
-def string_map(body: dict[str, Any], key: str) -> dict[str, str]:
-    value = optional_object(body, key)
-    if not all(isinstance(v, str) for v in value.values()):
-        raise bad_request(f"{key} must map names to strings")
-    return value
-
-
-def optional_string(body: dict[str, Any], key: str, max_chars: int) -> str | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise bad_request(f"{key} must be a string")
-    if len(value) > max_chars:
-        raise bad_request(f"{key} must be at most {max_chars} characters")
-    return value

@@ -17,11 +17,12 @@ from service import keys
 from service.auth.access import require_principal
 from service.auth.principal import Role
 from service.dialects import splox
-from service.errors import bad_request
 from service.streams.cursor import parse_cursor
 from service.streams.endpoint import serve_run_stream
+from service.views.body import parse_body
 from service.views.lookup import load_run, start_run
-from service.views.params import object_body, optional_object, parse_uuid, path_uuid
+from service.views.params import path_uuid
+from service.views.requests import SploxCreateRequest
 from service.workflows.errors import WorkflowNotFound
 
 
@@ -39,13 +40,8 @@ async def _start_node_id(request: web.Request, run: dict[str, Any]) -> str | Non
 async def create_request(request: web.Request) -> web.Response:
     """Body {workflow_id, payload}: start a run; answers with its workflow_request."""
     require_principal(request)
-    body = await object_body(request)
-    raw_id = body.get("workflow_id")
-    if not isinstance(raw_id, str):
-        raise bad_request("workflow_id is required (a UUID)")
-    run_id = await start_run(
-        request, parse_uuid(raw_id, "workflow_id"), optional_object(body, "payload"), {}
-    )
+    body = await parse_body(request, SploxCreateRequest)
+    run_id = await start_run(request, body.workflow_id, body.payload, {})
     run = await RunQueries(request.app[keys.STORE]).get_run(run_id)
     assert run is not None
     created = splox.current_request_json(run, await _start_node_id(request, run))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from projections.queries import RunFilter, RunQueries
@@ -15,21 +13,18 @@ from service.dialects import v1
 from service.errors import bad_request, conflict, not_found
 from service.streams.endpoint import RESUME_PATH, serve_run_stream
 from service.streams.response import check_stream_quota
+from service.views.body import parse_body
 from service.views.lookup import load_run, load_workflow, start_run_from_body
 from service.views.params import (
-    MAX_REASON_CHARS,
     MAX_SEARCH_CHARS,
-    json_body,
-    optional_object,
-    optional_string,
     page_params,
     pagination,
     parse_uuid,
     path_uuid,
 )
+from service.views.requests import CancelRequest, ResumeRequest
 from service.views.responses import data_response
 
-MAX_CANCEL_RUN_IDS = 1000
 CANCEL_PAGE = 500
 
 
@@ -124,18 +119,12 @@ async def stream(request: web.Request) -> web.StreamResponse:
 
 
 async def _cancel_targets(
-    request: web.Request, principal: Principal, body: dict[str, Any]
+    request: web.Request, principal: Principal, body: CancelRequest
 ) -> list[str]:
-    run_ids, workflow_id = body.get("runIds"), body.get("workflowId")
-    if (run_ids is None) == (workflow_id is None):
-        raise bad_request("provide either runIds or workflowId, not both")
-    if run_ids is not None:
-        if not isinstance(run_ids, list) or not run_ids or len(run_ids) > MAX_CANCEL_RUN_IDS:
-            raise bad_request(f"runIds must be a list of 1 to {MAX_CANCEL_RUN_IDS} run ids")
-        return [parse_uuid(run_id, "runIds[]") for run_id in run_ids]
-    if not isinstance(workflow_id, str):
-        raise bad_request("workflowId must be a UUID")
-    workflow = await load_workflow(request, parse_uuid(workflow_id, "workflowId"), Role.RUNNER)
+    if body.runIds is not None:
+        return body.runIds
+    assert body.workflowId is not None
+    workflow = await load_workflow(request, body.workflowId, Role.RUNNER)
     queries = _queries(request)
     targets: list[str] = []
     for status in RunStatus:
@@ -155,8 +144,7 @@ async def _cancel_targets(
 
 async def cancel(request: web.Request) -> web.Response:
     principal = require_principal(request)
-    body = await json_body(request)
-    reason = optional_string(body, "reason", MAX_REASON_CHARS)
+    body = await parse_body(request, CancelRequest)
     targets = await _cancel_targets(request, principal, body)
     engine = request.app[keys.ENGINE]
     queries = _queries(request)
@@ -173,7 +161,7 @@ async def cancel(request: web.Request) -> web.Response:
             results.append({"runId": run_id, "status": "error",
                             "message": "you may not cancel this run"})
             continue
-        outcome = await engine.cancel(run_id, reason or "cancelled", principal.username)
+        outcome = await engine.cancel(run_id, body.reason or "cancelled", principal.username)
         results.append({"runId": run_id, "status": outcome})
     return data_response({"results": results})
 
@@ -182,13 +170,9 @@ async def resume_node(request: web.Request) -> web.Response:
     principal = require_principal(request)
     run = await load_run(request, path_uuid(request, "runId"), Role.RUNNER)
     node_id = request.match_info["nodeId"]
-    body = await json_body(request)
-    approved = body.get("approved", True)
-    if not isinstance(approved, bool):
-        raise bad_request("approved must be true or false")
-    data = optional_object(body, "data")
+    body = await parse_body(request, ResumeRequest)
     outcome = await request.app[keys.ENGINE].resume(
-        run["id"], node_id, principal.username, data, approved
+        run["id"], node_id, principal.username, body.data, body.approved
     )
     if outcome == "not_found":
         raise not_found("no such node in this run")

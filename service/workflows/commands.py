@@ -1,4 +1,5 @@
-"""`runstream workflows import FILE...`: load definitions into a workspace of a data directory."""
+"""`runstream workflows import FILE...`: load definitions into a workspace of a data directory;
+`runstream workflows schema`: the JSON Schema of definitions with every installed node type."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from service.settings import Settings
 from service.workflows.definition import WorkflowInvalid
 from service.workflows.importer import import_workflow_file
 from service.workflows.repository import WorkflowRepository
+from service.workflows.schema import workflow_json_schema
 
 IMPORTED_BY = "cli"
 
@@ -51,6 +53,14 @@ def cmd_workflows_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_workflows_schema(args: argparse.Namespace) -> int:
+    from service.engine.registry import default_registry
+
+    schema = workflow_json_schema(default_registry())
+    sys.stdout.buffer.write(orjson.dumps(schema, option=orjson.OPT_INDENT_2) + b"\n")
+    return 0
+
+
 def add_commands(
     sub: Any,
     add_data_options: Callable[[argparse.ArgumentParser], None],
@@ -62,3 +72,6 @@ def add_commands(
     importer.add_argument("--workspace", default="default", help="workspace id (default: default)")
     add_data_options(importer)
     importer.set_defaults(func=cmd_workflows_import)
+    schema = actions.add_parser(
+        "schema", help="print the JSON Schema of workflow definitions (installed node types)")
+    schema.set_defaults(func=cmd_workflows_schema)

@@ -1,21 +1,26 @@
-"""Workflow definitions: parse the JSON of DESIGN section 3 and refuse what cannot run."""
+"""Workflow definitions: parse the JSON of DESIGN section 3 and refuse what cannot run.
+
+The fields are checked by the model of schema.py; here are the rules a model cannot
+say (duplicate ids, unknown `after` ids, cycles, branch edges from non-conditions,
+templates that read nodes not upstream), and the parsed form the engine runs.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from service.workflows.schema import definition_errors
 from service.workflows.templates import TemplateError, references
 
-MAX_NODES = 5000
-
-# Checks a node type's params; returns problems as messages (empty when fine).
-ParamCheck = Callable[[str, Mapping[str, Any]], list[str]]
+if TYPE_CHECKING:
+    from service.engine.registry import NodeRegistry
 
 
 class WorkflowInvalid(ValueError):
-    """A definition that cannot be saved; `errors` is a list of {nodeId, message}."""
+    """A definition that cannot be saved; `errors` is a list of {nodeId, message} (and
+    `path`, the field's, for problems the model found)."""
 
     def __init__(self, errors: list[dict[str, Any]]) -> None:
         super().__init__("; ".join(
@@ -73,16 +78,10 @@ class WorkflowDefinition:
         return [node_id for node_id in self.nodes if not self.successors[node_id]]
 
 
-def _positive_int(value: Any, allow_zero: bool = False) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and (
-        value >= 0 if allow_zero else value > 0
-    )
-
-
 class _Parser:
-    def __init__(self, known_types: Collection[str], check_params: ParamCheck | None) -> None:
-        self.known_types = known_types
-        self.check_params = check_params
+    def __init__(self, registry: NodeRegistry, stored: bool) -> None:
+        self.registry = registry
+        self.stored = stored
         self.errors: list[dict[str, Any]] = []
 
     def error(self, node_id: str | None, message: str) -> None:
@@ -91,29 +90,12 @@ class _Parser:
     def parse(self, raw: Any) -> WorkflowDefinition:
         if not isinstance(raw, Mapping):
             raise WorkflowInvalid([{"nodeId": None, "message": "definition must be an object"}])
-        name = raw.get("name")
-        if not isinstance(name, str) or not name.strip():
-            self.error(None, "name is required")
-        trigger = raw.get("trigger") or {}
-        if not isinstance(trigger, Mapping):
-            self.error(None, "trigger must be an object")
-            trigger = {}
-        static = trigger.get("staticData") or {}
-        if not isinstance(static, Mapping):
-            self.error(None, "trigger.staticData must be an object")
-            static = {}
-        timeout = raw.get("timeoutMs")
-        if timeout is not None and not _positive_int(timeout):
-            self.error(None, "timeoutMs must be a positive integer")
+        # Every field, each node's params by its type's model; then what a model cannot say.
+        self.errors.extend(definition_errors(self.registry, raw, self.stored))
         raw_nodes = raw.get("nodes")
-        if not isinstance(raw_nodes, list) or not raw_nodes:
-            self.error(None, "nodes must be a non-empty list")
-            raw_nodes = []
-        if len(raw_nodes) > MAX_NODES:
-            self.error(None, f"at most {MAX_NODES} nodes")
         nodes: dict[str, NodeDef] = {}
-        for index, item in enumerate(raw_nodes):
-            node = self.parse_node(index, item)
+        for item in raw_nodes if isinstance(raw_nodes, list) else []:
+            node = self.node(item)
             if node is None:
                 continue
             if node.id in nodes:
@@ -125,77 +107,38 @@ class _Parser:
             self.check_templates(nodes)
         if self.errors:
             raise WorkflowInvalid(self.errors)
+        trigger = raw.get("trigger") or {}
         return WorkflowDefinition(
-            name=str(name).strip(), nodes=nodes, static_data=dict(static),
+            name=str(raw["name"]).strip(), nodes=nodes,
+            static_data=dict(trigger.get("staticData") or {}),
             continue_on_disconnect=bool(trigger.get("continueOnDisconnect", False)),
-            timeout_ms=timeout, successors=successors,
+            timeout_ms=raw.get("timeoutMs"), successors=successors,
         )
 
-    def parse_node(self, index: int, item: Any) -> NodeDef | None:
+    def node(self, item: Any) -> NodeDef | None:
+        """The node as the engine reads it; its fields were checked by the model."""
         if not isinstance(item, Mapping):
-            self.error(None, f"nodes[{index}] must be an object")
             return None
-        node_id = item.get("id")
-        if not isinstance(node_id, str) or not node_id or "." in node_id or len(node_id) > 200:
-            self.error(None, f"nodes[{index}] needs an id (a string without dots)")
+        node_id, node_type = item.get("id"), item.get("type")
+        if not isinstance(node_id, str) or not node_id or "." in node_id:
             return None
-        node_type = item.get("type")
-        if not isinstance(node_type, str) or node_type not in self.known_types:
-            self.error(node_id, f"unknown node type {node_type!r}")
         params = item.get("params") or {}
         if not isinstance(params, Mapping):
-            self.error(node_id, "params must be an object")
             params = {}
-        elif self.check_params is not None and isinstance(node_type, str) \
-                and node_type in self.known_types:
-            for message in self.check_params(node_type, params):
+        elif isinstance(node_type, str) and node_type in self.registry.names():
+            for message in self.registry.check_params(node_type, params):
                 self.error(node_id, message)
-        after = self.parse_after(node_id, item.get("after") or [])
-        retry = self.parse_retry(node_id, item.get("retry"))
-        timeout = item.get("timeoutMs")
-        if timeout is not None and not _positive_int(timeout):
-            self.error(node_id, "timeoutMs must be a positive integer")
-            timeout = None
+        retry = item.get("retry")
         name = item.get("name")
         return NodeDef(
             id=node_id, type=str(node_type), name=name if isinstance(name, str) else node_id,
-            params=dict(params), after=after, retry=retry, timeout_ms=timeout,
+            params=dict(params), after=_edges(item.get("after")),
+            retry=RetryPolicy(
+                retry.get("maxAttempts", 1), retry.get("backoffMs", 0),
+                float(retry.get("multiplier", 2.0)),
+            ) if isinstance(retry, Mapping) else RetryPolicy(),
+            timeout_ms=item.get("timeoutMs"),
         )
-
-    def parse_after(self, node_id: str, raw: Any) -> tuple[Edge, ...]:
-        if not isinstance(raw, list):
-            self.error(node_id, "after must be a list")
-            return ()
-        edges = []
-        for entry in raw:
-            if isinstance(entry, str):
-                edges.append(Edge(entry))
-            elif isinstance(entry, Mapping) and isinstance(entry.get("node"), str) \
-                    and isinstance(entry.get("branch", True), bool):
-                edges.append(Edge(entry["node"], entry.get("branch")))
-            else:
-                self.error(node_id, f"bad after entry {entry!r}")
-        return tuple(edges)
-
-    def parse_retry(self, node_id: str, raw: Any) -> RetryPolicy:
-        if raw is None:
-            return RetryPolicy()
-        if not isinstance(raw, Mapping):
-            self.error(node_id, "retry must be an object")
-            return RetryPolicy()
-        attempts = raw.get("maxAttempts", 1)
-        backoff = raw.get("backoffMs", 0)
-        multiplier = raw.get("multiplier", 2.0)
-        if not _positive_int(attempts) or attempts > 100:
-            self.error(node_id, "retry.maxAttempts must be an integer 1-100")
-            return RetryPolicy()
-        if not _positive_int(backoff, allow_zero=True):
-            self.error(node_id, "retry.backoffMs must be a non-negative integer")
-            return RetryPolicy()
-        if not isinstance(multiplier, int | float) or not 1 <= multiplier <= 10:
-            self.error(node_id, "retry.multiplier must be a number 1-10")
-            return RetryPolicy()
-        return RetryPolicy(attempts, backoff, float(multiplier))
 
     def check_graph(self, nodes: dict[str, NodeDef]) -> dict[str, tuple[str, ...]]:
         successors: dict[str, list[str]] = {node_id: [] for node_id in nodes}
@@ -250,6 +193,17 @@ class _Parser:
                     self.error(node.id, f"template reads {ref_node!r}, which is not upstream")
 
 
+def _edges(raw: Any) -> tuple[Edge, ...]:
+    edges = []
+    for entry in raw if isinstance(raw, list) else []:
+        if isinstance(entry, str):
+            edges.append(Edge(entry))
+        elif isinstance(entry, Mapping) and isinstance(entry.get("node"), str):
+            branch = entry.get("branch")
+            edges.append(Edge(entry["node"], branch if isinstance(branch, bool) else None))
+    return tuple(edges)
+
+
 def _cycle_members(
     nodes: dict[str, NodeDef], successors: dict[str, list[str]], indegree: dict[str, int]
 ) -> list[str]:
@@ -283,8 +237,9 @@ def ancestors(nodes: Mapping[str, NodeDef], node_id: str) -> set[str]:
     return found
 
 
-def parse_definition(
-    raw: Any, known_types: Collection[str], check_params: ParamCheck | None = None
-) -> WorkflowDefinition:
-    """Parse and validate a definition; raise WorkflowInvalid listing every problem found."""
-    return _Parser(known_types, check_params).parse(raw)
+def parse_definition(raw: Any, registry: NodeRegistry, stored: bool = False) -> WorkflowDefinition:
+    """Parse and validate a definition; raise WorkflowInvalid listing every problem found.
+
+    `stored`: a version read back from the database, checked leniently (see schema.py).
+    """
+    return _Parser(registry, stored).parse(raw)

@@ -5,16 +5,19 @@ from __future__ import annotations
 import builtins
 import sqlite3
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from eventstore.sqlite import SQLiteEventStore
-from service.workflows.definition import ParamCheck, WorkflowDefinition, parse_definition
+from service.workflows.definition import WorkflowDefinition, parse_definition
 from service.workflows.errors import WorkflowNotFound, WorkflowVersionNotFound
+
+if TYPE_CHECKING:
+    from service.engine.registry import NodeRegistry
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS workflows (
@@ -90,21 +93,14 @@ def _row(row: Any) -> Workflow:
 class WorkflowRepository:
     """Create, update, read and list workflows; writes go through the store's one writer."""
 
-    def __init__(
-        self,
-        store: SQLiteEventStore,
-        node_types: Collection[str] | None = None,
-        check_params: ParamCheck | None = None,
-    ) -> None:
+    def __init__(self, store: SQLiteEventStore, registry: NodeRegistry | None = None) -> None:
         self.store = store
-        if node_types is None:
-            # Late import: the engine's registry is the one source of node type names.
+        if registry is None:
+            # Late import: the engine's registry is the one source of node types.
             from service.engine.registry import default_registry
 
             registry = default_registry()
-            node_types, check_params = registry.names(), registry.check_params
-        self.node_types = node_types
-        self.check_params = check_params
+        self.registry = registry
         self._parsed: dict[tuple[str, int], tuple[Workflow, WorkflowDefinition]] = {}
 
     async def ensure_schema(self) -> None:
@@ -112,7 +108,7 @@ class WorkflowRepository:
 
     def validate(self, definition: Mapping[str, Any]) -> WorkflowDefinition:
         """Parse a definition; raises WorkflowInvalid with the offending node ids."""
-        return parse_definition(definition, self.node_types, self.check_params)
+        return parse_definition(definition, self.registry)
 
     async def create(
         self, workspace_id: str, definition: Mapping[str, Any], created_by: str
@@ -229,5 +225,6 @@ class WorkflowRepository:
         cached = self._parsed.get(key)
         if cached is None:
             workflow = await self.get_version(workflow_id, version)
-            cached = self._parsed[key] = (workflow, self.validate(workflow.definition))
+            cached = self._parsed[key] = (
+                workflow, parse_definition(workflow.definition, self.registry, stored=True))
         return cached

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
 
 from service.engine.context import NodeContext
+from service.engine.params import ParamsModel, templated
 from service.engine.registry import NodeError, NodeType
 
 CONDITION_OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "contains", "exists")
@@ -18,14 +20,47 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_template(value: Any) -> bool:
-    return isinstance(value, str) and "{{" in value
+class NoParams(ParamsModel):
+    """No params."""
+
+
+class TransformParams(ParamsModel):
+    value: Any = Field(description="The node's output, with templates resolved.")
+
+
+class ConditionParams(ParamsModel):
+    left: Any = Field(description="The value tested, usually a template.")
+    op: Literal[CONDITION_OPS] = Field(  # type: ignore[valid-type]
+        description="eq ne gt gte lt lte contains exists")
+    right: Any = Field(None, description="What `left` is compared with (not for exists).")
+
+    @model_validator(mode="after")
+    def right_unless_exists(self) -> ConditionParams:
+        if self.op != "exists" and "right" not in self.model_fields_set:
+            raise ValueError(f"condition op {self.op} needs params.right")
+        return self
+
+
+class FailParams(ParamsModel):
+    message: Any = Field(None, description="The error the node fails with.")
+
+
+class DelayParams(ParamsModel):
+    ms: templated(Annotated[int, Field(ge=0, le=MAX_DELAY_MS)]) = Field(  # type: ignore[valid-type]
+        description="How long to wait, in milliseconds.")
+
+
+class ApprovalParams(ParamsModel):
+    prompt: Any = Field(None, description="Shown to whoever answers.")
+    timeoutMs: Annotated[int, Field(gt=0)] | None = Field(
+        None, description="Without an answer by then the node fails.")
 
 
 class Noop(NodeType):
     """Does nothing; its output is null (a join point or placeholder)."""
 
     pure = True
+    params_model = NoParams
 
     def run_inline(self, params: dict[str, Any], inputs: dict[str, Any]) -> Any:
         return None
@@ -35,9 +70,7 @@ class Transform(NodeType):
     """Output = rendered `params.value`."""
 
     pure = True
-
-    def check(self, params: Mapping[str, Any]) -> list[str]:
-        return [] if "value" in params else ["transform needs params.value"]
+    params_model = TransformParams
 
     def run_inline(self, params: dict[str, Any], inputs: dict[str, Any]) -> Any:
         return params.get("value")
@@ -74,16 +107,7 @@ class Condition(NodeType):
     """Output {"result": bool}; successors follow it with `{"node": id, "branch": bool}`."""
 
     pure = True
-
-    def check(self, params: Mapping[str, Any]) -> list[str]:
-        op = params.get("op")
-        if op not in CONDITION_OPS:
-            return [f"condition op must be one of {', '.join(CONDITION_OPS)}"]
-        if "left" not in params:
-            return ["condition needs params.left"]
-        if op != "exists" and "right" not in params:
-            return [f"condition op {op} needs params.right"]
-        return []
+    params_model = ConditionParams
 
     def run_inline(self, params: dict[str, Any], inputs: dict[str, Any]) -> Any:
         return {"result": _compare(params["op"], params.get("left"), params.get("right"))}
@@ -93,6 +117,7 @@ class Fail(NodeType):
     """Fails with `params.message` (never retried)."""
 
     pure = True
+    params_model = FailParams
 
     def run_inline(self, params: dict[str, Any], inputs: dict[str, Any]) -> Any:
         raise NodeError(str(params.get("message") or "failed by a fail node"), retryable=False)
@@ -103,12 +128,7 @@ class Delay(NodeType):
 
     # A long delay is what the user asked for, not a hang: only an explicit timeoutMs applies.
     uses_default_timeout = False
-
-    def check(self, params: Mapping[str, Any]) -> list[str]:
-        ms: Any = params.get("ms")
-        if _is_template(ms) or (_is_int(ms) and 0 <= ms <= MAX_DELAY_MS):
-            return []
-        return [f"delay needs params.ms, an integer 0-{MAX_DELAY_MS}"]
+    params_model = DelayParams
 
     async def run(self, params: dict[str, Any], inputs: dict[str, Any], ctx: NodeContext) -> Any:
         ms: Any = params.get("ms")
@@ -137,12 +157,7 @@ class Approval(NodeType):
     """
 
     uses_default_timeout = False
-
-    def check(self, params: Mapping[str, Any]) -> list[str]:
-        timeout: Any = params.get("timeoutMs")
-        if timeout is not None and not (_is_int(timeout) and timeout > 0):
-            return ["approval timeoutMs must be a positive integer"]
-        return []
+    params_model = ApprovalParams
 
     async def run(self, params: dict[str, Any], inputs: dict[str, Any], ctx: NodeContext) -> Any:
         answer = await ctx.wait_for_resume(params.get("prompt"), params.get("timeoutMs"))

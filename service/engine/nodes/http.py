@@ -11,16 +11,18 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
+from typing import Annotated, Any
 
 import aiohttp
 import orjson
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
+from pydantic import AfterValidator, Field, WithJsonSchema
 from yarl import URL
 
 from service.engine.context import NodeContext
+from service.engine.params import ParamsModel
 from service.engine.registry import NodeError, NodeType
 from service.engine.settings import EngineSettings
 
@@ -117,6 +119,24 @@ class HttpClient:
             self._session = None
 
 
+def _method(value: str) -> str:
+    if value.upper() not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}")
+    return value
+
+
+class HttpRequestParams(ParamsModel):
+    method: Annotated[str, AfterValidator(_method), WithJsonSchema({
+        "type": "string", "description": f"One of {', '.join(METHODS)} (any case).",
+        "default": "GET"})] = "GET"
+    url: Annotated[str, Field(min_length=1, description=(
+        "http or https; private, loopback and link-local addresses are refused unless "
+        "allow-listed (http_allow_hosts)."))]
+    headers: dict[str, Any] = Field(default_factory=dict)
+    body: Any = Field(None, description="Sent as JSON when an object or a list, else as text.")
+    timeoutMs: Annotated[int, Field(gt=0)] | None = None
+
+
 class HttpRequest(NodeType):
     """params: method, url, headers, body (JSON for objects/lists), timeoutMs.
 
@@ -124,19 +144,7 @@ class HttpRequest(NodeType):
     answer fails the attempt (so it is retried); other statuses are output as they are.
     """
 
-    def check(self, params: Mapping[str, Any]) -> list[str]:
-        problems = []
-        if not isinstance(params.get("url"), str) or not params["url"]:
-            problems.append("http_request needs params.url")
-        method = params.get("method", "GET")
-        if not isinstance(method, str) or method.upper() not in METHODS:
-            problems.append(f"http_request method must be one of {', '.join(METHODS)}")
-        if not isinstance(params.get("headers", {}), Mapping):
-            problems.append("http_request headers must be an object")
-        timeout = params.get("timeoutMs")
-        if timeout is not None and not (isinstance(timeout, int) and timeout > 0):
-            problems.append("http_request timeoutMs must be a positive integer")
-        return problems
+    params_model = HttpRequestParams
 
     async def run(self, params: dict[str, Any], inputs: dict[str, Any], ctx: NodeContext) -> Any:
         client: HttpClient = ctx.engine.http

@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field, model_validator
 
 from projections.vocabulary import RunStatus
 from service.engine.context import NodeContext
+from service.engine.params import ParamsModel, templated
 from service.engine.registry import NodeError, NodeType
+
+
+class SubworkflowParams(ParamsModel):
+    workflowId: str | None = Field(None, description="The child workflow's id.")
+    workflow: str | None = Field(None, description="Or its name, in the same workspace.")
+    version: Annotated[int, Field(gt=0)] | None = Field(
+        None, description="The version to run; the latest when absent.")
+    inputs: templated(dict[str, Any]) = Field(  # type: ignore[valid-type]
+        default_factory=dict, description="The child run's inputs (rendered).")
+
+    @model_validator(mode="after")
+    def names_a_workflow(self) -> SubworkflowParams:
+        if not (self.workflowId or self.workflow):
+            raise ValueError("subworkflow needs params.workflowId or params.workflow (a name)")
+        return self
 
 
 class Subworkflow(NodeType):
@@ -22,13 +39,7 @@ class Subworkflow(NodeType):
 
     uses_default_timeout = False
 
-    def check(self, params: Mapping[str, Any]) -> list[str]:
-        if not isinstance(params.get("workflowId") or params.get("workflow"), str):
-            return ["subworkflow needs params.workflowId or params.workflow (a name)"]
-        inputs = params.get("inputs", {})
-        if not isinstance(inputs, Mapping) and not (isinstance(inputs, str) and "{{" in inputs):
-            return ["subworkflow inputs must be an object"]
-        return []
+    params_model = SubworkflowParams
 
     async def run(self, params: dict[str, Any], inputs: dict[str, Any], ctx: NodeContext) -> Any:
         engine = ctx.engine

@@ -1,0 +1,87 @@
+"""Request bodies through models: one pydantic model per body validates it (JSON, or
+urlencoded / multipart forms where the endpoint takes them), documents it in the OpenAPI
+document, and carries its limits. A body that does not fit answers 400 naming every bad
+field: `{"error": {"code": "bad_request", "message", "fields": [{"path", "message"}]}}`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, ClassVar, TypeVar
+
+import orjson
+from aiohttp import web
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, WithJsonSchema
+
+from service.content_types import FORM_TYPES
+from service.errors import ApiError
+from service.views.params import check_depth, form_fields, json_body
+
+Model = TypeVar("Model", bound="RequestModel")
+
+
+class RequestModel(BaseModel):
+    """Base of every request body: unknown fields are ignored (clients of the products
+    whose formats we serve send their own), values are coerced as forms need."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    # Fields that a form carries as JSON text (objects in a JSON body).
+    form_json_fields: ClassVar[tuple[str, ...]] = ()
+    # Whether the endpoint takes urlencoded and multipart forms besides JSON.
+    accepts_forms: ClassVar[bool] = False
+
+
+def _canonical_uuid(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ValueError("must be a UUID") from None
+
+
+# A UUID in its canonical form (the one parser of ids in bodies and paths).
+UuidStr = Annotated[str, AfterValidator(_canonical_uuid),
+                    WithJsonSchema({"type": "string", "format": "uuid"})]
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """Every problem pydantic found, as {path, message}."""
+    fields = []
+    for error in exc.errors(include_url=False):
+        path = ".".join(str(part) for part in error["loc"])
+        fields.append({"path": path, "message": error["msg"].removeprefix("Value error, ")})
+    return fields
+
+
+def invalid_body(fields: list[dict[str, str]]) -> ApiError:
+    summary = "; ".join(f"{f['path']}: {f['message']}" if f["path"] else f["message"]
+                        for f in fields[:5])
+    return ApiError(400, "bad_request", f"invalid request body: {summary}", fields=fields)
+
+
+def validate(model: type[Model], body: Any) -> Model:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise invalid_body(field_errors(exc)) from None
+
+
+async def parse_body(request: web.Request, model: type[Model], optional: bool = False) -> Model:
+    """The request's body as `model`: JSON, or a form when the model accepts forms.
+
+    `optional`: an empty body is the model's defaults.
+    """
+    if optional and not (await request.read()).strip():
+        return validate(model, {})
+    if model.accepts_forms and request.content_type in FORM_TYPES:
+        body: dict[str, Any] = await form_fields(request)
+        for key in model.form_json_fields:
+            if isinstance(body.get(key), str):
+                try:
+                    body[key] = orjson.loads(body[key]) if body[key] else {}
+                except orjson.JSONDecodeError:
+                    raise invalid_body(
+                        [{"path": key, "message": "must be a JSON object"}]) from None
+        check_depth(body)
+    else:
+        body = await json_body(request)
+    return validate(model, body)

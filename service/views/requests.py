@@ -1,0 +1,165 @@
+"""The request bodies of the API, one model each: what they hold and their limits.
+
+Handlers read them with `parse_body(request, Model)` (service/views/body.py); the OpenAPI
+document describes them from the same models (service/openapi.py).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BeforeValidator,
+    Field,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from service.auth.access import MAX_CHAT_TITLE
+from service.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from service.auth.validation import MAX_NAME, MAX_USERNAME, USERNAME_PATTERN
+from service.views.body import RequestModel, UuidStr
+
+MAX_REASON_CHARS = 500
+MAX_CANCEL_RUN_IDS = 1000
+ROLES = ("viewer", "runner", "editor", "admin")
+
+
+def _none_as_empty(value: Any) -> Any:
+    return {} if value is None else value
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+JsonObject = Annotated[dict[str, Any], BeforeValidator(_none_as_empty)]
+StringMap = Annotated[dict[str, str], BeforeValidator(_none_as_empty)]
+Password = Annotated[str, StringConstraints(max_length=MAX_PASSWORD_LENGTH)]
+# A password being set: the policy's lengths (password_problem says the rest).
+NewPassword = Annotated[str, StringConstraints(min_length=MIN_PASSWORD_LENGTH,
+                                               max_length=MAX_PASSWORD_LENGTH)]
+
+
+# -- runs ---------------------------------------------------------------------------
+
+
+class ExecuteRequest(RequestModel):
+    """Start a run (JSON, or form fields with `inputs` and `envs` as JSON text)."""
+
+    accepts_forms = True
+    form_json_fields = ("inputs", "envs")
+
+    workflowId: UuidStr
+    inputs: JsonObject = Field(default_factory=dict, description=(
+        "Merged over the trigger's staticData: `{{inputs.x}}` and `{{trigger.data.x}}`."))
+    envs: StringMap = Field(default_factory=dict, description=(
+        "Secret values for `{{env.X}}`: never written to the log, a response or a stream."))
+    chatId: str | None = Field(None, description="A chat of the caller's to run it in.")
+
+
+class CancelRequest(RequestModel):
+    """Cancel runs: `runIds`, or every unfinished run of `workflowId` (not both)."""
+
+    runIds: Annotated[list[UuidStr], Field(min_length=1, max_length=MAX_CANCEL_RUN_IDS)] | None \
+        = None
+    workflowId: UuidStr | None = None
+    reason: Annotated[str, StringConstraints(max_length=MAX_REASON_CHARS)] | None = None
+
+    @model_validator(mode="after")
+    def one_target(self) -> CancelRequest:
+        if (self.runIds is None) == (self.workflowId is None):
+            raise ValueError("provide either runIds or workflowId, not both")
+        return self
+
+
+class ResumeRequest(RequestModel):
+    """Answer a node waiting for approval."""
+
+    approved: StrictBool = True
+    data: JsonObject = Field(default_factory=dict, description="Handed to the node.")
+
+
+# -- dialects -------------------------------------------------------------------------
+
+
+class ChatRunStart(RequestModel):
+    """Start a run in a chat (seed 001)."""
+
+    accepts_forms = True
+    form_json_fields = ("inputs", "envs")
+
+    workflowId: UuidStr
+    inputs: JsonObject = Field(default_factory=dict)
+    envs: StringMap = Field(default_factory=dict)
+
+
+class ChatCreate(RequestModel):
+    """A new chat; the body may be empty."""
+
+    title: Annotated[str, StringConstraints(max_length=MAX_CHAT_TITLE)] = ""
+
+
+class SploxCreateRequest(RequestModel):
+    """Start a run as a Splox workflow_request (seed 003)."""
+
+    accepts_forms = True
+    form_json_fields = ("payload",)
+
+    workflow_id: UuidStr
+    payload: JsonObject = Field(default_factory=dict, description=(
+        "Merged over the trigger's staticData."))
+
+
+# -- identity ---------------------------------------------------------------------------
+
+
+class LoginRequest(RequestModel):
+    accepts_forms = True
+
+    username: Annotated[str, StringConstraints(max_length=MAX_USERNAME)]
+    password: Password
+
+
+class PasswordChange(RequestModel):
+    currentPassword: Password
+    newPassword: NewPassword
+
+
+class UserCreate(RequestModel):
+    username: Annotated[str, StringConstraints(pattern=USERNAME_PATTERN), Field(description=(
+        "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit."))]
+    password: NewPassword | None = Field(
+        None, description="Generated (and shown once) if absent.")
+    isAdmin: bool = False
+
+
+class TokenCreate(RequestModel):
+    name: Annotated[str, StringConstraints(max_length=MAX_NAME)] | None = None
+
+
+class WorkspaceCreate(RequestModel):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)]
+
+    @field_validator("name")
+    @classmethod
+    def printable(cls, name: str) -> str:
+        if name != name.strip() or not name.isprintable():
+            raise ValueError("must be printable, without leading or trailing spaces")
+        return name
+
+
+class MemberAdd(RequestModel):
+    """Add a member by `userId` or `username` (exactly one), with a role."""
+
+    userId: UuidStr | None = None
+    username: Annotated[str, StringConstraints(max_length=MAX_USERNAME)] | None = None
+    role: Annotated[Literal[ROLES], BeforeValidator(_lower)]  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def one_user(self) -> MemberAdd:
+        if (self.userId is None) == (self.username is None):
+            raise ValueError("give exactly one of userId or username")
+        return self

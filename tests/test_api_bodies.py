@@ -1,0 +1,84 @@
+"""Request bodies go through one model each: a body that does not fit answers 400 naming
+every bad field, for JSON and form bodies alike, and nothing is written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient
+from api_fixtures import QUICK_WORKFLOW, create_workflow
+from auth_fixtures import admin, anon, auth_server, auth_settings, new_client  # noqa: F401
+
+
+async def bad_fields(resp: aiohttp.ClientResponse) -> set[str]:
+    body = await resp.json()
+    assert resp.status == 400, body
+    assert body["error"]["code"] == "bad_request"
+    return {field["path"] for field in body["error"]["fields"]}
+
+
+async def run_count(client: TestClient) -> int:
+    resp = await client.get("/api/v1/workflow-runs")
+    return int((await resp.json())["pagination"]["total"])
+
+
+async def test_every_bad_field_of_an_execute_body_is_named(admin: TestClient) -> None:
+    resp = await admin.post("/api/v1/workflow-runs/execute", json={
+        "workflowId": "not-a-uuid", "inputs": 5, "envs": {"A": 1, "B": "ok"}})
+    assert await bad_fields(resp) == {"workflowId", "inputs", "envs.A"}
+    assert await run_count(admin) == 0
+
+
+async def test_a_form_body_goes_through_the_same_model(admin: TestClient) -> None:
+    workflow_id = await create_workflow(admin, QUICK_WORKFLOW)
+    form = aiohttp.FormData()
+    form.add_field("workflowId", workflow_id)
+    form.add_field("inputs", "[1, 2]")  # JSON text, but not an object
+    resp = await admin.post("/api/v1/workflow-runs/execute", data=form)
+    assert await bad_fields(resp) == {"inputs"}
+    form = aiohttp.FormData()
+    form.add_field("workflowId", workflow_id)
+    form.add_field("inputs", '{"n": 2}')
+    resp = await admin.post("/api/v1/workflow-runs/execute", data=form)
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["data"]["status"] == "completed"
+
+
+@pytest.mark.parametrize(("path", "body", "fields"), [
+    ("/api/v1/workflow-runs/cancel", {"runIds": ["x"], "reason": "r" * 501},
+     {"runIds.0", "reason"}),
+    ("/api/v1/workflow-runs/cancel", {}, {""}),
+    ("/api/v1/users", {"username": "-bad", "password": "short", "isAdmin": "maybe"},
+     {"username", "password", "isAdmin"}),
+    ("/api/v1/workspaces", {"name": " padded "}, {"name"}),
+    ("/api/v1/tokens", {"name": ["list"]}, {"name"}),
+    ("/api/v1/workflow-requests", {"workflow_id": 7, "payload": "x"},
+     {"workflow_id", "payload"}),
+])
+async def test_bad_bodies_name_their_fields(
+    admin: TestClient, path: str, body: dict[str, Any], fields: set[str],
+) -> None:
+    assert await bad_fields(await admin.post(path, json=body)) == fields
+
+
+async def test_unknown_fields_are_ignored_for_foreign_clients(admin: TestClient) -> None:
+    workflow_id = await create_workflow(admin, QUICK_WORKFLOW)
+    resp = await admin.post("/api/v1/workflow-runs/execute", json={
+        "workflowId": workflow_id, "inputs": {"n": 1}, "clientTraceId": "abc"})
+    assert resp.status == 200, await resp.text()
+
+
+async def test_a_member_role_is_read_in_any_case(admin: TestClient) -> None:
+    resp = await admin.post("/api/v1/workspaces", json={"name": "team"})
+    workspace_id = (await resp.json())["data"]["id"]
+    resp = await admin.post("/api/v1/users", json={"username": "bob"})
+    user_id = (await resp.json())["data"]["id"]
+    resp = await admin.post(f"/api/v1/workspaces/{workspace_id}/members",
+                            json={"userId": user_id, "role": "Editor"})
+    assert resp.status == 201, await resp.text()
+    assert (await resp.json())["data"]["role"] == "editor"
+    resp = await admin.post(f"/api/v1/workspaces/{workspace_id}/members",
+                            json={"userId": user_id, "username": "bob", "role": "viewer"})
+    assert await bad_fields(resp) == {""}
