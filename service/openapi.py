@@ -19,10 +19,13 @@ from pydantic.json_schema import models_json_schema
 from service.auth.setup import SESSION_COOKIE
 from service.views import requests
 from service.views.body import RequestModel
-from service.views.params import (
-    DEFAULT_PAGE_LIMIT,
+from service.views.queries import (
     MAX_PAGE_LIMIT,
-    MAX_SEARCH_CHARS,
+    EventPageQuery,
+    PageQuery,
+    RunListQuery,
+    WorkflowListQuery,
+    query_parameters,
 )
 from service.workflows.schema import SCHEMA_ID
 
@@ -664,7 +667,6 @@ def _components() -> dict[str, Any]:
     for part in (_identity_schemas, _workflow_schemas, _run_schemas, _v1_stream_schemas,
                  _chat_schemas, _flowtrux_schemas, _splox_schemas, _request_schemas):
         schemas.update(part())
-    page = query_param("page", "Page number, from 1.", integer(minimum=1, default=1))
     return {
         "schemas": schemas,
         "responses": _error_responses(),
@@ -678,18 +680,6 @@ def _components() -> dict[str, Any]:
             "LastEventIdQuery": query_param(
                 "lastEventId", "Resume after this log position (for clients that cannot "
                 "set headers).", string(pattern="^[0-9]{1,18}$")),
-            "Page": page,
-            "Limit": query_param("limit", "Items per page.", integer(
-                minimum=1, maximum=MAX_PAGE_LIMIT, default=DEFAULT_PAGE_LIMIT)),
-            "Search": query_param("search", "Substring of the workflow name (ASCII "
-                                  "case-insensitive).", string(maxLength=MAX_SEARCH_CHARS)),
-            "EventsAfter": query_param("after", "Events after this log position.",
-                                       integer(minimum=0, default=0)),
-            "EventsLimit": query_param("limit", "At most this many events.",
-                                       integer(minimum=1, maximum=1000, default=100)),
-            "EventsFormat": query_param(
-                "format", "`ndjson` for one event per line (as does `Accept: "
-                "application/x-ndjson`).", string(enum=["ndjson"])),
         },
         "securitySchemes": {
             "cookieAuth": {
@@ -713,7 +703,7 @@ def _components() -> dict[str, Any]:
 def _identity_paths() -> dict[str, Any]:
     tag = ["auth"]
     ws_id = path_param("id", "`default` or a workspace UUID.", string())
-    paged = [param_ref("Page"), param_ref("Limit")]
+    paged = query_parameters(PageQuery)
     return {
         "/api/v1/auth/login": {"post": operation(
             "login", "Sign in: sets the session cookie", tag, {
@@ -880,11 +870,7 @@ def _workflow_paths() -> dict[str, Any]:
                     "400": err("BadRequest"),
                     "404": response("Workspace not found (or not the caller's).",
                                     ref("Error")),
-                }, parameters=[
-                    query_param("workspaceId", "`default` (the default) or a workspace UUID.",
-                                string(default="default")),
-                    param_ref("Page"), param_ref("Limit"), param_ref("Search"),
-                ]),
+                }, parameters=query_parameters(WorkflowListQuery)),
         },
         "/api/v1/workflows/{workflowId}": {
             "get": operation(
@@ -938,8 +924,7 @@ def _run_paths() -> dict[str, Any]:
         "after the final `workflow-run`; `ping` every 9 s while idle. The stream ends "
         "after the run's terminal event. A `retry:` field is sent first."
     )
-    events_params = [param_ref("EventsAfter"), param_ref("EventsLimit"),
-                     param_ref("EventsFormat")]
+    events_params = query_parameters(EventPageQuery)
     events_page = {
         "description": "Events in log order; page on with `after` = `X-Next-After`.",
         "headers": {"X-Next-After": header("The `after` for the next page (JSON only).",
@@ -986,12 +971,7 @@ def _run_paths() -> dict[str, Any]:
             "listRuns", "List the runs the caller can see", tag, {
                 "200": response("A page of runs, newest first.", page_of(ref("WorkflowRun"))),
                 "400": err("BadRequest"),
-            }, parameters=[
-                query_param("workflowId", "Only runs of this workflow.", UUID),
-                query_param("status", "Only runs with this status (`pending` is accepted "
-                            "for `scheduled`).", string(enum=[*RUN_STATUS_WORDS, "pending"])),
-                param_ref("Search"), param_ref("Page"), param_ref("Limit"),
-            ])},
+            }, parameters=query_parameters(RunListQuery))},
         f"{base}/dashboard/{{workflowId}}": {"get": operation(
             "runDashboard", "Run counts by status for a workflow", tag, {
                 "200": response("Counts.", data_of(ref("DashboardCounts"))),

@@ -82,3 +82,13 @@ async def test_a_member_role_is_read_in_any_case(admin: TestClient) -> None:
     resp = await admin.post(f"/api/v1/workspaces/{workspace_id}/members",
                             json={"userId": user_id, "username": "bob", "role": "viewer"})
     assert await bad_fields(resp) == {""}
+
+
+async def test_a_query_string_goes_through_its_model_too(admin: TestClient) -> None:
+    resp = await admin.get("/api/v1/workflow-runs?limit=500&status=nope&workflowId=x&page=2")
+    body = await resp.json()
+    assert resp.status == 400, body
+    assert body["error"]["message"].startswith("invalid query string")
+    assert {f["path"] for f in body["error"]["fields"]} == {"limit", "status", "workflowId"}
+    resp = await admin.get("/api/v1/workflow-runs?status=pending&limit=&search=")
+    assert resp.status == 200, await resp.text()  # empty values are the defaults

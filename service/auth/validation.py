@@ -7,7 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from service.views.params import page_params, pagination
+from service.views.params import pagination
+from service.views.queries import page_params
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 USERNAME_RE = re.compile(USERNAME_PATTERN)

@@ -17,7 +17,9 @@ from service.content_types import FORM_TYPES
 from service.errors import ApiError
 from service.views.params import check_depth, form_fields, json_body
 
-Model = TypeVar("Model", bound="RequestModel")
+ModelT = TypeVar("ModelT", bound=BaseModel)
+RequestT = TypeVar("RequestT", bound="RequestModel")
+QueryT = TypeVar("QueryT", bound="QueryModel")
 
 
 class RequestModel(BaseModel):
@@ -52,20 +54,38 @@ def field_errors(exc: ValidationError) -> list[dict[str, str]]:
     return fields
 
 
-def invalid_body(fields: list[dict[str, str]]) -> ApiError:
+def invalid_body(fields: list[dict[str, str]], what: str = "request body") -> ApiError:
     summary = "; ".join(f"{f['path']}: {f['message']}" if f["path"] else f["message"]
                         for f in fields[:5])
-    return ApiError(400, "bad_request", f"invalid request body: {summary}", fields=fields)
+    return ApiError(400, "bad_request", f"invalid {what}: {summary}", fields=fields)
 
 
-def validate(model: type[Model], body: Any) -> Model:
+def validate(model: type[ModelT], value: Any, what: str = "request body") -> ModelT:
     try:
-        return model.model_validate(body)
+        return model.model_validate(value)
     except ValidationError as exc:
-        raise invalid_body(field_errors(exc)) from None
+        raise invalid_body(field_errors(exc), what) from None
 
 
-async def parse_body(request: web.Request, model: type[Model], optional: bool = False) -> Model:
+class QueryModel(BaseModel):
+    """Base of every query string: parameters not declared are ignored; an empty value is
+    the parameter's default (`?status=` lists every status)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+def parse_query(request: web.Request, model: type[QueryT]) -> QueryT:
+    """The query string as `model` (the first value of a repeated parameter counts)."""
+    values: dict[str, str] = {}
+    for key, value in request.query.items():
+        if value != "":
+            values.setdefault(key, value)
+    return validate(model, values, "query string")
+
+
+async def parse_body(
+    request: web.Request, model: type[RequestT], optional: bool = False,
+) -> RequestT:
     """The request's body as `model`: JSON, or a form when the model accepts forms.
 
     `optional`: an empty body is the model's defaults.

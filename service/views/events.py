@@ -16,24 +16,21 @@ from service.streams.response import (
     encoding,
 )
 from service.streams.sse import Frame
+from service.views.body import parse_query
 from service.views.lookup import load_run
-from service.views.params import path_uuid, query_int
+from service.views.params import path_uuid
+from service.views.queries import EventPageQuery
 from service.views.responses import data_response
 
-MAX_EVENTS_PAGE = 1000
 NDJSON = "application/x-ndjson"
 RAW_PING = Frame(b"{}", "ping")
 
 
-def _wants_ndjson(request: web.Request) -> bool:
-    return request.query.get("format") == "ndjson" or NDJSON in request.headers.get("Accept", "")
-
-
 async def _page(request: web.Request, stream: str | None) -> web.Response:
-    after = query_int(request, "after", 0, 0, 2**62)
-    limit = query_int(request, "limit", 100, 1, MAX_EVENTS_PAGE)
-    events = await request.app[keys.STORE].read(stream, after, limit)
-    if _wants_ndjson(request):
+    query = parse_query(request, EventPageQuery)
+    after = query.after
+    events = await request.app[keys.STORE].read(stream, after, query.limit)
+    if query.format == "ndjson" or NDJSON in request.headers.get("Accept", ""):
         body = b"".join(event.as_json() + b"\n" for event in events)
         return web.Response(body=body, content_type=NDJSON)
     next_after = events[-1].position if events else after

@@ -13,11 +13,6 @@ from multidict import MultiDictProxy
 from service.errors import bad_request
 from service.workflows.templates import MAX_BODY_DEPTH, nesting_depth
 
-MAX_PAGE_LIMIT = 100
-DEFAULT_PAGE_LIMIT = 10
-MAX_PAGE = 1_000_000
-MAX_SEARCH_CHARS = 200
-
 
 def parse_uuid(value: str, what: str) -> str:
     """The canonical form of a UUID, or 400 naming the field."""
@@ -29,21 +24,6 @@ def parse_uuid(value: str, what: str) -> str:
 
 def path_uuid(request: web.Request, name: str, what: str | None = None) -> str:
     return parse_uuid(request.match_info[name], what or name)
-
-
-def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or not raw.isascii() or len(raw) > 9 or not low <= int(raw) <= high:
-        raise bad_request(f"{name} must be an integer from {low} to {high}")
-    return int(raw)
-
-
-def page_params(request: web.Request) -> tuple[int, int]:
-    page = query_int(request, "page", 1, 1, MAX_PAGE)
-    limit = query_int(request, "limit", DEFAULT_PAGE_LIMIT, 1, MAX_PAGE_LIMIT)
-    return page, limit
 
 
 def pagination(page: int, limit: int, total: int) -> dict[str, int]:

@@ -13,15 +13,13 @@ from service.dialects import v1
 from service.errors import bad_request, conflict, not_found
 from service.streams.endpoint import RESUME_PATH, serve_run_stream
 from service.streams.response import check_stream_quota
-from service.views.body import parse_body
+from service.views.body import parse_body, parse_query
 from service.views.lookup import load_run, load_workflow, start_run_from_body
 from service.views.params import (
-    MAX_SEARCH_CHARS,
-    page_params,
     pagination,
-    parse_uuid,
     path_uuid,
 )
+from service.views.queries import RunListQuery
 from service.views.requests import CancelRequest, ResumeRequest
 from service.views.responses import data_response
 
@@ -69,28 +67,14 @@ async def execute_stream(request: web.Request) -> web.StreamResponse:
 
 async def list_runs(request: web.Request) -> web.Response:
     principal = require_principal(request)
-    page, limit = page_params(request)
-    workflow_id = request.query.get("workflowId")
-    if workflow_id is not None:
-        workflow_id = parse_uuid(workflow_id, "workflowId")
-    status = request.query.get("status")
-    if status is not None:
-        status = v1.RUN_STATUS_FROM_WORD.get(status) or (
-            status if status in RunStatus.__members__.values() else None
-        )
-        if status is None:
-            raise bad_request(
-                "status must be one of " + ", ".join(v1.RUN_STATUS_FROM_WORD)
-            )
-    search = request.query.get("search") or None
-    if search is not None and len(search) > MAX_SEARCH_CHARS:
-        raise bad_request(f"search must be at most {MAX_SEARCH_CHARS} characters")
+    query = parse_query(request, RunListQuery)
     run_filter = RunFilter(
         workspace_ids=await visible_workspace_ids(request, principal),
-        workflow_id=workflow_id, status=status, name_search=search,
+        workflow_id=query.workflowId, status=query.status, name_search=query.search,
     )
-    runs, total = await _queries(request).list_runs(run_filter, (page - 1) * limit, limit)
-    return data_response([v1.run_json(run) for run in runs], pagination(page, limit, total))
+    runs, total = await _queries(request).list_runs(run_filter, query.offset, query.limit)
+    return data_response([v1.run_json(run) for run in runs],
+                         pagination(query.page, query.limit, total))
 
 
 async def dashboard(request: web.Request) -> web.Response:

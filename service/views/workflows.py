@@ -11,15 +11,15 @@ from service.auth.access import require_principal, require_workspace_role
 from service.auth.principal import Role
 from service.auth.schema import DEFAULT_WORKSPACE_ID
 from service.errors import bad_request, not_found, unprocessable
+from service.views.body import parse_query
 from service.views.lookup import load_workflow
 from service.views.params import (
-    MAX_SEARCH_CHARS,
     json_body,
-    page_params,
     pagination,
     parse_uuid,
     path_uuid,
 )
+from service.views.queries import WorkflowListQuery
 from service.views.responses import data_response
 from service.workflows.errors import WorkflowInvalid, WorkflowNotFound
 
@@ -57,16 +57,13 @@ async def create(request: web.Request) -> web.Response:
 
 async def list_workflows(request: web.Request) -> web.Response:
     require_principal(request)
-    workspace_id = workspace_param(request.query.get("workspaceId"))
-    await require_workspace_role(request, workspace_id, Role.VIEWER, "workspace not found")
-    page, limit = page_params(request)
-    search = request.query.get("search") or None
-    if search is not None and len(search) > MAX_SEARCH_CHARS:
-        raise bad_request(f"search must be at most {MAX_SEARCH_CHARS} characters")
+    query = parse_query(request, WorkflowListQuery)
+    await require_workspace_role(request, query.workspaceId, Role.VIEWER, "workspace not found")
     workflows, total = await request.app[keys.WORKFLOWS].list(
-        workspace_id, search, limit, (page - 1) * limit
+        query.workspaceId, query.search, query.limit, query.offset
     )
-    return data_response([w.as_dict() for w in workflows], pagination(page, limit, total))
+    return data_response([w.as_dict() for w in workflows],
+                         pagination(query.page, query.limit, total))
 
 
 async def get(request: web.Request) -> web.Response:

@@ -1,0 +1,120 @@
+"""The query strings of the API, one model each, with their limits.
+
+Handlers read them with `parse_query(request, Model)` (service/views/body.py); the OpenAPI
+document lists their parameters from the same models (`query_parameters`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from aiohttp import web
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, WithJsonSchema
+
+from projections.vocabulary import RunStatus
+from service.auth.schema import DEFAULT_WORKSPACE_ID
+from service.dialects.v1 import RUN_STATUS_FROM_WORD, RUN_STATUS_WORDS
+from service.views.body import QueryModel, UuidStr, parse_query
+
+MAX_PAGE = 1_000_000
+MAX_PAGE_LIMIT = 100
+DEFAULT_PAGE_LIMIT = 10
+MAX_SEARCH_CHARS = 200
+MAX_EVENTS_PAGE = 1000
+MAX_POSITION = 2**62
+
+def _digits(value: object) -> object:
+    """Query integers are plain decimal digits: not `1_0`, `+1`, ` 1` or `1e1`, which a
+    lenient parser would take and a cache or a proxy would see as other URLs."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit() and len(value) <= 19):
+        raise ValueError("must be a whole number written in digits")
+    return value
+
+
+Digits = BeforeValidator(_digits)
+
+Search = Annotated[str, StringConstraints(max_length=MAX_SEARCH_CHARS), Field(
+    description="Substring of the workflow name (ASCII case-insensitive).")]
+
+
+def _run_status(word: str) -> str:
+    """A v1 status word, or a canonical status (`pending` for `scheduled`)."""
+    status = RUN_STATUS_FROM_WORD.get(word) or (
+        word if word in RunStatus.__members__.values() else None)
+    if status is None:
+        raise ValueError("must be one of " + ", ".join(RUN_STATUS_FROM_WORD))
+    return status
+
+
+def _workspace_id(value: str) -> str:
+    """Workspace ids are UUIDs, except the built-in `default`."""
+    if value == DEFAULT_WORKSPACE_ID:
+        return value
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ValueError("must be `default` or a workspace UUID") from None
+
+
+RunStatusWord = Annotated[str, AfterValidator(_run_status), WithJsonSchema({
+    "type": "string", "enum": [*RUN_STATUS_WORDS.values(), RunStatus.PENDING.value],
+    "description": "Only runs with this status (`pending` is accepted for `scheduled`)."})]
+WorkspaceId = Annotated[str, AfterValidator(_workspace_id), WithJsonSchema({
+    "type": "string", "description": "`default` (the default) or a workspace UUID."})]
+
+
+class PageQuery(QueryModel):
+    page: Annotated[int, Digits, Field(ge=1, le=MAX_PAGE, description="Page number, from 1.")] \
+        = 1
+    limit: Annotated[int, Digits, Field(ge=1, le=MAX_PAGE_LIMIT, description="Items per page.")] \
+        = DEFAULT_PAGE_LIMIT
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.limit
+
+
+class RunListQuery(PageQuery):
+    workflowId: UuidStr | None = Field(None, description="Only runs of this workflow.")
+    status: RunStatusWord | None = None
+    search: Search | None = None
+
+
+class WorkflowListQuery(PageQuery):
+    workspaceId: WorkspaceId = DEFAULT_WORKSPACE_ID
+    search: Search | None = None
+
+
+class EventPageQuery(QueryModel):
+    after: Annotated[int, Digits, Field(ge=0, le=MAX_POSITION, description=(
+        "Events after this log position."))] = 0
+    limit: Annotated[int, Digits, Field(ge=1, le=MAX_EVENTS_PAGE, description=(
+        "At most this many events."))] = 100
+    format: Literal["ndjson"] | None = Field(None, description=(
+        "`ndjson` for one event per line (as does `Accept: application/x-ndjson`)."))
+
+
+def page_params(request: web.Request) -> tuple[int, int]:
+    page = parse_query(request, PageQuery)
+    return page.page, page.limit
+
+
+def query_parameters(model: type[QueryModel]) -> list[dict[str, Any]]:
+    """The OpenAPI parameters of a query model: one optional query parameter per field."""
+    schema = model.model_json_schema()
+    parameters = []
+    for name, field_schema in schema["properties"].items():
+        field_schema = dict(field_schema)
+        field_schema.pop("title", None)
+        # A query parameter is absent or a value: `null` is not something a URL can say.
+        options = field_schema.pop("anyOf", None)
+        if options is not None:
+            (field_schema_of_value,) = [o for o in options if o != {"type": "null"}]
+            field_schema = {**field_schema_of_value, **field_schema}
+            if field_schema.get("default", 0) is None:
+                del field_schema["default"]
+        description = field_schema.pop("description", "")
+        parameters.append({"name": name, "in": "query", "required": False,
+                           "description": description, "schema": field_schema})
+    return parameters
