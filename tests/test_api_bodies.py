@@ -11,6 +11,8 @@ from aiohttp.test_utils import TestClient
 from api_fixtures import QUICK_WORKFLOW, create_workflow
 from auth_fixtures import admin, anon, auth_server, auth_settings, new_client  # noqa: F401
 
+from service.views.body import MAX_FIELD_ERRORS
+
 
 async def bad_fields(resp: aiohttp.ClientResponse) -> set[str]:
     body = await resp.json()
@@ -92,3 +94,37 @@ async def test_a_query_string_goes_through_its_model_too(admin: TestClient) -> N
     assert {f["path"] for f in body["error"]["fields"]} == {"limit", "status", "workflowId"}
     resp = await admin.get("/api/v1/workflow-runs?status=pending&limit=&search=")
     assert resp.status == 200, await resp.text()  # empty values are the defaults
+
+
+async def test_is_admin_takes_booleans_and_form_words_only(admin: TestClient) -> None:
+    for value in (1, "yes", "y"):
+        resp = await admin.post("/api/v1/users", json={"username": f"u{value}",
+                                                       "isAdmin": value})
+        assert await bad_fields(resp) == {"isAdmin"}, value
+    resp = await admin.post("/api/v1/users", json={"username": "plain", "isAdmin": None})
+    assert resp.status == 201 and (await resp.json())["data"]["isAdmin"] is False
+    resp = await admin.post("/api/v1/users", json={"username": "boss", "isAdmin": "on"})
+    assert resp.status == 201 and (await resp.json())["data"]["isAdmin"] is True
+
+
+async def test_a_login_labelled_text_plain_is_refused(anon: TestClient) -> None:
+    resp = await anon.post("/api/v1/auth/login", data=b'{"username": "admin", "password": "x"}',
+                           headers={"Content-Type": "text/plain"})
+    body = await resp.json()
+    assert resp.status == 400 and "expected a JSON or form body" in body["error"]["message"]
+
+
+async def test_a_chat_title_of_null_is_an_empty_title(admin: TestClient) -> None:
+    resp = await admin.post("/api/chats", json={"title": None})
+    assert resp.status == 201, await resp.text()
+    assert (await resp.json())["data"]["title"] == ""
+
+
+async def test_bad_fields_are_capped_with_a_count(admin: TestClient) -> None:
+    envs = {f"K{i}": i for i in range(300)}
+    resp = await admin.post("/api/v1/workflow-runs/execute", json={
+        "workflowId": "00000000-0000-0000-0000-000000000000", "envs": envs})
+    body = await resp.json()
+    assert resp.status == 400
+    assert len(body["error"]["fields"]) == MAX_FIELD_ERRORS + 1
+    assert body["error"]["fields"][-1]["message"] == f"and {300 - MAX_FIELD_ERRORS} more"

@@ -3,6 +3,7 @@ the field's path, and the same model is the JSON Schema the API and the CLI publ
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from importlib.metadata import entry_points
@@ -13,14 +14,18 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 from auth_fixtures import admin, anon, auth_server, auth_settings, new_client  # noqa: F401
+from engine_fixtures import *  # noqa: F403
+from engine_fixtures import Harness
 from jsonschema import Draft202012Validator
 from pydantic import Field
 
+from projections.vocabulary import RunStatus
 from service.engine.params import ParamsModel, templated
 from service.engine.registry import NodeType, builtin_registry
 from service.workflows import WorkflowInvalid
 from service.workflows.definition import parse_definition
-from service.workflows.schema import JSON_SCHEMA_DIALECT, workflow_json_schema
+from service.workflows.repository import WorkflowRepository
+from service.workflows.schema import JSON_SCHEMA_DIALECT, MAX_PROBLEMS, workflow_json_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "config" / "examples").glob("*.json"))
@@ -81,7 +86,7 @@ async def test_every_bad_field_is_named_not_only_the_first(admin: TestClient) ->
     body = await resp.json()
     assert resp.status == 422
     found = {(e["nodeId"], e.get("path")) for e in body["error"]["details"]["errors"]}
-    assert {("a", "params.ms"), ("a", "params.extra"), ("b", ""), ("c", "params.value"),
+    assert {("a", "params.ms"), ("a", "params.extra"), ("b", "type"), ("c", "params.value"),
             ("c", None)} == found
     assert any("teleport" in e["message"] for e in body["error"]["details"]["errors"])
 
@@ -142,3 +147,62 @@ def test_a_plugin_params_model_is_checked_and_published() -> None:
         parse_definition(with_node({"id": "g", "type": "greet", "params": {"times": 2.5}}),
                          registry)
     assert {e["path"] for e in caught.value.errors} == {"params.who", "params.times"}
+
+
+# Shapes the rules before the model accepted on save; such versions must still run.
+OLDER_VERSION = {
+    "name": "n" * 300, "description": 5,
+    "trigger": {"staticData": None, "continueOnDisconnect": 1},
+    "nodes": [
+        {"id": "a", "type": "noop", "params": {"note": "kept"}, "after": None, "color": "red"},
+        {"id": "b", "type": "transform", "params": {"value": "{{trigger.data.x}}"},
+         "after": ["a"]},
+    ],
+}
+
+
+async def test_a_version_stored_under_older_rules_still_runs(harness: Harness) -> None:
+    with pytest.raises(WorkflowInvalid):
+        harness.repo.validate(OLDER_VERSION)  # refused if saved today
+    workflow = await harness.repo.create("default", {"name": "w", "nodes": [
+        {"id": "a", "type": "noop"}]}, "tester")
+    # As an earlier release stored it: the version row holds the older definition.
+    await harness.store.execute_write(lambda conn: conn.execute(
+        "UPDATE workflow_versions SET definition = ? WHERE workflow_id = ?",
+        (orjson.dumps(OLDER_VERSION), workflow.id)))
+    fresh = WorkflowRepository(harness.store)  # nothing cached from the save
+    _, definition = await fresh.parsed(workflow.id, 1)
+    assert definition.static_data == {} and definition.nodes["a"].after == ()
+    harness.engine.workflows = fresh
+    run_id = await harness.engine.start_run(workflow.id, "default", {"x": 7}, {}, "tester")
+    await asyncio.wait_for(harness.engine.wait(run_id), 10)
+    state = await harness.engine.run_state(run_id)
+    assert state.status == RunStatus.COMPLETED and state.output == {"b": 7}
+
+
+def test_a_templated_subworkflow_version_is_accepted() -> None:
+    parse_definition(with_node({"id": "s", "type": "subworkflow", "params": {
+        "workflow": "child", "version": "{{inputs.v}}"}}), builtin_registry())
+
+
+def test_null_means_empty_for_after_and_static_data() -> None:
+    parsed = parse_definition({"name": "w", "trigger": {"staticData": None},
+                               "nodes": [{"id": "a", "type": "noop", "after": None}]},
+                              builtin_registry())
+    assert parsed.static_data == {} and parsed.nodes["a"].after == ()
+
+
+def test_a_type_registered_later_is_known_to_the_model() -> None:
+    registry = builtin_registry()
+    parse_definition(with_node({"id": "n", "type": "noop"}), registry)
+    registry.register("greet", Greet)
+    parse_definition(with_node({"id": "g", "type": "greet", "params": {"who": "x"}}), registry)
+
+
+def test_problems_are_capped_with_a_count() -> None:
+    params = {f"k{i}": i for i in range(500)}
+    with pytest.raises(WorkflowInvalid) as caught:
+        parse_definition(with_node({"id": "n", "type": "noop", "params": params}),
+                         builtin_registry())
+    assert len(caught.value.errors) == MAX_PROBLEMS + 1
+    assert caught.value.errors[-1]["message"] == f"and {500 - MAX_PROBLEMS} more problems"

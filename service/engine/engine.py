@@ -23,7 +23,7 @@ from service.engine.secrets import Redactor, SecretVault
 from service.engine.settings import EngineSettings
 from service.engine.state import RunState
 from service.workflows.definition import WorkflowDefinition
-from service.workflows.errors import WorkflowNotFound
+from service.workflows.errors import WorkflowInvalid, WorkflowNotFound
 from service.workflows.repository import Workflow, WorkflowRepository
 
 log = structlog.get_logger(__name__)
@@ -108,12 +108,14 @@ class Engine:
             try:
                 workflow, definition = await self.workflows.parsed(
                     state.created["workflowId"], state.created["workflowVersion"])
-            except WorkflowNotFound:
-                # Versions are immutable, so this only happens if the tables were tampered
-                # with; end the run rather than leave it unfinished forever.
-                log.error("recover_workflow_missing", run_id=run_id)
+            except (WorkflowNotFound, WorkflowInvalid) as exc:
+                # Versions are immutable and were valid when saved, so this only happens if
+                # the tables were tampered with; end the run rather than stop the service
+                # or leave the run unfinished forever.
+                log.error("recover_workflow_unusable", run_id=run_id, error=str(exc))
                 await self.store.append(run_id, [NewEvent(EventType.RUN_FAILED, {
-                    "error": "the workflow version this run needs is missing"})], state.version)
+                    "error": "the workflow version this run needs is missing or unreadable"})],
+                    state.version)
                 continue
             self._envs[run_id] = await self.vault.get(run_id)  # type: ignore[assignment]
             loaded.append((state, workflow, definition))

@@ -13,9 +13,11 @@ import orjson
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, WithJsonSchema
 
-from service.content_types import FORM_TYPES
-from service.errors import ApiError
+from service.content_types import FORM_TYPES, is_json_type
+from service.errors import ApiError, bad_request
 from service.views.params import check_depth, form_fields, json_body
+
+MAX_FIELD_ERRORS = 50
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 RequestT = TypeVar("RequestT", bound="RequestModel")
@@ -31,6 +33,9 @@ class RequestModel(BaseModel):
     form_json_fields: ClassVar[tuple[str, ...]] = ()
     # Whether the endpoint takes urlencoded and multipart forms besides JSON.
     accepts_forms: ClassVar[bool] = False
+    # Whether the Content-Type must say JSON (or a form, where accepted); otherwise a body
+    # is read as JSON whatever it is labelled, as clients of the run endpoints expect.
+    requires_json_type: ClassVar[bool] = False
 
 
 def _canonical_uuid(value: str) -> str:
@@ -46,11 +51,16 @@ UuidStr = Annotated[str, AfterValidator(_canonical_uuid),
 
 
 def field_errors(exc: ValidationError) -> list[dict[str, str]]:
-    """Every problem pydantic found, as {path, message}."""
+    """Every problem pydantic found, as {path, message}: at most MAX_FIELD_ERRORS, and a
+    last entry saying how many more there were (a body of 100,000 bad values must not
+    make an answer of megabytes)."""
+    errors = exc.errors(include_url=False)
     fields = []
-    for error in exc.errors(include_url=False):
+    for error in errors[:MAX_FIELD_ERRORS]:
         path = ".".join(str(part) for part in error["loc"])
         fields.append({"path": path, "message": error["msg"].removeprefix("Value error, ")})
+    if len(errors) > MAX_FIELD_ERRORS:
+        fields.append({"path": "", "message": f"and {len(errors) - MAX_FIELD_ERRORS} more"})
     return fields
 
 
@@ -92,7 +102,12 @@ async def parse_body(
     """
     if optional and not (await request.read()).strip():
         return validate(model, {})
-    if model.accepts_forms and request.content_type in FORM_TYPES:
+    content_type = request.content_type
+    if model.requires_json_type and not is_json_type(content_type) and not (
+            model.accepts_forms and content_type in FORM_TYPES):
+        wanted = "JSON or form" if model.accepts_forms else "JSON"
+        raise bad_request(f"expected a {wanted} body (got Content-Type {content_type!r})")
+    if model.accepts_forms and content_type in FORM_TYPES:
         body: dict[str, Any] = await form_fields(request)
         for key in model.form_json_fields:
             if isinstance(body.get(key), str):

@@ -31,6 +31,25 @@ def _none_as_empty(value: Any) -> Any:
     return {} if value is None else value
 
 
+def _none_as_blank(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _form_bool(value: Any) -> Any:
+    """JSON true/false, or the words a form sends: true/false, 1/0, on/off (any case).
+    Nothing looser: `"yes"` or `1` must not make an admin by accident."""
+    if value is None:
+        return False
+    if isinstance(value, str) and value.lower() in FORM_BOOL_WORDS:
+        return FORM_BOOL_WORDS[value.lower()]
+    return value
+
+
+FORM_BOOL_WORDS = {"true": True, "false": False, "1": True, "0": False, "on": True,
+                   "off": False}
+FormBool = Annotated[StrictBool, BeforeValidator(_form_bool)]
+
+
 def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
@@ -99,7 +118,8 @@ class ChatRunStart(RequestModel):
 class ChatCreate(RequestModel):
     """A new chat; the body may be empty."""
 
-    title: Annotated[str, StringConstraints(max_length=MAX_CHAT_TITLE)] = ""
+    title: Annotated[str, StringConstraints(max_length=MAX_CHAT_TITLE),
+                     BeforeValidator(_none_as_blank)] = ""
 
 
 class SploxCreateRequest(RequestModel):
@@ -116,31 +136,38 @@ class SploxCreateRequest(RequestModel):
 # -- identity ---------------------------------------------------------------------------
 
 
-class LoginRequest(RequestModel):
+class IdentityRequest(RequestModel):
+    """Identity bodies are JSON (or forms, where allowed) by their Content-Type only: a login
+    posted as text/plain from another site must not count (login CSRF)."""
+
+    requires_json_type = True
+
+
+class LoginRequest(IdentityRequest):
     accepts_forms = True
 
     username: Annotated[str, StringConstraints(max_length=MAX_USERNAME)]
     password: Password
 
 
-class PasswordChange(RequestModel):
+class PasswordChange(IdentityRequest):
     currentPassword: Password
     newPassword: NewPassword
 
 
-class UserCreate(RequestModel):
+class UserCreate(IdentityRequest):
     username: Annotated[str, StringConstraints(pattern=USERNAME_PATTERN), Field(description=(
         "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit."))]
     password: NewPassword | None = Field(
         None, description="Generated (and shown once) if absent.")
-    isAdmin: bool = False
+    isAdmin: FormBool = False
 
 
-class TokenCreate(RequestModel):
+class TokenCreate(IdentityRequest):
     name: Annotated[str, StringConstraints(max_length=MAX_NAME)] | None = None
 
 
-class WorkspaceCreate(RequestModel):
+class WorkspaceCreate(IdentityRequest):
     name: Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)]
 
     @field_validator("name")
@@ -151,7 +178,7 @@ class WorkspaceCreate(RequestModel):
         return name
 
 
-class MemberAdd(RequestModel):
+class MemberAdd(IdentityRequest):
     """Add a member by `userId` or `username` (exactly one), with a role."""
 
     userId: UuidStr | None = None

@@ -91,7 +91,10 @@ class _Parser:
         if not isinstance(raw, Mapping):
             raise WorkflowInvalid([{"nodeId": None, "message": "definition must be an object"}])
         # Every field, each node's params by its type's model; then what a model cannot say.
-        self.errors.extend(definition_errors(self.registry, raw, self.stored))
+        # A stored version was checked when it was saved, by the rules of its day: read it
+        # as it is (the engine tolerates what older rules let through), so it still runs.
+        if not self.stored:
+            self.errors.extend(definition_errors(self.registry, raw))
         raw_nodes = raw.get("nodes")
         nodes: dict[str, NodeDef] = {}
         for item in raw_nodes if isinstance(raw_nodes, list) else []:
@@ -108,11 +111,16 @@ class _Parser:
         if self.errors:
             raise WorkflowInvalid(self.errors)
         trigger = raw.get("trigger") or {}
+        if not isinstance(trigger, Mapping):
+            trigger = {}
+        static_data = trigger.get("staticData")
+        timeout_ms = raw.get("timeoutMs")
         return WorkflowDefinition(
-            name=str(raw["name"]).strip(), nodes=nodes,
-            static_data=dict(trigger.get("staticData") or {}),
+            name=str(raw.get("name") or "").strip(), nodes=nodes,
+            static_data=dict(static_data) if isinstance(static_data, Mapping) else {},
             continue_on_disconnect=bool(trigger.get("continueOnDisconnect", False)),
-            timeout_ms=raw.get("timeoutMs"), successors=successors,
+            timeout_ms=timeout_ms if isinstance(timeout_ms, int) else None,
+            successors=successors,
         )
 
     def node(self, item: Any) -> NodeDef | None:
@@ -133,11 +141,8 @@ class _Parser:
         return NodeDef(
             id=node_id, type=str(node_type), name=name if isinstance(name, str) else node_id,
             params=dict(params), after=_edges(item.get("after")),
-            retry=RetryPolicy(
-                retry.get("maxAttempts", 1), retry.get("backoffMs", 0),
-                float(retry.get("multiplier", 2.0)),
-            ) if isinstance(retry, Mapping) else RetryPolicy(),
-            timeout_ms=item.get("timeoutMs"),
+            retry=_retry(retry) if isinstance(retry, Mapping) else RetryPolicy(),
+            timeout_ms=timeout if isinstance(timeout := item.get("timeoutMs"), int) else None,
         )
 
     def check_graph(self, nodes: dict[str, NodeDef]) -> dict[str, tuple[str, ...]]:
@@ -191,6 +196,18 @@ class _Parser:
                     self.error(node.id, f"template reads unknown node {ref_node!r}")
                 elif ref_node not in upstream:
                     self.error(node.id, f"template reads {ref_node!r}, which is not upstream")
+
+
+def _retry(raw: Mapping[str, Any]) -> RetryPolicy:
+    """The policy as written; fields of the wrong type (in versions stored under older
+    rules) fall back to their defaults."""
+    attempts, backoff, multiplier = (raw.get(key) for key in
+                                     ("maxAttempts", "backoffMs", "multiplier"))
+    return RetryPolicy(
+        attempts if isinstance(attempts, int) and attempts >= 1 else 1,
+        backoff if isinstance(backoff, int) and backoff >= 0 else 0,
+        float(multiplier) if isinstance(multiplier, int | float) and multiplier >= 1 else 2.0,
+    )
 
 
 def _edges(raw: Any) -> tuple[Edge, ...]:

@@ -6,8 +6,8 @@ node's `params` against its type's `params_model`) and is the JSON Schema that
 rules (unknown `after` ids, cycles, branch edges, templates) are checked after it, in
 definition.py, because a model cannot say them.
 
-Stored versions are read back with a lenient twin of the model (unknown fields
-ignored): a definition saved before a field was refused must still run.
+Stored versions are not checked against the model again (definition.py): a version
+saved before a field was refused must still run, as it did when it was saved.
 """
 
 from __future__ import annotations
@@ -15,7 +15,15 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+)
 
 if TYPE_CHECKING:
     from service.engine.registry import NodeRegistry
@@ -24,34 +32,37 @@ MAX_NODES = 5000
 # A name travels in every event of its node: it must never crowd out the node's data.
 MAX_NAME_CHARS = 200
 MAX_DESCRIPTION_CHARS = 2000
+# Problems reported for one definition: enough to fix it, never a response of megabytes.
+MAX_PROBLEMS = 100
 SCHEMA_ID = "/api/v1/schemas/workflow.json"
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
-Extra = Literal["forbid", "ignore"]
 NodeId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^.]+$",
                               description="Unique in the workflow; no dots.")]
 PositiveMs = Annotated[int, Field(gt=0)]
 
 
-def _none_is_empty(value: Any) -> Any:
+def _none_is_empty_object(value: Any) -> Any:
     return {} if value is None else value
+
+
+def _none_is_empty_list(value: Any) -> Any:
+    return [] if value is None else value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-
-def _base(extra: Extra) -> type[BaseModel]:
-    return _Strict if extra == "forbid" else _Lenient
-
-
 @functools.cache
-def _parts(extra: Extra) -> tuple[type[BaseModel], type[BaseModel], type[BaseModel]]:
-    base = _base(extra)
+def _parts() -> tuple[type[BaseModel], type[BaseModel], type[BaseModel]]:
+    base = _Strict
     retry: dict[str, Any] = {
         "maxAttempts": (Annotated[int, Field(ge=1, le=100)], 1),
         "backoffMs": (Annotated[int, Field(ge=0)], 0),
@@ -62,7 +73,8 @@ def _parts(extra: Extra) -> tuple[type[BaseModel], type[BaseModel], type[BaseMod
         "branch": (bool | None, Field(None, description="The branch followed; none: any.")),
     }
     trigger: dict[str, Any] = {
-        "staticData": (dict[str, Any], Field(default_factory=dict, description=(
+        "staticData": (Annotated[dict[str, Any], BeforeValidator(_none_is_empty_object)],
+                       Field(default_factory=dict, description=(
             "Trigger data; a run's inputs are merged over it."))),
         "continueOnDisconnect": (bool, Field(False, description=(
             "FlowTrux streams: keep running when the client disconnects."))),
@@ -72,18 +84,9 @@ def _parts(extra: Extra) -> tuple[type[BaseModel], type[BaseModel], type[BaseMod
             create_model("Trigger", __base__=base, **trigger))
 
 
-def _lenient_params(model: type[BaseModel]) -> type[BaseModel]:
-    return type(f"{model.__name__}Stored", (model,),
-                {"model_config": ConfigDict(extra="ignore"), "__module__": model.__module__})
-
-
-def _node_model(registry: NodeRegistry, type_name: str, extra: Extra) -> type[BaseModel]:
-    retry, branch_edge, _ = _parts(extra)
-    params: Any = registry.params_model(type_name)
-    if params is None:
-        params = dict[str, Any]
-    elif extra == "ignore":
-        params = _lenient_params(params)
+def _node_model(registry: NodeRegistry, type_name: str) -> type[BaseModel]:
+    retry, branch_edge, _ = _parts()
+    params: Any = registry.params_model(type_name) or dict[str, Any]
     title = "".join(part.title() for part in type_name.split("_"))
     fields: dict[str, Any] = {
         "id": (NodeId, ...),
@@ -91,44 +94,57 @@ def _node_model(registry: NodeRegistry, type_name: str, extra: Extra) -> type[Ba
         "name": (str | None, Field(None, max_length=MAX_NAME_CHARS,
                                    description="Shown in streams and the console.")),
         "description": (str | None, Field(None, max_length=MAX_DESCRIPTION_CHARS)),
-        "params": (Annotated[params, BeforeValidator(_none_is_empty)],
+        "params": (Annotated[params, BeforeValidator(_none_is_empty_object)],
                    Field(default_factory=dict, validate_default=True)),
-        "after": (list[str | branch_edge], Field(  # type: ignore[valid-type]
+        "after": (Annotated[list[str | branch_edge],  # type: ignore[valid-type]
+                            BeforeValidator(_none_is_empty_list)], Field(
             default_factory=list, description=(
                 "Predecessors: node ids, or {node, branch} to follow one branch of a "
                 "condition."))),
         "retry": (retry | None, None),
         "timeoutMs": (PositiveMs | None, None),
     }
-    return create_model(f"{title}Node", __base__=_base(extra),
+    return create_model(f"{title}Node", __base__=_Strict,
                         __doc__=registry.description(type_name) or None, **fields)
 
 
-@functools.cache
-def _definition_model(registry: NodeRegistry, extra: Extra) -> type[BaseModel]:
-    _, _, trigger = _parts(extra)
-    nodes = tuple(_node_model(registry, name, extra) for name in sorted(registry.names()))
+def _definition_model(registry: NodeRegistry) -> type[BaseModel]:
+    return _model_for(registry, registry.names())
+
+
+# Keyed by the registry's type names too: a type registered later makes a new model.
+@functools.lru_cache(maxsize=8)
+def _model_for(registry: NodeRegistry, names: frozenset[str]) -> type[BaseModel]:
+    _, _, trigger = _parts()
+    nodes = tuple(_node_model(registry, name) for name in sorted(names))
     node: Any = Annotated[Union[nodes], Field(discriminator="type")]  # noqa: UP007
     fields: dict[str, Any] = {
         "schema_": (str | None, Field(None, alias="$schema", description=(
             "The JSON Schema of definitions, for editors; ignored by the service."))),
-        "name": (Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS,
-                                      pattern=r"\S")], ...),
+        "name": (Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS),
+                           AfterValidator(_not_blank)], ...),
         "description": (str | None, Field(None, max_length=MAX_DESCRIPTION_CHARS)),
         "trigger": (trigger | None, None),
         "timeoutMs": (PositiveMs | None, Field(None, description="The whole run's limit.")),
         "nodes": (Annotated[list[node], Field(min_length=1, max_length=MAX_NODES)], ...),
     }
-    return create_model("WorkflowDefinition", __base__=_base(extra), **fields)
+    return create_model("WorkflowDefinition", __base__=_Strict, **fields)
 
 
-def definition_errors(registry: NodeRegistry, raw: Any, stored: bool = False) -> list[dict[str, Any]]:
-    """Every problem the model finds in `raw`, as {nodeId, path, message}; [] when none."""
-    model = _definition_model(registry, "ignore" if stored else "forbid")
+def definition_errors(registry: NodeRegistry, raw: Any) -> list[dict[str, Any]]:
+    """The problems the model finds in `raw`, as {nodeId, path, message}; [] when none.
+
+    At most MAX_PROBLEMS, and a last one saying how many more there were.
+    """
     try:
-        model.model_validate(raw)
+        _definition_model(registry).model_validate(raw)
     except ValidationError as exc:
-        return [_problem(raw, error) for error in exc.errors(include_url=False)]
+        errors = exc.errors(include_url=False)
+        problems = [_problem(raw, error) for error in errors[:MAX_PROBLEMS]]
+        if len(errors) > MAX_PROBLEMS:
+            problems.append({"nodeId": None, "path": "",
+                             "message": f"and {len(errors) - MAX_PROBLEMS} more problems"})
+        return problems
     return []
 
 
@@ -147,8 +163,10 @@ def _problem(raw: Any, error: Any) -> dict[str, Any]:
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "union_tag_invalid":
         message = f"unknown node type {error['ctx']['tag']!r}"
+        loc.append("type")
     elif error["type"] == "union_tag_not_found":
         message = "type is required"
+        loc.append("type")
     path = ".".join(str(part) for part in loc)
     return {"nodeId": node_id, "path": path,
             "message": f"{path}: {message}" if path else message}
@@ -156,6 +174,6 @@ def _problem(raw: Any, error: Any) -> dict[str, Any]:
 
 def workflow_json_schema(registry: NodeRegistry) -> dict[str, Any]:
     """The JSON Schema (2020-12) of a definition with every node type of `registry`."""
-    schema = _definition_model(registry, "forbid").model_json_schema(by_alias=True)
+    schema = _definition_model(registry).model_json_schema(by_alias=True)
     return {"$schema": JSON_SCHEMA_DIALECT, "$id": SCHEMA_ID, **schema,
             "title": "runstream workflow definition"}

@@ -16,7 +16,7 @@ from service.engine.registry import NodeError, NodeType
 class SubworkflowParams(ParamsModel):
     workflowId: str | None = Field(None, description="The child workflow's id.")
     workflow: str | None = Field(None, description="Or its name, in the same workspace.")
-    version: Annotated[int, Field(gt=0)] | None = Field(
+    version: templated(Annotated[int, Field(gt=0)]) | None = Field(  # type: ignore[valid-type]
         None, description="The version to run; the latest when absent.")
     inputs: templated(dict[str, Any]) = Field(  # type: ignore[valid-type]
         default_factory=dict, description="The child run's inputs (rendered).")
