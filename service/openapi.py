@@ -17,6 +17,7 @@ from aiohttp import web
 from pydantic.json_schema import models_json_schema
 
 from service.auth.setup import SESSION_COOKIE
+from service.engine.registry import default_registry
 from service.views import requests
 from service.views.body import RequestModel
 from service.views.queries import (
@@ -27,7 +28,7 @@ from service.views.queries import (
     WorkflowListQuery,
     query_parameters,
 )
-from service.workflows.schema import SCHEMA_ID
+from service.workflows.schema import SCHEMA_ID, definition_components
 
 OPENAPI_PATH = "/api/v1/openapi.json"
 
@@ -275,59 +276,30 @@ CANCEL_OUTCOMES = ["cancelled", "already_completed", "not_eligible", "not_found"
 
 
 def _workflow_schemas() -> dict[str, Schema]:
-    edge = {"oneOf": [
-        string("The id of a predecessor node."),
-        obj({"node": string("A `condition` node's id."),
-             "branch": boolean("Which branch of the condition to follow.")},
-            required=["node"]),
-    ]}
-    node = obj({
-        "id": string("Unique in the workflow; no dots.", minLength=1, maxLength=200),
-        "type": string("A registered node type: noop, transform, condition, delay, "
-                       "http_request, approval, subworkflow, fail, or a plugin's."),
-        "name": string("Display name (defaults to the id)."),
-        "params": {**JSON_OBJECT, "description": "Type-specific parameters; strings may "
-                                                 "hold `{{...}}` templates."},
-        "after": array(edge, "Predecessors; the node runs when all are done."),
-        "retry": obj({
-            "maxAttempts": integer(minimum=1, maximum=100, default=1),
-            "backoffMs": integer(minimum=0, default=0),
-            "multiplier": {"type": "number", "minimum": 1, "maximum": 10, "default": 2},
-        }, required=[]),
-        "timeoutMs": integer(minimum=1),
-    }, required=["id", "type"])
-    definition = obj({
-        "name": string(minLength=1),
-        "trigger": obj({
-            "staticData": {**JSON_OBJECT, "description": "Trigger data; the request's "
-                                                         "inputs are merged over it."},
-            "continueOnDisconnect": boolean(
-                "FlowTrux streams: keep running when the streaming client goes away.",
-                default=False),
-        }, required=[]),
-        "nodes": array(ref("WorkflowNode"), minItems=1, maxItems=5000),
-        "timeoutMs": integer("Run-level timeout.", minimum=1),
-    }, required=["name", "nodes"], description=(
-        "A workflow definition (DESIGN section 3). Invalid definitions (unknown types, "
-        "unknown `after` ids, cycles, bad templates) are refused with 422."))
+    # The definition, its nodes and each node type's params: the model that validates a
+    # definition on save (service/workflows/schema.py), with every installed node type.
+    components = definition_components(default_registry(), "#/components/schemas/{model}")
+    definition = components["WorkflowDefinition"]
+    # A body is a definition plus the workspace it belongs to.
+    workflow_input = {**definition, "properties": {**definition["properties"], "workspaceId": (
+        string("`default` (the default) or a workspace UUID; a workflow cannot move to "
+               "another workspace."))}}
     workflow = obj({
         "id": UUID,
         "workspaceId": string("`default` or a UUID."),
         "name": string(),
         "version": integer("The version shown.", minimum=1),
         "latestVersion": integer(minimum=1),
-        "definition": ref("WorkflowDefinition"),
+        "definition": {**JSON_OBJECT, "description": (
+            "The definition as it was saved (a version saved under older rules is shown "
+            "as it is; see WorkflowDefinition for what a save accepts today).")},
         "createdBy": nullable(string("User id.")),
         "createdAt": TIMESTAMP,
         "updatedAt": TIMESTAMP,
     })
     return {
-        "WorkflowNode": node,
-        "WorkflowDefinition": definition,
-        "WorkflowInput": {"allOf": [ref("WorkflowDefinition"), obj({
-            "workspaceId": string("`default` (the default) or a workspace UUID; a workflow "
-                                  "cannot move to another workspace."),
-        }, required=[])]},
+        **components,
+        "WorkflowInput": workflow_input,
         "Workflow": workflow,
         "WorkflowDetail": {"allOf": [ref("Workflow"), obj({
             "versions": array(integer(minimum=1), "Every stored version number."),
@@ -666,7 +638,11 @@ def _components() -> dict[str, Any]:
     }
     for part in (_identity_schemas, _workflow_schemas, _run_schemas, _v1_stream_schemas,
                  _chat_schemas, _flowtrux_schemas, _splox_schemas, _request_schemas):
-        schemas.update(part())
+        added = part()
+        # Generated components (from models) must never silently replace another.
+        clash = schemas.keys() & added.keys()
+        assert not clash, f"OpenAPI components named twice: {sorted(clash)}"
+        schemas.update(added)
     return {
         "schemas": schemas,
         "responses": _error_responses(),

@@ -172,6 +172,15 @@ def _problem(raw: Any, error: Any) -> dict[str, Any]:
             "message": f"{path}: {message}" if path else message}
 
 
+def definition_components(registry: NodeRegistry, ref_template: str) -> dict[str, Any]:
+    """The definition's schema and every schema it uses, as named components (OpenAPI)."""
+    schema = _definition_model(registry).model_json_schema(
+        by_alias=True, ref_template=ref_template)
+    components: dict[str, Any] = schema.pop("$defs")
+    components["WorkflowDefinition"] = schema
+    return components
+
+
 def workflow_json_schema(registry: NodeRegistry) -> dict[str, Any]:
     """The JSON Schema (2020-12) of a definition with every node type of `registry`."""
     schema = _definition_model(registry).model_json_schema(by_alias=True)
