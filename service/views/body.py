@@ -6,7 +6,6 @@ field: `{"error": {"code": "bad_request", "message", "fields": [{"path", "messag
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any, ClassVar, TypeVar
 
 import orjson
@@ -15,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, Wit
 
 from service.content_types import FORM_TYPES, is_json_type
 from service.errors import ApiError, bad_request
-from service.views.params import check_depth, form_fields, json_body
+from service.views.params import canonical_uuid, check_depth, form_fields, json_body
 
 MAX_FIELD_ERRORS = 50
 
@@ -38,15 +37,8 @@ class RequestModel(BaseModel):
     requires_json_type: ClassVar[bool] = False
 
 
-def _canonical_uuid(value: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise ValueError("must be a UUID") from None
-
-
-# A UUID in its canonical form (the one parser of ids in bodies and paths).
-UuidStr = Annotated[str, AfterValidator(_canonical_uuid),
+# A UUID in its canonical form, parsed as path ids are.
+UuidStr = Annotated[str, AfterValidator(canonical_uuid),
                     WithJsonSchema({"type": "string", "format": "uuid"})]
 
 

@@ -56,10 +56,19 @@ class Console:
     assets: dict[str, Asset]
 
 
-def _asset(body: bytes, name: str) -> Asset:
+def make_asset(body: bytes, name: str) -> Asset:
+    """A file ready to serve: its content type from its suffix, its ETag from its digest."""
     suffix = name[name.rfind("."):]
     digest = hashlib.sha256(body).hexdigest()[:20]
     return Asset(body, CONTENT_TYPES[suffix], f'"{digest}"')
+
+
+def version_of(raw: dict[str, bytes]) -> str:
+    """A digest of every file (names and contents): any change gives every URL a new one."""
+    digest = hashlib.sha256()
+    for name in sorted(raw):
+        digest.update(name.encode() + b"\0" + raw[name] + b"\0")
+    return digest.hexdigest()[:12]
 
 
 def load_console() -> Console:
@@ -70,22 +79,19 @@ def load_console() -> Console:
         for entry in folder.iterdir()
         if entry.is_file() and (ASSET_NAME.match(entry.name) or entry.name == "index.html")
     }
-    digest = hashlib.sha256()
-    for name in sorted(raw):
-        digest.update(name.encode() + b"\0" + raw[name] + b"\0")
     if "index.html" not in raw:
         # A wheel built without the package-data line for service/console/*.
         raise RuntimeError(f"the console's files are missing from the package ({folder})")
-    version = digest.hexdigest()[:12]
+    version = version_of(raw)
     index = raw.pop("index.html").replace(VERSION_PLACEHOLDER.encode(), version.encode())
     return Console(
         version=version,
-        index=_asset(index, "index.html"),
-        assets={name: _asset(body, name) for name, body in raw.items()},
+        index=make_asset(index, "index.html"),
+        assets={name: make_asset(body, name) for name, body in raw.items()},
     )
 
 
-def _respond(request: web.Request, asset: Asset, cache_control: str) -> web.Response:
+def respond(request: web.Request, asset: Asset, cache_control: str) -> web.Response:
     headers = {**SECURITY_HEADERS, "Cache-Control": cache_control, "ETag": asset.etag}
     if asset.etag in request.headers.get("If-None-Match", ""):
         return web.Response(status=304, headers=headers)
@@ -96,7 +102,7 @@ def setup_routes(app: web.Application) -> None:
     console = load_console()
 
     async def index(request: web.Request) -> web.Response:
-        return _respond(request, console.index, INDEX_CACHE)
+        return respond(request, console.index, INDEX_CACHE)
 
     async def asset(request: web.Request) -> web.Response:
         found = console.assets.get(request.match_info["name"])
@@ -105,7 +111,7 @@ def setup_routes(app: web.Application) -> None:
         # An old index.html may still ask for an older version: answer with today's file,
         # but do not let it be cached under the old name.
         fresh = request.match_info["version"] == console.version
-        return _respond(request, found, ASSET_CACHE if fresh else INDEX_CACHE)
+        return respond(request, found, ASSET_CACHE if fresh else INDEX_CACHE)
 
     app.router.add_get("/", index)
     app.router.add_get(ASSET_PREFIX + "/{version}/{name}", asset)

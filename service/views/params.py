@@ -14,11 +14,19 @@ from service.errors import bad_request
 from service.workflows.templates import MAX_BODY_DEPTH, nesting_depth
 
 
-def parse_uuid(value: str, what: str) -> str:
-    """The canonical form of a UUID, or 400 naming the field."""
+def canonical_uuid(value: str) -> str:
+    """The canonical form of a UUID (the one parser of ids in paths, bodies and queries)."""
     try:
         return str(uuid.UUID(value))
     except (ValueError, TypeError, AttributeError):
+        raise ValueError("must be a UUID") from None
+
+
+def parse_uuid(value: str, what: str) -> str:
+    """The canonical form of a UUID, or 400 naming the field."""
+    try:
+        return canonical_uuid(value)
+    except ValueError:
         raise bad_request(f"{what} must be a UUID") from None
 
 

@@ -6,7 +6,6 @@ document lists their parameters from the same models (`query_parameters`).
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
@@ -16,6 +15,7 @@ from projections.vocabulary import RunStatus
 from service.auth.schema import DEFAULT_WORKSPACE_ID
 from service.dialects.v1 import RUN_STATUS_FROM_WORD, RUN_STATUS_WORDS
 from service.views.body import QueryModel, UuidStr, parse_query
+from service.views.params import canonical_uuid
 
 MAX_PAGE = 1_000_000
 MAX_PAGE_LIMIT = 100
@@ -49,12 +49,7 @@ def _run_status(word: str) -> str:
 
 def _workspace_id(value: str) -> str:
     """Workspace ids are UUIDs, except the built-in `default`."""
-    if value == DEFAULT_WORKSPACE_ID:
-        return value
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise ValueError("must be `default` or a workspace UUID") from None
+    return value if value == DEFAULT_WORKSPACE_ID else canonical_uuid(value)
 
 
 RunStatusWord = Annotated[str, AfterValidator(_run_status), WithJsonSchema({

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from service import keys
-from service.auth.access import require_principal, require_workspace_role
+from service.auth.access import parse_workspace_id, require_principal, require_workspace_role
 from service.auth.principal import Role
 from service.auth.schema import DEFAULT_WORKSPACE_ID
 from service.errors import bad_request, not_found, unprocessable
@@ -16,7 +16,6 @@ from service.views.lookup import load_workflow
 from service.views.params import (
     json_body,
     pagination,
-    parse_uuid,
     path_uuid,
 )
 from service.views.queries import WorkflowListQuery
@@ -25,12 +24,12 @@ from service.workflows.errors import WorkflowInvalid, WorkflowNotFound
 
 
 def workspace_param(value: Any) -> str:
-    """Workspace ids are UUIDs, except the built-in `default`."""
+    """A body's `workspaceId`: absent means `default`."""
     if value is None:
         return DEFAULT_WORKSPACE_ID
     if not isinstance(value, str):
         raise bad_request("workspaceId must be a string")
-    return value if value == DEFAULT_WORKSPACE_ID else parse_uuid(value, "workspaceId")
+    return parse_workspace_id(value)
 
 
 def _definition(body: dict[str, Any]) -> dict[str, Any]:

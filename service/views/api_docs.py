@@ -1,0 +1,85 @@
+"""The interactive API reference at `GET /api/docs`: Swagger UI on `/api/v1/openapi.json`.
+
+Served like the console (service/views/console.py), with its helpers and its
+Content-Security-Policy: the page and our start-up script live in `service/docs_ui/`,
+Swagger UI's files unchanged in `service/docs_ui/vendor/swagger-ui/` (see the README
+there). Nothing is fetched from elsewhere. The page is always revalidated; the assets are
+served under `/api/docs/<version>/`, where the version is a digest of every file, and
+cached for a year. Public, like the document it shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.resources import files
+
+from aiohttp import web
+
+from service.views.console import (
+    ASSET_CACHE,
+    ASSET_NAME,
+    INDEX_CACHE,
+    Asset,
+    make_asset,
+    respond,
+    version_of,
+)
+
+DOCS_PACKAGE = "service"
+DOCS_DIR = "docs_ui"
+VENDOR_DIR = ("vendor", "swagger-ui")
+DOCS_PATH = "/api/docs"
+VERSION_PLACEHOLDER = "__DOCS_VERSION__"
+# The files the page cannot work without (a wheel built without the package-data lines).
+REQUIRED = ("index.html", "init.js", "swagger-ui-bundle.js", "swagger-ui.css")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiDocs:
+    version: str
+    index: Asset
+    assets: dict[str, Asset]
+
+
+def load_api_docs() -> ApiDocs:
+    """Read the page, our script and Swagger UI's bundle from the installed package, once."""
+    folder = files(DOCS_PACKAGE).joinpath(DOCS_DIR)
+    raw: dict[str, bytes] = {}
+    for directory in (folder, folder.joinpath(*VENDOR_DIR)):
+        if not directory.is_dir():
+            continue
+        for entry in directory.iterdir():
+            if not entry.is_file():
+                continue
+            if ASSET_NAME.match(entry.name) or (directory is folder and entry.name == "index.html"):
+                if entry.name in raw:
+                    raise RuntimeError(f"two API docs files are named {entry.name}")
+                raw[entry.name] = entry.read_bytes()
+    missing = [name for name in REQUIRED if name not in raw]
+    if missing:
+        raise RuntimeError(f"the API docs' files {missing} are missing from the package ({folder})")
+    version = version_of(raw)
+    index = raw.pop("index.html").replace(VERSION_PLACEHOLDER.encode(), version.encode())
+    return ApiDocs(
+        version=version,
+        index=make_asset(index, "index.html"),
+        assets={name: make_asset(body, name) for name, body in raw.items()},
+    )
+
+
+def setup_routes(app: web.Application) -> None:
+    docs = load_api_docs()
+
+    async def index(request: web.Request) -> web.Response:
+        return respond(request, docs.index, INDEX_CACHE)
+
+    async def asset(request: web.Request) -> web.Response:
+        found = docs.assets.get(request.match_info["name"])
+        if found is None:
+            raise web.HTTPNotFound()
+        # As in the console: an old page gets today's file, not cached under the old name.
+        fresh = request.match_info["version"] == docs.version
+        return respond(request, found, ASSET_CACHE if fresh else INDEX_CACHE)
+
+    app.router.add_get(DOCS_PATH, index)
+    app.router.add_get(DOCS_PATH + "/{version}/{name}", asset)
