@@ -22,6 +22,7 @@ from service.middleware import json_errors, request_context
 from service.settings import Settings
 from service.streams.frame_cache import FrameCache
 from service.views import (
+    api_docs,
     audit,
     chats,
     console,
@@ -102,7 +103,7 @@ def create_app(settings: Settings) -> web.Application:
     # runs_feed's /workflow-runs/stream must precede workflow_runs' /workflow-runs/{runId}.
     for views in (
         health, workflows, runs_feed, workflow_runs, events, audit, chats, flowtrux, splox,
-        schemas, openapi, console,
+        schemas, openapi, api_docs, console,
     ):
         views.setup_routes(app)
     return app

@@ -1180,6 +1180,42 @@ def _service_paths() -> dict[str, Any]:
     }
 
 
+def _api_docs_paths() -> dict[str, Any]:
+    tag = ["service"]
+    cached = {
+        "Cache-Control": header("`no-cache` for the page and for an asset asked for under "
+                                "another version; a year (`immutable`) otherwise."),
+        "ETag": header("A digest of the file."),
+        "Content-Security-Policy": header("Same origin only, no inline scripts."),
+    }
+    not_modified = {"description": "Not modified (`If-None-Match` matched the ETag).",
+                    "headers": cached}
+    return {
+        "/api/docs": {"get": operation(
+            "apiDocs", "This document as an interactive reference (Swagger UI)", tag, {
+                "200": {"description": "The reference's page; it reads "
+                                       f"`{OPENAPI_PATH}`.", "headers": cached,
+                        "content": {"text/html": {"schema": string()}}},
+                "304": not_modified,
+                "401": err("Unauthorized"),
+            }, security=PUBLIC, authed=False,
+            description="Public. Swagger UI is shipped in the package; nothing is fetched "
+                        "from elsewhere.")},
+        "/api/docs/{version}/{name}": {"get": operation(
+            "apiDocsAsset", "An asset of the API reference (JavaScript, CSS)", tag, {
+                "200": {"description": "The file.", "headers": cached, "content": {
+                    media: {"schema": string()} for media in ("text/javascript", "text/css")}},
+                "304": not_modified,
+                "401": err("Unauthorized"),
+                "404": err("NotFound"),
+            }, parameters=[
+                path_param("version", "The reference's version (a digest of its files).",
+                           string()),
+                path_param("name", "The file name.", string()),
+            ], security=PUBLIC, authed=False)},
+    }
+
+
 def _console_paths() -> dict[str, Any]:
     tag = ["console"]
     cached = {
@@ -1223,8 +1259,8 @@ def _document_bytes() -> bytes:
 def build_document() -> dict[str, Any]:
     """The whole OpenAPI 3.1.0 document (a fresh dict each call)."""
     paths: dict[str, Any] = {}
-    for part in (_service_paths, _console_paths, _identity_paths, _workflow_paths,
-                 _run_paths, _chat_paths, _flowtrux_paths, _splox_paths):
+    for part in (_service_paths, _console_paths, _api_docs_paths, _identity_paths,
+                 _workflow_paths, _run_paths, _chat_paths, _flowtrux_paths, _splox_paths):
         paths.update(part())
     return {
         "openapi": "3.1.0",
@@ -1242,7 +1278,8 @@ def build_document() -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "tags": [
-            {"name": "service", "description": "Health and this document."},
+            {"name": "service", "description": "Health, this document and its interactive "
+                                                "reference at /api/docs."},
             {"name": "console", "description": "The web console's page and assets."},
             {"name": "auth", "description": "Session login, logout and the caller."},
             {"name": "users", "description": "Users (global admins)."},

@@ -10,6 +10,7 @@ cached for a year. Public, like the document it shows.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from importlib.resources import files
 
@@ -41,8 +42,10 @@ class ApiDocs:
     assets: dict[str, Asset]
 
 
+@functools.cache
 def load_api_docs() -> ApiDocs:
-    """Read the page, our script and Swagger UI's bundle from the installed package, once."""
+    """Read the page, our script and Swagger UI's bundle (1.9 MB) from the installed
+    package, once per process (the files do not change while it runs)."""
     folder = files(DOCS_PACKAGE).joinpath(DOCS_DIR)
     raw: dict[str, bytes] = {}
     for directory in (folder, folder.joinpath(*VENDOR_DIR)):
