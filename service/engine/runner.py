@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 IN_FLIGHT = frozenset({NodeStatus.RUNNING, NodeStatus.WAITING})
 # Room left in an event beside a node's input or output (ids, names, attempt, ...), so a
-# value that passes `oversize` always fits in the event that carries it.
+# value that `unstorable` lets through always fits in the event that carries it.
 EVENT_FIELDS_ALLOWANCE = 16 * 1024
 # Error texts are messages, not documents: longer ones are cut (and say so).
 MAX_ERROR_CHARS = 4000
@@ -238,7 +238,6 @@ class RunActor:
                 self.emit_node(EventType.NODE_STARTED, node_id, attempt=attempt, input=None)
                 await self.failed(node_id, attempt, unstorable, False)
                 return
-        if record_start:
             self.emit_node(EventType.NODE_STARTED, node_id, attempt=attempt, input=params)
         if getattr(node_type, "pure", False) and record_start:
             try:
