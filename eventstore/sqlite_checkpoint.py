@@ -9,7 +9,7 @@ turns that off and this module checkpoints in two ways:
 - On the writer's own thread, between two batches, RESTART once the WAL file
   has grown past `restart_bytes`.
 
-Why both (measured, see the README): a PASSIVE checkpoint copies every frame
+Why both (measured, see docs/architecture.md): a PASSIVE checkpoint copies every frame
 back, but SQLite starts writing the WAL from its beginning again only when a
 write transaction begins at a moment when the whole WAL has been copied back
 and no reader still reads from it. Our writer begins its next batch right after
