@@ -1180,8 +1180,8 @@ def _service_paths() -> dict[str, Any]:
     }
 
 
-def _api_docs_paths() -> dict[str, Any]:
-    tag = ["service"]
+def _static_headers() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The headers of a page served like the console (and of its assets), and its 304."""
     cached = {
         "Cache-Control": header("`no-cache` for the page and for an asset asked for under "
                                 "another version; a year (`immutable`) otherwise."),
@@ -1190,6 +1190,12 @@ def _api_docs_paths() -> dict[str, Any]:
     }
     not_modified = {"description": "Not modified (`If-None-Match` matched the ETag).",
                     "headers": cached}
+    return cached, not_modified
+
+
+def _api_docs_paths() -> dict[str, Any]:
+    tag = ["service"]
+    cached, not_modified = _static_headers()
     return {
         "/api/docs": {"get": operation(
             "apiDocs", "This document as an interactive reference (Swagger UI)", tag, {
@@ -1218,14 +1224,7 @@ def _api_docs_paths() -> dict[str, Any]:
 
 def _console_paths() -> dict[str, Any]:
     tag = ["console"]
-    cached = {
-        "Cache-Control": header("`no-cache` for index.html and for an asset asked for under "
-                                "another version; a year (`immutable`) otherwise."),
-        "ETag": header("A digest of the file."),
-        "Content-Security-Policy": header("Same origin only, no inline scripts."),
-    }
-    not_modified = {"description": "Not modified (`If-None-Match` matched the ETag).",
-                    "headers": cached}
+    cached, not_modified = _static_headers()
     return {
         "/": {"get": operation(
             "console", "The web console (index.html)", tag, {

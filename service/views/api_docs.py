@@ -11,20 +11,11 @@ cached for a year. Public, like the document it shows.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from importlib.resources import files
 
 from aiohttp import web
 
-from service.views.console import (
-    ASSET_CACHE,
-    ASSET_NAME,
-    INDEX_CACHE,
-    Asset,
-    make_asset,
-    respond,
-    version_of,
-)
+from service.views.console import ASSET_NAME, StaticSite, build_site, serve_site
 
 DOCS_PACKAGE = "service"
 DOCS_DIR = "docs_ui"
@@ -35,15 +26,8 @@ VERSION_PLACEHOLDER = "__DOCS_VERSION__"
 REQUIRED = ("index.html", "init.js", "swagger-ui-bundle.js", "swagger-ui.css")
 
 
-@dataclass(frozen=True, slots=True)
-class ApiDocs:
-    version: str
-    index: Asset
-    assets: dict[str, Asset]
-
-
 @functools.cache
-def load_api_docs() -> ApiDocs:
+def load_api_docs() -> StaticSite:
     """Read the page, our script and Swagger UI's bundle (1.9 MB) from the installed
     package, once per process (the files do not change while it runs)."""
     folder = files(DOCS_PACKAGE).joinpath(DOCS_DIR)
@@ -61,28 +45,8 @@ def load_api_docs() -> ApiDocs:
     missing = [name for name in REQUIRED if name not in raw]
     if missing:
         raise RuntimeError(f"the API docs' files {missing} are missing from the package ({folder})")
-    version = version_of(raw)
-    index = raw.pop("index.html").replace(VERSION_PLACEHOLDER.encode(), version.encode())
-    return ApiDocs(
-        version=version,
-        index=make_asset(index, "index.html"),
-        assets={name: make_asset(body, name) for name, body in raw.items()},
-    )
+    return build_site(raw, VERSION_PLACEHOLDER)
 
 
 def setup_routes(app: web.Application) -> None:
-    docs = load_api_docs()
-
-    async def index(request: web.Request) -> web.Response:
-        return respond(request, docs.index, INDEX_CACHE)
-
-    async def asset(request: web.Request) -> web.Response:
-        found = docs.assets.get(request.match_info["name"])
-        if found is None:
-            raise web.HTTPNotFound()
-        # As in the console: an old page gets today's file, not cached under the old name.
-        fresh = request.match_info["version"] == docs.version
-        return respond(request, found, ASSET_CACHE if fresh else INDEX_CACHE)
-
-    app.router.add_get(DOCS_PATH, index)
-    app.router.add_get(DOCS_PATH + "/{version}/{name}", asset)
+    serve_site(app, DOCS_PATH, DOCS_PATH, load_api_docs())

@@ -50,7 +50,9 @@ class Asset:
 
 
 @dataclass(frozen=True, slots=True)
-class Console:
+class StaticSite:
+    """A page and its assets (the console, the API reference), read once at start."""
+
     version: str
     index: Asset
     assets: dict[str, Asset]
@@ -71,7 +73,20 @@ def version_of(raw: dict[str, bytes]) -> str:
     return digest.hexdigest()[:12]
 
 
-def load_console() -> Console:
+def build_site(raw: dict[str, bytes], version_placeholder: str) -> StaticSite:
+    """`raw` holds index.html and the assets; the page learns the version its asset URLs
+    carry through `version_placeholder`."""
+    version = version_of(raw)
+    raw = dict(raw)
+    index = raw.pop("index.html").replace(version_placeholder.encode(), version.encode())
+    return StaticSite(
+        version=version,
+        index=make_asset(index, "index.html"),
+        assets={name: make_asset(body, name) for name, body in raw.items()},
+    )
+
+
+def load_console() -> StaticSite:
     """Read the console's files from the installed package, once."""
     folder = files(CONSOLE_PACKAGE).joinpath(CONSOLE_DIR)
     raw = {
@@ -82,13 +97,7 @@ def load_console() -> Console:
     if "index.html" not in raw:
         # A wheel built without the package-data line for service/console/*.
         raise RuntimeError(f"the console's files are missing from the package ({folder})")
-    version = version_of(raw)
-    index = raw.pop("index.html").replace(VERSION_PLACEHOLDER.encode(), version.encode())
-    return Console(
-        version=version,
-        index=make_asset(index, "index.html"),
-        assets={name: make_asset(body, name) for name, body in raw.items()},
-    )
+    return build_site(raw, VERSION_PLACEHOLDER)
 
 
 def respond(request: web.Request, asset: Asset, cache_control: str) -> web.Response:
@@ -98,20 +107,26 @@ def respond(request: web.Request, asset: Asset, cache_control: str) -> web.Respo
     return web.Response(body=asset.body, content_type=asset.content_type, headers=headers)
 
 
-def setup_routes(app: web.Application) -> None:
-    console = load_console()
+def serve_site(app: web.Application, page_path: str, asset_prefix: str,
+               site: StaticSite) -> None:
+    """The page at `page_path` (always revalidated), its assets under
+    `asset_prefix/<version>/<name>` (cached for a year)."""
 
     async def index(request: web.Request) -> web.Response:
-        return respond(request, console.index, INDEX_CACHE)
+        return respond(request, site.index, INDEX_CACHE)
 
     async def asset(request: web.Request) -> web.Response:
-        found = console.assets.get(request.match_info["name"])
+        found = site.assets.get(request.match_info["name"])
         if found is None:
             raise web.HTTPNotFound()
-        # An old index.html may still ask for an older version: answer with today's file,
-        # but do not let it be cached under the old name.
-        fresh = request.match_info["version"] == console.version
+        # An old page may still ask for an older version: answer with today's file, but do
+        # not let it be cached under the old name.
+        fresh = request.match_info["version"] == site.version
         return respond(request, found, ASSET_CACHE if fresh else INDEX_CACHE)
 
-    app.router.add_get("/", index)
-    app.router.add_get(ASSET_PREFIX + "/{version}/{name}", asset)
+    app.router.add_get(page_path, index)
+    app.router.add_get(asset_prefix + "/{version}/{name}", asset)
+
+
+def setup_routes(app: web.Application) -> None:
+    serve_site(app, "/", ASSET_PREFIX, load_console())
