@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from aiohttp import web
@@ -10,27 +9,11 @@ from aiohttp import web
 from service.auth.keys import WORKSPACES
 from service.auth.middleware import current_principal
 from service.auth.principal import PRINCIPAL, Principal, Role
-from service.auth.schema import DEFAULT_WORKSPACE_ID
 from service.auth.workspaces import Chat
 from service.errors import bad_request, forbidden, not_found, unauthorized
+from service.ids import parse_uuid, parse_workspace_id
 
-# Only the canonical hyphenated form: one spelling per id keeps lookups and logs unambiguous.
-UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 MAX_CHAT_TITLE = 200
-
-
-def parse_uuid(raw: Any, what: str = "id") -> str:
-    """The lower-case UUID in `raw`, or 400."""
-    if not isinstance(raw, str) or not UUID_RE.match(raw):
-        raise bad_request(f"{what} must be a UUID")
-    return raw.lower()
-
-
-def parse_workspace_id(raw: Any) -> str:
-    """A workspace id is `default` or a UUID; anything else is 400."""
-    if raw == DEFAULT_WORKSPACE_ID:
-        return DEFAULT_WORKSPACE_ID
-    return parse_uuid(raw, "workspace id")
 
 
 def require_principal(request: web.Request) -> Principal:

@@ -9,8 +9,6 @@ from aiohttp import web
 
 from service import keys
 from service.auth.access import (
-    parse_uuid,
-    parse_workspace_id,
     require_admin,
     require_principal,
     require_workspace_role,
@@ -35,6 +33,7 @@ from service.errors import (
     too_many_requests,
     unauthorized,
 )
+from service.ids import parse_uuid, parse_workspace_id
 from service.streams.response import end_streams_of
 from service.views.body import parse_body
 from service.views.requests import (

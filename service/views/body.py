@@ -14,7 +14,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, Wit
 
 from service.content_types import FORM_TYPES, is_json_type
 from service.errors import ApiError, bad_request
-from service.views.params import canonical_uuid, check_depth, form_fields, json_body
+from service.ids import canonical_uuid
+from service.views.params import check_depth, form_fields, json_body
 
 MAX_FIELD_ERRORS = 50
 

@@ -22,12 +22,10 @@ from service.auth.access import (
 from service.auth.principal import Role
 from service.dialects import chat
 from service.errors import not_found
+from service.ids import path_uuid
 from service.streams.endpoint import serve_run_stream
 from service.views.body import parse_body
 from service.views.lookup import start_run
-from service.views.params import (
-    path_uuid,
-)
 from service.views.requests import ChatCreate, ChatRunStart
 from service.views.responses import data_response
 

@@ -8,6 +8,7 @@ from eventstore.records import RecordedEvent
 from service import keys
 from service.auth.access import require_admin
 from service.auth.principal import Role
+from service.ids import path_uuid
 from service.streams.cursor import cursor_beyond_log, parse_cursor
 from service.streams.response import (
     EventStreamResponse,
@@ -18,7 +19,6 @@ from service.streams.response import (
 from service.streams.sse import Frame
 from service.views.body import parse_query
 from service.views.lookup import load_run
-from service.views.params import path_uuid
 from service.views.queries import EventPageQuery
 from service.views.responses import data_response
 

@@ -18,10 +18,11 @@ from service.auth.access import require_principal
 from service.auth.principal import Role
 from service.dialects import flowtrux
 from service.errors import not_found
+from service.ids import path_uuid
 from service.streams.endpoint import serve_run_stream
 from service.streams.response import check_stream_quota
 from service.views.lookup import load_run, start_run
-from service.views.params import json_body, path_uuid
+from service.views.params import json_body
 
 RESUME_PATH = "/api/workflows/{workflow_id}/executions/{execution_id}/stream"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import orjson
@@ -12,26 +11,6 @@ from multidict import MultiDictProxy
 
 from service.errors import bad_request
 from service.workflows.templates import MAX_BODY_DEPTH, nesting_depth
-
-
-def canonical_uuid(value: str) -> str:
-    """The canonical form of a UUID (the one parser of ids in paths, bodies and queries)."""
-    try:
-        return str(uuid.UUID(value))
-    except (ValueError, TypeError, AttributeError):
-        raise ValueError("must be a UUID") from None
-
-
-def parse_uuid(value: str, what: str) -> str:
-    """The canonical form of a UUID, or 400 naming the field."""
-    try:
-        return canonical_uuid(value)
-    except ValueError:
-        raise bad_request(f"{what} must be a UUID") from None
-
-
-def path_uuid(request: web.Request, name: str, what: str | None = None) -> str:
-    return parse_uuid(request.match_info[name], what or name)
 
 
 def pagination(page: int, limit: int, total: int) -> dict[str, int]:

@@ -14,8 +14,8 @@ from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, 
 from projections.vocabulary import RunStatus
 from service.auth.schema import DEFAULT_WORKSPACE_ID
 from service.dialects.v1 import RUN_STATUS_FROM_WORD, RUN_STATUS_WORDS
+from service.ids import canonical_workspace_id
 from service.views.body import QueryModel, UuidStr, parse_query
-from service.views.params import canonical_uuid
 
 MAX_PAGE = 1_000_000
 MAX_PAGE_LIMIT = 100
@@ -47,15 +47,10 @@ def _run_status(word: str) -> str:
     return status
 
 
-def _workspace_id(value: str) -> str:
-    """Workspace ids are UUIDs, except the built-in `default`."""
-    return value if value == DEFAULT_WORKSPACE_ID else canonical_uuid(value)
-
-
 RunStatusWord = Annotated[str, AfterValidator(_run_status), WithJsonSchema({
     "type": "string", "enum": [*RUN_STATUS_WORDS.values(), RunStatus.PENDING.value],
     "description": "Only runs with this status (`pending` is accepted for `scheduled`)."})]
-WorkspaceId = Annotated[str, AfterValidator(_workspace_id), WithJsonSchema({
+WorkspaceId = Annotated[str, AfterValidator(canonical_workspace_id), WithJsonSchema({
     "type": "string", "description": "`default` (the default) or a workspace UUID."})]
 
 

@@ -21,6 +21,7 @@ from service import keys
 from service.auth.access import require_principal, visible_workspace_ids
 from service.auth.principal import Principal, Role
 from service.dialects import v1
+from service.ids import parse_uuid
 from service.streams.cursor import cursor_beyond_log, parse_cursor
 from service.streams.response import (
     EventStreamResponse,
@@ -30,7 +31,6 @@ from service.streams.response import (
 )
 from service.streams.sse import Frame, encode
 from service.views.lookup import load_workflow
-from service.views.params import parse_uuid
 
 FEED_PATH = "/api/v1/workflow-runs/stream"
 # Runs whose workspace and workflow one feed remembers (a bounded LRU).

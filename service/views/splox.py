@@ -17,11 +17,11 @@ from service import keys
 from service.auth.access import require_principal
 from service.auth.principal import Role
 from service.dialects import splox
+from service.ids import path_uuid
 from service.streams.cursor import parse_cursor
 from service.streams.endpoint import serve_run_stream
 from service.views.body import parse_body
 from service.views.lookup import load_run, start_run
-from service.views.params import path_uuid
 from service.views.requests import SploxCreateRequest
 from service.workflows.errors import WorkflowNotFound
 

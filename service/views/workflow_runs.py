@@ -11,14 +11,12 @@ from service.auth.access import require_principal, visible_workspace_ids, worksp
 from service.auth.principal import Principal, Role
 from service.dialects import v1
 from service.errors import bad_request, conflict, not_found
+from service.ids import path_uuid
 from service.streams.endpoint import RESUME_PATH, serve_run_stream
 from service.streams.response import check_stream_quota
 from service.views.body import parse_body, parse_query
 from service.views.lookup import load_run, load_workflow, start_run_from_body
-from service.views.params import (
-    pagination,
-    path_uuid,
-)
+from service.views.params import pagination
 from service.views.queries import RunListQuery
 from service.views.requests import CancelRequest, ResumeRequest
 from service.views.responses import data_response

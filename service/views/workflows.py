@@ -7,17 +7,14 @@ from typing import Any
 from aiohttp import web
 
 from service import keys
-from service.auth.access import parse_workspace_id, require_principal, require_workspace_role
+from service.auth.access import require_principal, require_workspace_role
 from service.auth.principal import Role
 from service.auth.schema import DEFAULT_WORKSPACE_ID
 from service.errors import bad_request, not_found, unprocessable
+from service.ids import parse_workspace_id, path_uuid
 from service.views.body import parse_query
 from service.views.lookup import load_workflow
-from service.views.params import (
-    json_body,
-    pagination,
-    path_uuid,
-)
+from service.views.params import json_body, pagination
 from service.views.queries import WorkflowListQuery
 from service.views.responses import data_response
 from service.workflows.errors import WorkflowInvalid, WorkflowNotFound
