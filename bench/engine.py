@@ -16,7 +16,8 @@ from bench.common import note, report, scratch_dir
 from eventstore.sqlite import SQLiteEventStore
 from projections import all_projections
 from projections.vocabulary import RunStatus
-from service.engine import Engine, EngineSettings
+from service.engine.engine import Engine
+from service.engine.settings import EngineSettings
 from service.workflows import WorkflowRepository
 
 NODES = 1000

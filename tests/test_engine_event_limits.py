@@ -15,7 +15,7 @@ from engine_fixtures import TEST_SETTINGS, CountingServer, Harness
 from eventstore.sqlite import SQLiteEventStore
 from projections import all_projections
 from projections.vocabulary import EventType, NodeStatus, RunStatus
-from service.engine import Engine
+from service.engine.engine import Engine
 from service.engine.runner import MAX_ERROR_CHARS
 from service.workflows import WorkflowRepository
 

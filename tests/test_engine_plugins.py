@@ -11,8 +11,9 @@ from engine_fixtures import Harness
 
 from eventstore.sqlite import SQLiteEventStore
 from projections.vocabulary import EventType, RunStatus
-from service.engine import Engine, EngineSettings
+from service.engine.engine import Engine
 from service.engine.registry import builtin_registry
+from service.engine.settings import EngineSettings
 from service.workflows import WorkflowInvalid, WorkflowRepository
 
 PLUGIN = '''

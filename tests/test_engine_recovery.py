@@ -30,7 +30,8 @@ import asyncio, sys
 import orjson
 from eventstore.sqlite import SQLiteEventStore
 from projections import all_projections
-from service.engine import Engine, EngineSettings
+from service.engine.engine import Engine
+from service.engine.settings import EngineSettings
 from service.workflows import WorkflowRepository
 
 async def main(db, base, runs):

@@ -20,8 +20,9 @@ from jsonschema import Draft202012Validator
 from pydantic import Field
 
 from projections.vocabulary import RunStatus
+from service.engine.node_api import NodeType
 from service.engine.params import ParamsModel, templated
-from service.engine.registry import NodeType, builtin_registry
+from service.engine.registry import builtin_registry
 from service.workflows import WorkflowInvalid
 from service.workflows.definition import parse_definition
 from service.workflows.repository import WorkflowRepository

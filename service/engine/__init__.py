@@ -1,11 +1,11 @@
-"""The execution engine: runs workflow DAGs, every transition through the event log."""
+"""The execution engine: runs workflow DAGs, every transition through the event log.
 
-from service.engine.context import NodeContext
-from service.engine.engine import Engine, EngineNotRunning, RunNotFound
-from service.engine.registry import NodeError, NodeRegistry, NodeType, default_registry
-from service.engine.settings import EngineSettings
+The package exports what a node type (built-in or plugin) is written against; the
+engine itself is `service.engine.engine.Engine`. Importing the package loads no more
+than that, so code that only needs node types does not load the engine.
+"""
 
-__all__ = [
-    "Engine", "EngineNotRunning", "EngineSettings", "NodeContext", "NodeError",
-    "NodeRegistry", "NodeType", "RunNotFound", "default_registry",
-]
+from service.engine.node_api import NodeContext, NodeError, NodeType
+from service.engine.params import ParamsModel, templated
+
+__all__ = ["NodeContext", "NodeError", "NodeType", "ParamsModel", "templated"]

@@ -6,8 +6,7 @@ import asyncio
 import time
 from typing import Any
 
-from service.engine.context import NodeContext
-from service.engine.registry import NodeError
+from service.engine.node_api import NodeContext, NodeError
 
 
 async def run_attempt(ctx: NodeContext, node_type: Any, params: dict[str, Any],

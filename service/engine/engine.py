@@ -14,9 +14,9 @@ from eventstore.interface import NO_STREAM
 from eventstore.records import NewEvent
 from eventstore.sqlite import SQLiteEventStore
 from projections.vocabulary import TERMINAL_RUN_STATUSES, EventType, RunStatus
-from service.engine.context import NodeContext
-from service.engine.nodes.http import HttpClient
-from service.engine.registry import NodeError, NodeRegistry, default_registry
+from service.engine.http_client import HttpClient
+from service.engine.node_api import NodeError
+from service.engine.registry import NodeRegistry, default_registry
 from service.engine.runner import RunActor, cancel_outcome
 from service.engine.scheduler import Scheduler
 from service.engine.secrets import Redactor, SecretVault
@@ -313,24 +313,26 @@ class Engine:
 
     # -- subworkflows -------------------------------------------------------------
 
-    async def start_child(self, ctx: NodeContext, params: dict[str, Any]) -> str:
-        depth = self._depth.get(ctx.run_id, 0)
+    async def start_child(self, parent: RunState, node_id: str, params: dict[str, Any]) -> str:
+        """Start the child run of a subworkflow node; its id."""
+        depth = self._depth.get(parent.run_id, 0)
         if depth >= MAX_SUBWORKFLOW_DEPTH:
             raise NodeError(f"subworkflows nest deeper than {MAX_SUBWORKFLOW_DEPTH}",
                             retryable=False)
+        created = parent.created
+        workspace_id = str(created.get("workspaceId", ""))
         workflow_id = params.get("workflowId")
         if not workflow_id:
-            found = await self.workflows.find_by_name(ctx.workspace_id, str(params.get("workflow")))
+            found = await self.workflows.find_by_name(workspace_id, str(params.get("workflow")))
             if found is None:
                 raise NodeError(f"no workflow named {params.get('workflow')!r}", retryable=False)
             workflow_id = found.id
-        parent = self._actors[ctx.run_id].state.created
         try:
             return await self.start_run(
-                str(workflow_id), ctx.workspace_id, params.get("inputs") or {},
-                self._envs.get(ctx.run_id) or {}, parent.get("createdBy", "system"),
-                parent.get("chatId"), params.get("version"),
-                parent_run_id=ctx.run_id, parent_node_id=ctx.node_id)
+                str(workflow_id), workspace_id, params.get("inputs") or {},
+                self._envs.get(parent.run_id) or {}, created.get("createdBy", "system"),
+                created.get("chatId"), params.get("version"),
+                parent_run_id=parent.run_id, parent_node_id=node_id)
         except (WorkflowNotFound, EventTooLarge) as exc:
             # Neither gets better by trying again (the child's inputs are too large).
             raise NodeError(str(exc), retryable=False) from None

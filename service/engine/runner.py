@@ -13,26 +13,24 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 import structlog
 
 from eventstore.records import NewEvent
-from eventstore.sqlite import utc_now
+from eventstore.sqlite import SQLiteEventStore, utc_now
 from projections.vocabulary import EventType, NodeStatus, RunStatus
 from service.engine.attempt import run_attempt
-from service.engine.context import NodeContext
-from service.engine.registry import NodeError
+from service.engine.http_client import HttpClient
+from service.engine.node_api import ChildOutcome, NodeContext, NodeError, epoch_seconds
+from service.engine.registry import NodeRegistry
 from service.engine.secrets import Redactor
+from service.engine.settings import EngineSettings
 from service.engine.state import SETTLED, RunState
 from service.workflows.definition import WorkflowDefinition
 from service.workflows.repository import Workflow
 from service.workflows.templates import MAX_VALUE_DEPTH, RenderContext, nesting_depth, render
-
-if TYPE_CHECKING:
-    from service.engine.engine import Engine
 
 log = structlog.get_logger(__name__)
 IN_FLIGHT = frozenset({NodeStatus.RUNNING, NodeStatus.WAITING})
@@ -43,14 +41,41 @@ EVENT_FIELDS_ALLOWANCE = 16 * 1024
 MAX_ERROR_CHARS = 4000
 
 
-def _epoch(iso: str | None) -> float:
-    if not iso:
-        return time.time()
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+class RunHost(Protocol):
+    """What a run's driver needs of the engine that hosts it (implemented by `Engine`)."""
+
+    @property
+    def store(self) -> SQLiteEventStore: ...
+
+    @property
+    def settings(self) -> EngineSettings: ...
+
+    @property
+    def registry(self) -> NodeRegistry: ...
+
+    @property
+    def http(self) -> HttpClient: ...
+
+    async def start_child(self, parent: RunState, node_id: str, params: dict[str, Any]) -> str:
+        """Start a child run of `parent`'s node `node_id`; its id."""
+
+    async def find_child(self, run_id: str, node_id: str, after: int) -> str | None:
+        """The latest child of this node created after log position `after` that did not fail."""
+
+    async def wait(self, run_id: str) -> RunStatus:
+        """Wait until the run ends."""
+
+    async def cancel(self, run_id: str, reason: str, by: str) -> str:
+        """Cancel a run; the cancel outcome."""
+
+    async def run_state(self, run_id: str) -> RunState:
+        """The run folded from its events."""
 
 
 class RunActor:
-    def __init__(self, engine: Engine, state: RunState, workflow: Workflow,
+    """Drives one run; a running node reaches it as its `NodeHost`."""
+
+    def __init__(self, engine: RunHost, state: RunState, workflow: Workflow,
                  definition: WorkflowDefinition, env: dict[str, str] | None) -> None:
         self.engine = engine
         self.store = engine.store
@@ -149,7 +174,7 @@ class RunActor:
 
     async def receive(self) -> None:
         timeout_ms = self.definition.timeout_ms
-        deadline = _epoch(self.state.started_at) + timeout_ms / 1000 if timeout_ms else None
+        deadline = epoch_seconds(self.state.started_at) + timeout_ms / 1000 if timeout_ms else None
         try:
             async with asyncio.timeout(None if deadline is None else
                                        max(0.0, deadline - time.time())):
@@ -255,7 +280,8 @@ class RunActor:
               inputs: dict[str, Any]) -> None:
         if self.state.terminal or self.closed:
             return
-        ctx = NodeContext(self, node_id, attempt)
+        node = self.definition.nodes[node_id]
+        ctx = NodeContext(self, node_id, attempt, node.name, node.type)
         task = asyncio.get_running_loop().create_task(
             self.node_task(ctx, node_type, params, inputs), name=f"node:{self.run_id}:{node_id}")
         self.tasks[node_id] = (task, ctx)
@@ -423,7 +449,7 @@ class RunActor:
 
         self.after_flush.append(deliver)
 
-    # -- requests from node tasks and from the engine ---------------------------------
+    # -- requests from node tasks (NodeHost) and from the engine ---------------------
 
     async def ask(self, *message: Any) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -435,6 +461,14 @@ class RunActor:
             self.inbox.put_nowait((*message, future))
         return await future
 
+    @property
+    def workspace_id(self) -> str:
+        return str(self.state.created.get("workspaceId", ""))
+
+    @property
+    def http(self) -> HttpClient:
+        return self.engine.http
+
     async def report(self, node_id: str, attempt: int, type_: str, data: dict[str, Any]) -> None:
         await self.ask("report", node_id, attempt, type_, data)
 
@@ -444,8 +478,20 @@ class RunActor:
             "wait", node_id, attempt, prompt)
         return result
 
-    def remaining_s(self, since: str | None, timeout_ms: int) -> float:
-        return _epoch(since) + timeout_ms / 1000 - time.time()
+    async def start_child(self, node_id: str, params: dict[str, Any]) -> str:
+        return await self.engine.start_child(self.state, node_id, params)
+
+    async def find_child(self, node_id: str) -> str | None:
+        # Children of this run were created after it, so the search starts there.
+        return await self.engine.find_child(self.run_id, node_id, self.state.created_position)
+
+    async def wait_for_child(self, child_id: str) -> ChildOutcome:
+        status = await self.engine.wait(child_id)
+        child = await self.engine.run_state(child_id)
+        return ChildOutcome(status, child.output, child.error)
+
+    async def cancel_child(self, child_id: str, reason: str, by: str) -> str:
+        return await self.engine.cancel(child_id, reason, by)
 
 
 class _Outputs:

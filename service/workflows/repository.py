@@ -8,16 +8,14 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from eventstore.sqlite import SQLiteEventStore
+from service.engine.registry import NodeRegistry, default_registry
 from service.workflows.definition import WorkflowDefinition, parse_definition
 from service.workflows.errors import WorkflowNotFound, WorkflowVersionNotFound
-
-if TYPE_CHECKING:
-    from service.engine.registry import NodeRegistry
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS workflows (
@@ -95,12 +93,8 @@ class WorkflowRepository:
 
     def __init__(self, store: SQLiteEventStore, registry: NodeRegistry | None = None) -> None:
         self.store = store
-        if registry is None:
-            # Late import: the engine's registry is the one source of node types.
-            from service.engine.registry import default_registry
-
-            registry = default_registry()
-        self.registry = registry
+        # The engine's registry is the one source of node types.
+        self.registry = registry if registry is not None else default_registry()
         self._parsed: dict[tuple[str, int], tuple[Workflow, WorkflowDefinition]] = {}
 
     async def ensure_schema(self) -> None:

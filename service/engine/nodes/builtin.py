@@ -8,9 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from service.engine.context import NodeContext
+from service.engine.node_api import NodeContext, NodeError, NodeType
 from service.engine.params import ParamsModel, templated
-from service.engine.registry import NodeError, NodeType
 
 CONDITION_OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "contains", "exists")
 MAX_DELAY_MS = 7 * 24 * 3600 * 1000

@@ -8,9 +8,8 @@ from typing import Annotated, Any
 from pydantic import Field, model_validator
 
 from projections.vocabulary import RunStatus
-from service.engine.context import NodeContext
+from service.engine.node_api import NodeContext, NodeError, NodeType
 from service.engine.params import ParamsModel, templated
-from service.engine.registry import NodeError, NodeType
 
 
 class SubworkflowParams(ParamsModel):
@@ -42,22 +41,20 @@ class Subworkflow(NodeType):
     params_model = SubworkflowParams
 
     async def run(self, params: dict[str, Any], inputs: dict[str, Any], ctx: NodeContext) -> Any:
-        engine = ctx.engine
         child = None
         if ctx.attempt > 1:
-            child = await engine.find_child(ctx.run_id, ctx.node_id, ctx.child_lookup_after())
+            child = await ctx.find_child()
         if child is None:
-            child = await engine.start_child(ctx, params)
+            child = await ctx.start_child(params)
         try:
-            status = await engine.wait(child)
+            outcome = await ctx.wait_for_child(child)
         except asyncio.CancelledError:
             if ctx.cancel_reason is not None:
                 # Only a run that is ending takes its child with it; on shutdown the
                 # child stays unfinished and is recovered with its parent.
-                await engine.cancel(child, ctx.cancel_reason.get("reason") or "parent ended",
-                                    ctx.cancel_reason.get("by") or "system")
+                await ctx.cancel_child(child, ctx.cancel_reason.get("reason") or "parent ended",
+                                       ctx.cancel_reason.get("by") or "system")
             raise
-        state = await engine.run_state(child)
-        if status == RunStatus.COMPLETED:
-            return state.output
-        raise NodeError(f"child run {child} {status}: {state.error}", retryable=True)
+        if outcome.status == RunStatus.COMPLETED:
+            return outcome.output
+        raise NodeError(f"child run {child} {outcome.status}: {outcome.error}", retryable=True)
