@@ -6,12 +6,13 @@ import asyncio
 import time
 from typing import Any
 
+from service.engine.messages import AttemptDone, AttemptFailed, AttemptOutcome
 from service.engine.node_api import NodeContext, NodeError
 
 
 async def run_attempt(ctx: NodeContext, node_type: Any, params: dict[str, Any],
-                      inputs: dict[str, Any], timeout_ms: int | None) -> tuple[Any, ...]:
-    """("done", node, attempt, output, ms) or ("error", node, attempt, message, retryable).
+                      inputs: dict[str, Any], timeout_ms: int | None) -> AttemptOutcome:
+    """How the attempt ended: its output, or why it failed and whether a retry may help.
 
     Cancellation is not caught: the run driver cancelled the attempt and records it.
     """
@@ -21,10 +22,10 @@ async def run_attempt(ctx: NodeContext, node_type: Any, params: dict[str, Any],
         async with scope:
             output = await node_type.run(params, inputs, ctx)
     except NodeError as exc:
-        return ("error", ctx.node_id, ctx.attempt, exc.message, exc.retryable)
+        return AttemptFailed(ctx.node_id, ctx.attempt, exc.message, exc.retryable)
     except TimeoutError as exc:
         text = f"timed out after {timeout_ms} ms" if scope.expired() else f"timeout: {exc}"
-        return ("error", ctx.node_id, ctx.attempt, text, True)
+        return AttemptFailed(ctx.node_id, ctx.attempt, text, True)
     except Exception as exc:  # any other failure of the node's own code
-        return ("error", ctx.node_id, ctx.attempt, f"{type(exc).__name__}: {exc}", True)
-    return ("done", ctx.node_id, ctx.attempt, output, int((time.monotonic() - started) * 1000))
+        return AttemptFailed(ctx.node_id, ctx.attempt, f"{type(exc).__name__}: {exc}", True)
+    return AttemptDone(ctx.node_id, ctx.attempt, output, int((time.monotonic() - started) * 1000))

@@ -15,9 +15,10 @@ from eventstore.records import NewEvent
 from eventstore.sqlite import SQLiteEventStore
 from projections.vocabulary import TERMINAL_RUN_STATUSES, EventType, RunStatus
 from service.engine.http_client import HttpClient
+from service.engine.messages import cancel_outcome
 from service.engine.node_api import NodeError
 from service.engine.registry import NodeRegistry, default_registry
-from service.engine.runner import RunActor, cancel_outcome
+from service.engine.runner import RunActor
 from service.engine.scheduler import Scheduler
 from service.engine.secrets import Redactor, SecretVault
 from service.engine.settings import EngineSettings
@@ -265,8 +266,7 @@ class Engine:
         cancelled already, or is not driven by this engine); not_found."""
         actor = self._actors.get(run_id)
         if actor is not None and not actor.closed:
-            outcome: str = await actor.ask("cancel", reason, by)
-            return outcome
+            return await actor.cancel(reason, by)
         if run_id in self._stalled:
             raise StoreUnavailable("the run waits for the store to take writes again")
         if self.scheduler.withdraw(run_id):
@@ -288,8 +288,7 @@ class Engine:
         """Answer a waiting node. Outcome: resumed, not_waiting or not_found."""
         actor = self._actors.get(run_id)
         if actor is not None and not actor.closed:
-            outcome: str = await actor.ask("resume", node_id, by, data, approved)
-            return outcome
+            return await actor.resume(node_id, by, data, approved)
         if run_id in self._stalled:
             raise StoreUnavailable("the run waits for the store to take writes again")
         state = await self.run_state(run_id)

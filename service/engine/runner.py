@@ -23,6 +23,18 @@ from eventstore.sqlite import SQLiteEventStore, utc_now
 from projections.vocabulary import EventType, NodeStatus, RunStatus
 from service.engine.attempt import run_attempt
 from service.engine.http_client import HttpClient
+from service.engine.messages import (
+    AttemptDone,
+    AttemptFailed,
+    Cancel,
+    EnterWaiting,
+    Message,
+    Report,
+    Request,
+    Resume,
+    RetryDue,
+    cancel_outcome,
+)
 from service.engine.node_api import ChildOutcome, NodeContext, NodeError, epoch_seconds
 from service.engine.registry import NodeRegistry
 from service.engine.secrets import Redactor
@@ -85,7 +97,7 @@ class RunActor:
         self.definition = definition
         self.env = env
         self.redact = Redactor(env or {})
-        self.inbox: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+        self.inbox: asyncio.Queue[Message] = asyncio.Queue()
         self.pending: list[NewEvent] = []
         self.after_flush: list[Callable[[], None]] = []
         self.committed = state.version
@@ -133,18 +145,17 @@ class RunActor:
         while not self.inbox.empty():
             self.reply_late(self.inbox.get_nowait())
 
-    def reply_late(self, message: tuple[Any, ...]) -> None:
-        future = message[-1]
-        if not isinstance(future, asyncio.Future) or future.done():
-            return
-        late = {"cancel": cancel_outcome(self.state.status),
-                "resume": "not_waiting"}.get(message[0])
-        if late is not None:
-            future.set_result(late)
-        elif message[0] == "report":
-            future.set_result(None)
-        else:
-            future.cancel()
+    def reply_late(self, message: Message) -> None:
+        """Answer a request that came after the run ended (node results need no answer)."""
+        match message:
+            case Cancel(reply=reply):
+                _resolve(reply, cancel_outcome(self.state.status))
+            case Resume(reply=reply):
+                _resolve(reply, "not_waiting")
+            case Report(reply=reply):
+                _resolve(reply, None)
+            case EnterWaiting(reply=reply):
+                reply.cancel()
 
     async def start(self) -> None:
         state = self.state
@@ -335,7 +346,7 @@ class RunActor:
         if will_retry:
             delay = policy.delay_ms(attempt) / 1000
             self.retry_timers[node_id] = asyncio.get_running_loop().call_later(
-                delay, self.inbox.put_nowait, ("retry", node_id))
+                delay, self.inbox.put_nowait, RetryDue(node_id))
         else:
             await self.finish(EventType.RUN_FAILED,
                               {"error": f"node {node_id} failed: {self.redact(error)}"})
@@ -366,53 +377,59 @@ class RunActor:
 
     # -- messages ----------------------------------------------------------------
 
-    async def handle(self, message: tuple[Any, ...]) -> None:
-        kind = message[0]
+    async def handle(self, message: Message) -> None:
         if self.state.terminal:
             self.reply_late(message)
             return
-        if kind in ("done", "error"):
-            node = self.state.nodes.get(message[1])
-            current = self.tasks.get(message[1])
-            if node is None or node.status not in IN_FLIGHT or node.attempt != message[2] \
-                    or current is None:
-                return
-            del self.tasks[message[1]]
-            if kind == "done":
-                await self.completed(*message[1:])
-            else:
-                await self.failed(*message[1:])
-        elif kind == "retry":
-            self.retry_timers.pop(message[1], None)
-            node = self.state.nodes[message[1]]
-            if node.status == NodeStatus.PENDING:
-                await self.launch(message[1], node.attempt + 1)
-        elif kind == "report":
-            _, node_id, attempt, type_, data, future = message
-            node = self.state.nodes.get(node_id)
-            unstorable = self.unstorable(f"{type_} report", data)
-            if unstorable is not None:
-                # The node's own call (progress, thinking) fails, and with it the attempt.
-                if not future.done():
-                    future.set_exception(NodeError(unstorable, retryable=False))
-            elif node is not None and node.attempt == attempt and node.status in IN_FLIGHT:
-                self.emit_node(type_, node_id, attempt=attempt, **data)
-                self.after_flush.append(lambda: _resolve(future, None))
-            else:
-                _resolve(future, None)
-        elif kind == "wait":
-            self.on_wait(*message[1:])
-        elif kind == "resume":
-            self.on_resume(*message[1:])
-        elif kind == "cancel":
-            _, reason, by, future = message
-            self.emit(EventType.RUN_CANCEL_REQUESTED, {"reason": reason, "by": by})
-            await self.flush()  # durable before the (possibly slow) stopping of nodes
-            await self.finish(EventType.RUN_CANCELLED, {"reason": reason, "by": by})
-            self.after_flush.append(lambda: _resolve(future, "cancelled"))
+        match message:
+            case AttemptDone(node_id, attempt, output, duration_ms):
+                if self.take_task(node_id, attempt):
+                    await self.completed(node_id, attempt, output, duration_ms)
+            case AttemptFailed(node_id, attempt, error, retryable):
+                if self.take_task(node_id, attempt):
+                    await self.failed(node_id, attempt, error, retryable)
+            case RetryDue(node_id):
+                self.retry_timers.pop(node_id, None)
+                node = self.state.nodes[node_id]
+                if node.status == NodeStatus.PENDING:
+                    await self.launch(node_id, node.attempt + 1)
+            case Report():
+                self.on_report(message)
+            case EnterWaiting():
+                self.on_wait(message)
+            case Resume():
+                self.on_resume(message)
+            case Cancel(reason, by, reply):
+                self.emit(EventType.RUN_CANCEL_REQUESTED, {"reason": reason, "by": by})
+                await self.flush()  # durable before the (possibly slow) stopping of nodes
+                await self.finish(EventType.RUN_CANCELLED, {"reason": reason, "by": by})
+                self.after_flush.append(lambda: _resolve(reply, "cancelled"))
 
-    def on_wait(self, node_id: str, attempt: int, prompt: Any,
-                future: asyncio.Future[tuple[asyncio.Future[dict[str, Any]], str | None]]) -> None:
+    def take_task(self, node_id: str, attempt: int) -> bool:
+        """Whether an attempt's outcome is current (its node still runs that attempt here)."""
+        node = self.state.nodes.get(node_id)
+        if node is None or node.status not in IN_FLIGHT or node.attempt != attempt \
+                or node_id not in self.tasks:
+            return False
+        del self.tasks[node_id]
+        return True
+
+    def on_report(self, message: Report) -> None:
+        node = self.state.nodes.get(message.node_id)
+        unstorable = self.unstorable(f"{message.type_} report", message.data)
+        if unstorable is not None:
+            # The node's own call (progress, thinking) fails, and with it the attempt.
+            if not message.reply.done():
+                message.reply.set_exception(NodeError(unstorable, retryable=False))
+        elif node is not None and node.attempt == message.attempt and node.status in IN_FLIGHT:
+            self.emit_node(message.type_, message.node_id, attempt=message.attempt,
+                           **message.data)
+            self.after_flush.append(lambda: _resolve(message.reply, None))
+        else:
+            _resolve(message.reply, None)
+
+    def on_wait(self, message: EnterWaiting) -> None:
+        node_id, attempt, future = message.node_id, message.attempt, message.reply
         node = self.state.nodes[node_id]
         answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         if node.attempt != attempt:
@@ -425,19 +442,19 @@ class RunActor:
         if node.status == NodeStatus.WAITING:
             _resolve(future, (answer, node.waiting_since))
             return
-        self.emit_node(EventType.NODE_WAITING, node_id, attempt=attempt, prompt=prompt)
+        self.emit_node(EventType.NODE_WAITING, node_id, attempt=attempt, prompt=message.prompt)
         if self.state.status == RunStatus.RUNNING:
             self.emit(EventType.RUN_WAITING, {})
         self.after_flush.append(lambda: _resolve(future, (answer, node.waiting_since)))
 
-    def on_resume(self, node_id: str, by: str, data: Any, approved: bool,
-                  future: asyncio.Future[str]) -> None:
+    def on_resume(self, message: Resume) -> None:
+        node_id, future = message.node_id, message.reply
         node = self.state.nodes.get(node_id)
         if node is None or node.status != NodeStatus.WAITING:
             _resolve(future, "not_waiting")
             return
-        self.emit_node(EventType.NODE_RESUMED, node_id, attempt=node.attempt, by=by, data=data,
-                       approved=approved)
+        self.emit_node(EventType.NODE_RESUMED, node_id, attempt=node.attempt, by=message.by,
+                       data=message.data, approved=message.approved)
         if self.state.status == RunStatus.WAITING and not self.state.waiting_nodes():
             self.emit(EventType.RUN_RESUMED, {})
 
@@ -451,15 +468,26 @@ class RunActor:
 
     # -- requests from node tasks (NodeHost) and from the engine ---------------------
 
-    async def ask(self, *message: Any) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    def submit(self, request: Request) -> None:
+        """Put a request in the inbox (or answer it at once when the run is over)."""
         if self.closed:
-            self.reply_late((*message, future))
+            self.reply_late(request)
         else:
-            self.asked.add(future)
-            future.add_done_callback(self.asked.discard)
-            self.inbox.put_nowait((*message, future))
-        return await future
+            self.asked.add(request.reply)
+            request.reply.add_done_callback(self.asked.discard)
+            self.inbox.put_nowait(request)
+
+    async def cancel(self, reason: str, by: str) -> str:
+        """Cancel the run; the cancel outcome (`cancelled` once it is recorded)."""
+        request = Cancel(reason, by, asyncio.get_running_loop().create_future())
+        self.submit(request)
+        return await request.reply
+
+    async def resume(self, node_id: str, by: str, data: Any, approved: bool) -> str:
+        """Answer a waiting node: `resumed` once recorded, or `not_waiting`."""
+        request = Resume(node_id, by, data, approved, asyncio.get_running_loop().create_future())
+        self.submit(request)
+        return await request.reply
 
     @property
     def workspace_id(self) -> str:
@@ -470,13 +498,15 @@ class RunActor:
         return self.engine.http
 
     async def report(self, node_id: str, attempt: int, type_: str, data: dict[str, Any]) -> None:
-        await self.ask("report", node_id, attempt, type_, data)
+        request = Report(node_id, attempt, type_, data, asyncio.get_running_loop().create_future())
+        self.submit(request)
+        await request.reply
 
     async def enter_waiting(self, node_id: str, attempt: int,
                             prompt: Any) -> tuple[asyncio.Future[dict[str, Any]], str | None]:
-        result: tuple[asyncio.Future[dict[str, Any]], str | None] = await self.ask(
-            "wait", node_id, attempt, prompt)
-        return result
+        request = EnterWaiting(node_id, attempt, prompt, asyncio.get_running_loop().create_future())
+        self.submit(request)
+        return await request.reply
 
     async def start_child(self, node_id: str, params: dict[str, Any]) -> str:
         return await self.engine.start_child(self.state, node_id, params)
@@ -506,15 +536,6 @@ class _Outputs:
 
     def __getitem__(self, node_id: str) -> Any:
         return self._state.nodes[node_id].output
-
-
-def cancel_outcome(status: RunStatus | None) -> str:
-    """What cancelling a run that is not (or no longer) running here comes to (seed 004)."""
-    if status is None:
-        return "not_found"
-    if status in (RunStatus.COMPLETED, RunStatus.FAILED):
-        return "already_completed"
-    return "not_eligible"  # already cancelled, or not driven by this engine
 
 
 def _branch(output: Any) -> bool:
