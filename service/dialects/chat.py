@@ -11,6 +11,14 @@ from typing import Any
 import orjson
 
 from eventstore.records import RecordedEvent
+from projections.payloads import (
+    NodeCompletedPayload,
+    NodeFailedPayload,
+    NodeProgressPayload,
+    NodeStartedPayload,
+    RunFailedPayload,
+    payload,
+)
 from projections.vocabulary import EventType, NodeStatus, RunStatus
 from service.dialects.text import error_text
 from service.settings import Settings
@@ -83,7 +91,6 @@ class ChatDialect:
         run_id, workflow_id = run["id"], run["workflowId"]
 
         async def render(event: RecordedEvent) -> list[Frame]:
-            data = event.payload
             kind = event.type
             if kind == EventType.RUN_STARTED:
                 return _frame({"type": "run_started", "runId": run_id, "workflowId": workflow_id})
@@ -94,25 +101,28 @@ class ChatDialect:
                 return _frame({"type": "run_completed", "runId": run_id,
                                "status": RUN_STATUS_WORDS[RunStatus.CANCELLED]})
             if kind == EventType.RUN_FAILED:
+                failed = payload(event, RunFailedPayload)
                 return _frame({"type": "run_failed", "runId": run_id,
-                               "error": error_text(data.get("error"))})
-            step_id = data.get("nodeId")
-            if not isinstance(step_id, str):
-                return []
+                               "error": error_text(failed["error"])})
             if kind == EventType.NODE_STARTED:
-                return _frame({"type": "step_started", "stepId": step_id,
-                               "toolId": data.get("nodeType")})
+                started = payload(event, NodeStartedPayload)
+                return _frame({"type": "step_started", "stepId": started["nodeId"],
+                               "toolId": started["nodeType"]})
             if kind == EventType.NODE_PROGRESS:
-                return _frame({"type": "step_progress", "stepId": step_id,
-                               "progress": _progress(data.get("progress")),
-                               "message": data.get("message", "")})
+                progress = payload(event, NodeProgressPayload)
+                return _frame({"type": "step_progress", "stepId": progress["nodeId"],
+                               "progress": _progress(progress["progress"]),
+                               "message": progress["message"]})
             if kind == EventType.NODE_COMPLETED:
-                return _frame({"type": "step_completed", "stepId": step_id,
-                               "result": data.get("output")})
-            if kind == EventType.NODE_FAILED and not data.get("willRetry"):
-                # A failed attempt that will be retried is followed by step_started again.
-                return _frame({"type": "step_failed", "stepId": step_id,
-                               "error": error_text(data.get("error"))})
+                completed = payload(event, NodeCompletedPayload)
+                return _frame({"type": "step_completed", "stepId": completed["nodeId"],
+                               "result": completed["output"]})
+            if kind == EventType.NODE_FAILED:
+                node_failed = payload(event, NodeFailedPayload)
+                if node_failed["willRetry"]:
+                    return []  # the attempt that follows sends step_started again
+                return _frame({"type": "step_failed", "stepId": node_failed["nodeId"],
+                               "error": error_text(node_failed["error"])})
             return []
 
         return encoding(render)

@@ -13,6 +13,15 @@ from typing import Any
 import orjson
 
 from eventstore.records import RecordedEvent
+from projections.payloads import (
+    NodeCompletedPayload,
+    NodeFailedPayload,
+    NodeFields,
+    NodeStartedPayload,
+    RunFailedPayload,
+    as_payload,
+    payload,
+)
 from projections.queries import RunQueries
 from projections.vocabulary import EventType, NodeStatus, RunStatus
 from service.dialects.text import error_text
@@ -121,7 +130,6 @@ class FlowTruxDialect:
             return (None, None) if node is None else (node["input"], node["startedAt"])
 
         async def render(event: RecordedEvent) -> list[Frame]:
-            data = event.payload
             kind = event.type
             if kind == EventType.RUN_STARTED:
                 return _frame("start", {"workflowId": run["workflowId"],
@@ -130,30 +138,37 @@ class FlowTruxDialect:
             if kind == EventType.RUN_COMPLETED:
                 return _frame("complete", terminal_json(run_id, RunStatus.COMPLETED))
             if kind == EventType.RUN_FAILED:
-                return _frame("error", terminal_json(run_id, RunStatus.FAILED, data.get("error")))
+                failed = payload(event, RunFailedPayload)
+                return _frame("error", terminal_json(run_id, RunStatus.FAILED, failed["error"]))
             if kind == EventType.RUN_CANCELLED:
                 return _frame("cancelled", terminal_json(run_id, RunStatus.CANCELLED))
-            node_id = data.get("nodeId")
-            if not isinstance(node_id, str):
-                return []
             if kind == EventType.NODE_STARTED:
-                started[node_id] = (data.get("input"), event.recorded_at)
-                return _frame("node_start", {"nodeId": node_id, "nodeName": data.get("nodeName"),
-                                             "nodeType": data.get("nodeType")})
+                start = payload(event, NodeStartedPayload)
+                started[start["nodeId"]] = (start["input"], event.recorded_at)
+                return _frame("node_start", {"nodeId": start["nodeId"],
+                                             "nodeName": start["nodeName"],
+                                             "nodeType": start["nodeType"]})
             status = NODE_COMPLETE_EVENTS.get(kind)
             if status is None:
                 return []
+            data = event.payload
+            node = as_payload(NodeFields, kind, data)
             node_input, started_at = (None, None)
             if kind != EventType.NODE_SKIPPED:
-                node_input, started_at = await start_of(node_id)
-            duration = data.get("durationMs")
-            if not isinstance(duration, int):
+                node_input, started_at = await start_of(node["nodeId"])
+            output = error = duration = None
+            if kind == EventType.NODE_COMPLETED:
+                completed = as_payload(NodeCompletedPayload, kind, data)
+                output, duration = completed["output"], completed["durationMs"]
+            elif kind == EventType.NODE_FAILED:
+                error = as_payload(NodeFailedPayload, kind, data)["error"]
+            if duration is None:
                 duration = _millis_between(started_at, event.recorded_at)
             return _frame("node_complete", execution_log({
-                "nodeId": node_id, "nodeName": data.get("nodeName"),
-                "nodeType": data.get("nodeType"), "status": status, "input": node_input,
-                "output": data.get("output"), "durationMs": duration,
-                "error": data.get("error"), "attempt": data.get("attempt", 1),
+                "nodeId": node["nodeId"], "nodeName": node["nodeName"],
+                "nodeType": node["nodeType"], "status": status, "input": node_input,
+                "output": output, "durationMs": duration, "error": error,
+                "attempt": node["attempt"],
             }))
 
         return encoding(render)

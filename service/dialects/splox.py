@@ -17,6 +17,13 @@ import orjson
 
 from eventstore.interface import EventStore
 from eventstore.records import RecordedEvent
+from projections.payloads import (
+    NodeCompletedPayload,
+    NodeFailedPayload,
+    NodeStartedPayload,
+    as_payload,
+    node_fields,
+)
 from projections.runs import activity_run_id
 from projections.vocabulary import (
     RUN_STATUS_AFTER,
@@ -88,7 +95,6 @@ class RequestFold:
 
     def apply(self, event: RecordedEvent) -> str | None:
         """Fold `event`; returns the node id it changed, "" for a run change, None for none."""
-        data = event.payload
         run_status = RUN_STATUS_AFTER.get(event.type)
         if run_status is not None:
             self.status = run_status
@@ -97,24 +103,28 @@ class RequestFold:
             if event.type in TERMINAL_RUN_EVENTS:
                 self.completed_at = event.recorded_at
             return ""
-        node_id = data.get("nodeId")
+        data = event.payload
+        fields = node_fields(event.type, data)
         node_status = node_status_after(event.type, data)
-        if not isinstance(node_id, str) or node_status is None:
+        if fields is None or node_status is None:
             return None
+        node_id = fields["nodeId"]
         node = self.nodes.setdefault(node_id, {
             "createdAt": event.recorded_at, "input": None, "output": None,
             "attempt": 0, "completedAt": None, "failedAt": None,
         })
         node["status"] = node_status
-        if "attempt" in data:
-            node["attempt"] = data["attempt"]
+        node["attempt"] = fields["attempt"]
         if event.type == EventType.NODE_STARTED:
-            node.update(input=data.get("input"), output=None, completedAt=None, failedAt=None)
+            started = as_payload(NodeStartedPayload, event.type, data)
+            node.update(input=started["input"], output=None, completedAt=None, failedAt=None)
         elif event.type == EventType.NODE_COMPLETED:
-            node.update(output=data.get("output"), completedAt=event.recorded_at)
+            completed = as_payload(NodeCompletedPayload, event.type, data)
+            node.update(output=completed["output"], completedAt=event.recorded_at)
         elif event.type == EventType.NODE_FAILED:
+            failed = as_payload(NodeFailedPayload, event.type, data)
             # node_execution has no error field: the error travels in output_data.
-            node.update(output={"error": error_text(data.get("error"))},
+            node.update(output={"error": error_text(failed["error"])},
                         failedAt=event.recorded_at)
         elif event.type in (EventType.NODE_SKIPPED, EventType.NODE_CANCELLED):
             node["completedAt"] = event.recorded_at

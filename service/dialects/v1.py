@@ -7,6 +7,13 @@ from typing import Any
 import orjson
 
 from eventstore.records import RecordedEvent
+from projections.payloads import (
+    CancelPayload,
+    NodeThinkingPayload,
+    RunFailedPayload,
+    as_payload,
+    node_fields,
+)
 from projections.queries import RunQueries
 from projections.runs import activity_run_id
 from projections.vocabulary import (
@@ -129,24 +136,27 @@ async def _render_once(run_id: str, queries: RunQueries, event: RecordedEvent) -
             frames.append(_frame("result", {
                 "success": True, "workflowRun": run_detail_json(final, nodes)}))
         elif event.type == EventType.RUN_FAILED:
+            failed = as_payload(RunFailedPayload, event.type, data)
             frames.append(_frame("error", {
-                "error": "Workflow run failed", "details": data.get("error")}))
+                "error": "Workflow run failed", "details": failed["error"]}))
         elif event.type == EventType.RUN_CANCELLED:
+            cancelled = as_payload(CancelPayload, event.type, data)
             frames.append(_frame("error", {
-                "error": "Workflow run cancelled", "details": data.get("reason")}))
+                "error": "Workflow run cancelled", "details": cancelled["reason"]}))
         return frames
-    node_id = data.get("nodeId")
-    if not isinstance(node_id, str):
+    node = node_fields(event.type, data)
+    if node is None:
         return []
+    node_id = node["nodeId"]
     activity_id = activity_run_id(run_id, node_id)
     if event.type == EventType.NODE_THINKING:
         return [_frame("thinking", {
-            "content": data.get("text", ""), "stepId": node_id,
-            "activityRunId": activity_id})]
+            "content": as_payload(NodeThinkingPayload, event.type, data)["text"],
+            "stepId": node_id, "activityRunId": activity_id})]
     node_status = node_status_after(event.type, data)
     if node_status is None:
         return []
     return [_frame("activity-run", {"content": {
         "workflowRunId": run_id, "activityRunId": activity_id, "stepId": node_id,
-        "stepName": data.get("nodeName"), "status": NODE_STATUS_WORDS[node_status],
-        "attempt": data.get("attempt", 1)}})]
+        "stepName": node["nodeName"], "status": NODE_STATUS_WORDS[node_status],
+        "attempt": node["attempt"]}})]

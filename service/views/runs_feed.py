@@ -15,6 +15,7 @@ import orjson
 from aiohttp import web
 
 from eventstore.records import RecordedEvent
+from projections.payloads import RunCreatedPayload, payload
 from projections.queries import RunQueries
 from projections.vocabulary import RUN_STATUS_AFTER, EventType
 from service import keys
@@ -71,8 +72,8 @@ class RunFeedFilter:
         place = self._runs.get(event.stream)
         if place is None:
             if event.type == EventType.RUN_CREATED:
-                data = event.payload
-                place = (str(data.get("workspaceId")), str(data.get("workflowId")))
+                created = payload(event, RunCreatedPayload)
+                place = (created["workspaceId"], created["workflowId"])
             else:
                 run = await self._queries.get_run(event.stream)
                 if run is None:

@@ -1,0 +1,159 @@
+"""The log's vocabulary is declared once (projections/vocabulary.py, projections/payloads.py)
+and the engine keeps to it: real workflows run through the app write every event type, each
+with exactly the keys its payload type declares."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from api_fixtures import create_workflow, wait_for_status
+from auth_fixtures import ADMIN_PASSWORD, login, make_settings
+from pydantic import TypeAdapter
+
+from projections.payloads import (
+    NODE_EVENT_TYPES,
+    PAYLOAD_TYPES,
+    NodeFailedPayload,
+    NodeFields,
+    RunFailedPayload,
+    as_payload,
+    node_fields,
+    payload_keys,
+)
+from projections.vocabulary import EventType
+from service.app import create_app
+from service.engine.registry import default_registry
+
+# A node type that thinks and reports progress (no built-in does both), loaded the way
+# every plugin is: through the `runstream.nodes` entry points.
+PLUGIN = '''
+from service.engine import NodeError, NodeType
+
+
+class Ponder(NodeType):
+    async def run(self, params, inputs, ctx):
+        await ctx.thinking("weighing it")
+        await ctx.progress(50, "half way")
+        if params.get("fail"):
+            raise NodeError("could not decide")
+        return {"ok": True}
+'''
+
+EVERYTHING = {
+    "name": "Every step",
+    "nodes": [
+        {"id": "think", "type": "ponder", "params": {}},
+        {"id": "check", "type": "condition", "after": ["think"],
+         "params": {"left": "{{nodes.think.output.ok}}", "op": "eq", "right": True}},
+        {"id": "ask", "type": "approval", "after": [{"node": "check", "branch": True}],
+         "params": {"prompt": "ship it?"}},
+        {"id": "never", "type": "noop", "after": [{"node": "check", "branch": False}]},
+        {"id": "done", "type": "noop", "after": ["ask"]},
+    ],
+}
+RETRY_THEN_FAIL = {
+    "name": "Retry then fail",
+    "nodes": [{"id": "boom", "type": "ponder", "params": {"fail": True},
+               "retry": {"maxAttempts": 2, "backoffMs": 10}}],
+}
+WAIT = {
+    "name": "Wait forever",
+    "nodes": [{"id": "ask", "type": "approval", "params": {"prompt": "ok?"}}],
+}
+
+
+@pytest.fixture
+def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    site = tmp_path / "site"
+    dist = site / "ponder_plugin-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (site / "ponder_plugin.py").write_text(PLUGIN)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: ponder-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[runstream.nodes]\nponder = ponder_plugin:Ponder\n")
+    monkeypatch.syspath_prepend(str(site))
+    # Plugins are loaded once per process: let this app load them again, and the next
+    # test's app load them without this one.
+    default_registry.cache_clear()
+    yield
+    default_registry.cache_clear()
+    sys.modules.pop("ponder_plugin", None)
+
+
+@pytest.fixture
+async def admin(plugin: None, tmp_path: Path, aiohttp_client: Any) -> AsyncIterator[TestClient]:
+    client: TestClient = await aiohttp_client(create_app(make_settings(tmp_path / "data")))
+    await login(client, "admin", ADMIN_PASSWORD)
+    yield client
+
+
+async def _start(client: TestClient, workflow_id: str) -> str:
+    resp = await client.post("/api/v1/workflow-runs/execute/stream",
+                             json={"workflowId": workflow_id})
+    assert resp.status == 200, await resp.text()
+    run_id = resp.headers["X-Workflow-Run-Id"]
+    resp.close()  # the run continues (onDisconnect=continue)
+    return run_id
+
+
+async def _run_every_kind_of_workflow(admin: TestClient) -> list[dict[str, Any]]:
+    """Runs that complete (with a skip and an approval), fail after a retry, and are
+    cancelled; returns the whole log as the raw-events endpoint shows it."""
+    everything = await _start(admin, await create_workflow(admin, EVERYTHING))
+    await wait_for_status(admin, everything, "waiting")
+    resp = await admin.post(f"/api/v1/workflow-runs/{everything}/nodes/ask/resume",
+                            json={"data": {"note": "fine"}})
+    assert resp.status == 200, await resp.text()
+    await wait_for_status(admin, everything, "completed")
+
+    failing = await _start(admin, await create_workflow(admin, RETRY_THEN_FAIL))
+    await wait_for_status(admin, failing, "failed")
+
+    waiting = await _start(admin, await create_workflow(admin, WAIT))
+    await wait_for_status(admin, waiting, "waiting")
+    resp = await admin.post("/api/v1/workflow-runs/cancel",
+                            json={"runIds": [waiting], "reason": "enough"})
+    assert (await resp.json())["data"]["results"][0]["status"] == "cancelled"
+    await wait_for_status(admin, waiting, "cancelled")
+
+    resp = await admin.get("/api/v1/events", params={"limit": "1000"})
+    assert resp.status == 200
+    events: list[dict[str, Any]] = (await resp.json())["data"]
+    return events
+
+
+def test_every_event_type_has_one_payload_type() -> None:
+    assert set(PAYLOAD_TYPES) == set(EventType)
+    assert {t for t in EventType if t.startswith("Node")} == NODE_EVENT_TYPES
+
+
+async def test_the_engine_writes_every_event_type_with_exactly_its_declared_keys(
+    admin: TestClient,
+) -> None:
+    events = await _run_every_kind_of_workflow(admin)
+    assert {e["type"] for e in events} == set(EventType)
+    for event in events:
+        kind = PAYLOAD_TYPES[EventType(event["type"])]
+        assert set(event["data"]) == payload_keys(kind), event
+        TypeAdapter(kind).validate_python(event["data"], strict=True)  # and each value its type
+    retried = [e["data"]["willRetry"] for e in events if e["type"] == EventType.NODE_FAILED]
+    assert retried == [True, False]
+
+
+def test_an_event_is_read_only_as_a_type_it_carries() -> None:
+    failed = {"nodeId": "a", "nodeName": "A", "nodeType": "fail", "attempt": 1,
+              "error": "x", "willRetry": False}
+    assert as_payload(NodeFailedPayload, EventType.NODE_FAILED, failed)["willRetry"] is False
+    assert as_payload(NodeFields, EventType.NODE_FAILED, failed)["nodeId"] == "a"
+    assert node_fields(EventType.NODE_FAILED, failed) == failed
+    assert node_fields(EventType.RUN_FAILED, {"error": "x"}) is None
+    with pytest.raises(TypeError):
+        as_payload(NodeFailedPayload, EventType.NODE_COMPLETED, failed)
+    with pytest.raises(TypeError):
+        as_payload(RunFailedPayload, EventType.NODE_FAILED, failed)
+    with pytest.raises(TypeError):
+        as_payload(NodeFields, "SomethingElse", failed)
