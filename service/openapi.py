@@ -16,8 +16,11 @@ import orjson
 from aiohttp import web
 from pydantic.json_schema import models_json_schema
 
+from service.auth.roles import ROLE_NAMES
 from service.auth.setup import SESSION_COOKIE
+from service.dialects import v1
 from service.engine.registry import default_registry
+from service.outcomes import CANCEL_OUTCOME_MEANINGS, CancelOutcome
 from service.views import requests
 from service.views.body import RequestModel
 from service.views.queries import (
@@ -267,12 +270,10 @@ def stream_errors(resumable: bool = True) -> dict[str, Any]:
 
 # -- components ----------------------------------------------------------------------
 
-RUN_STATUS_WORDS = ["scheduled", "running", "waiting", "completed", "failed", "cancelled"]
-NODE_STATUS_WORDS = [
-    "scheduled", "running", "waiting", "completed", "failed", "skipped", "cancelled",
-]
-ROLES = ["viewer", "runner", "editor", "admin"]
-CANCEL_OUTCOMES = ["cancelled", "already_completed", "not_eligible", "not_found", "error"]
+RUN_STATUS_WORDS = list(v1.RUN_STATUS_WORDS.values())
+NODE_STATUS_WORDS = list(v1.NODE_STATUS_WORDS.values())
+ROLES = list(ROLE_NAMES)
+CANCEL_OUTCOMES = [outcome.value for outcome in CancelOutcome]
 
 
 def _workflow_schemas() -> dict[str, Schema]:
@@ -345,10 +346,8 @@ def _run_schemas() -> dict[str, Schema]:
     cancel_result = obj({
         "results": array(obj({
             "runId": UUID,
-            "status": string(enum=CANCEL_OUTCOMES, description=(
-                "cancelled; already_completed (already finished); not_eligible (not driven "
-                "by this server); not_found (no such run, or not visible to the caller); "
-                "error (the caller may see but not cancel it).")),
+            "status": string(enum=CANCEL_OUTCOMES, description="; ".join(
+                f"{outcome} ({meaning})" for outcome, meaning in CANCEL_OUTCOME_MEANINGS.items())),
             "message": string(),
         }, required=["runId", "status"])),
     })

@@ -18,7 +18,7 @@ from auth_fixtures import (  # noqa: F401
 
 from service.app import create_app
 from service.auth import access
-from service.auth.principal import Role
+from service.auth.roles import Role
 from service.settings import Settings
 
 

@@ -8,7 +8,8 @@ from aiohttp import web
 
 from service.auth.keys import WORKSPACES
 from service.auth.middleware import current_principal
-from service.auth.principal import PRINCIPAL, Principal, Role
+from service.auth.principal import PRINCIPAL, Principal
+from service.auth.roles import Role
 from service.auth.workspaces import Chat
 from service.errors import bad_request, forbidden, not_found, unauthorized
 from service.ids import parse_uuid, parse_workspace_id
@@ -55,7 +56,7 @@ async def require_workspace_role(
         # Non-members must not learn whether the object (or the workspace) exists.
         raise not_found(message)
     if held < role:
-        raise forbidden(f"this needs the {role.name.lower()} role in the workspace")
+        raise forbidden(f"this needs the {role.word} role in the workspace")
     return principal
 
 

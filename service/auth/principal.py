@@ -1,27 +1,10 @@
-"""Who is calling, and the roles a member can hold in a workspace."""
+"""Who is calling (roles a member can hold are in service/auth/roles.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 
 from aiohttp import web
-
-
-class Role(IntEnum):
-    """Workspace roles; each includes the rights of the ones below it."""
-
-    VIEWER = 1  # read
-    RUNNER = 2  # + execute, cancel, resume
-    EDITOR = 3  # + edit workflows
-    ADMIN = 4  # + manage members
-
-    @classmethod
-    def parse(cls, name: str) -> Role:
-        try:
-            return cls[name.upper()]
-        except KeyError:
-            raise ValueError(f"unknown role {name!r}") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,7 @@ from typing import Any
 
 from eventstore.sqlite import utc_now
 from service.auth.repository import Database
-
-# Role names as stored; service.auth.principal.Role gives them their order.
-ROLE_NAMES = ("viewer", "runner", "editor", "admin")
+from service.auth.roles import ROLE_NAMES
 
 
 class WorkspaceNameTaken(Exception):

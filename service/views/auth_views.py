@@ -16,8 +16,9 @@ from service.auth.access import (
 from service.auth.keys import AUTH, LOGIN_THROTTLE, WORKSPACES
 from service.auth.middleware import SESSION_ID, check_same_origin
 from service.auth.passwords import generate_password, password_problem
-from service.auth.principal import Principal, Role
+from service.auth.principal import Principal
 from service.auth.repository import ApiToken, User, UsernameTaken
+from service.auth.roles import Role
 from service.auth.sessions import end_session, get_session, new_session
 from service.auth.validation import (
     page_params,
@@ -255,7 +256,7 @@ async def add_member(request: web.Request) -> web.Response:
         user = await auth.find_user(body.username or "")
     if user is None:
         raise not_found("user not found")
-    role_name = role.name.lower()
+    role_name = role.word
     try:
         created = await request.app[WORKSPACES].set_member(workspace_id, user.id, role_name)
     except LastWorkspaceAdmin:

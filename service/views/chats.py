@@ -19,7 +19,7 @@ from service.auth.access import (
     require_workspace_role,
     visible_workspace_ids,
 )
-from service.auth.principal import Role
+from service.auth.roles import Role
 from service.dialects import chat
 from service.errors import not_found
 from service.ids import path_uuid

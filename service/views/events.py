@@ -7,7 +7,7 @@ from aiohttp import web
 from eventstore.records import RecordedEvent
 from service import keys
 from service.auth.access import require_admin
-from service.auth.principal import Role
+from service.auth.roles import Role
 from service.ids import path_uuid
 from service.streams.cursor import cursor_beyond_log, parse_cursor
 from service.streams.response import (

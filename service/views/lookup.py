@@ -10,7 +10,7 @@ from aiohttp import web
 from projections.queries import RunQueries
 from service import keys
 from service.auth.access import get_chat_for, require_principal, require_workspace_role
-from service.auth.principal import Role
+from service.auth.roles import Role
 from service.errors import not_found
 from service.views.body import parse_body
 from service.views.requests import ExecuteRequest

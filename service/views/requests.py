@@ -19,12 +19,12 @@ from pydantic import (
 
 from service.auth.access import MAX_CHAT_TITLE
 from service.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from service.auth.roles import ROLE_NAMES
 from service.auth.validation import MAX_NAME, MAX_USERNAME, USERNAME_PATTERN
 from service.views.body import RequestModel, UuidStr
 
 MAX_REASON_CHARS = 500
 MAX_CANCEL_RUN_IDS = 1000
-ROLES = ("viewer", "runner", "editor", "admin")
 
 
 def _none_as_empty(value: Any) -> Any:
@@ -183,7 +183,7 @@ class MemberAdd(IdentityRequest):
 
     userId: UuidStr | None = None
     username: Annotated[str, StringConstraints(max_length=MAX_USERNAME)] | None = None
-    role: Annotated[Literal[ROLES], BeforeValidator(_lower)]  # type: ignore[valid-type]
+    role: Annotated[Literal[ROLE_NAMES], BeforeValidator(_lower)]  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def one_user(self) -> MemberAdd:

@@ -20,7 +20,8 @@ from projections.queries import RunQueries
 from projections.vocabulary import RUN_STATUS_AFTER, EventType
 from service import keys
 from service.auth.access import require_principal, visible_workspace_ids
-from service.auth.principal import Principal, Role
+from service.auth.principal import Principal
+from service.auth.roles import Role
 from service.dialects import v1
 from service.ids import parse_uuid
 from service.streams.cursor import cursor_beyond_log, parse_cursor

@@ -15,7 +15,7 @@ from aiohttp import web
 from projections.queries import RunQueries
 from service import keys
 from service.auth.access import require_principal
-from service.auth.principal import Role
+from service.auth.roles import Role
 from service.dialects import splox
 from service.ids import path_uuid
 from service.streams.cursor import parse_cursor

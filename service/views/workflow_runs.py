@@ -8,10 +8,12 @@ from projections.queries import RunFilter, RunQueries
 from projections.vocabulary import TERMINAL_RUN_STATUSES, RunStatus
 from service import keys
 from service.auth.access import require_principal, visible_workspace_ids, workspace_role
-from service.auth.principal import Principal, Role
+from service.auth.principal import Principal
+from service.auth.roles import Role
 from service.dialects import v1
 from service.errors import bad_request, conflict, not_found
 from service.ids import path_uuid
+from service.outcomes import CancelOutcome, ResumeOutcome
 from service.streams.endpoint import RESUME_PATH, serve_run_stream
 from service.streams.response import check_stream_quota
 from service.views.body import parse_body, parse_query
@@ -137,10 +139,10 @@ async def cancel(request: web.Request) -> web.Response:
         if run is not None:
             role = await workspace_role(request, principal, run["workspaceId"])
         if run is None or role is None:
-            results.append({"runId": run_id, "status": "not_found"})
+            results.append({"runId": run_id, "status": CancelOutcome.NOT_FOUND})
             continue
         if role < Role.RUNNER:
-            results.append({"runId": run_id, "status": "error",
+            results.append({"runId": run_id, "status": CancelOutcome.ERROR,
                             "message": "you may not cancel this run"})
             continue
         outcome = await engine.cancel(run_id, body.reason or "cancelled", principal.username)
@@ -156,9 +158,9 @@ async def resume_node(request: web.Request) -> web.Response:
     outcome = await request.app[keys.ENGINE].resume(
         run["id"], node_id, principal.username, body.data, body.approved
     )
-    if outcome == "not_found":
+    if outcome == ResumeOutcome.NOT_FOUND:
         raise not_found("no such node in this run")
-    if outcome != "resumed":
+    if outcome != ResumeOutcome.RESUMED:
         raise conflict("that node is not waiting for an answer")
     node = await _queries(request).node_run(run["id"], node_id)
     assert node is not None

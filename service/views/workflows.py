@@ -8,7 +8,7 @@ from aiohttp import web
 
 from service import keys
 from service.auth.access import require_principal, require_workspace_role
-from service.auth.principal import Role
+from service.auth.roles import Role
 from service.auth.schema import DEFAULT_WORKSPACE_ID
 from service.errors import bad_request, not_found, unprocessable
 from service.ids import parse_workspace_id, path_uuid
