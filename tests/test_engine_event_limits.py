@@ -16,7 +16,7 @@ from eventstore.sqlite import SQLiteEventStore
 from projections import all_projections
 from projections.vocabulary import EventType, NodeStatus, RunStatus
 from service.engine.engine import Engine
-from service.engine.runner import MAX_ERROR_CHARS
+from service.engine.event_limits import MAX_ERROR_CHARS
 from service.workflows import WorkflowRepository
 
 LIMIT = 64 * 1024

@@ -206,7 +206,7 @@ class Engine:
                     if not actor.state.terminal:
                         await actor.finish(EventType.RUN_FAILED, {
                             "error": f"the run could not be recorded: {exc}"})
-                        await actor.flush()
+                        await actor.log.commit()
                     status = actor.state.status
                     break
                 except StoreUnavailable as exc:

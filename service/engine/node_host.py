@@ -1,0 +1,89 @@
+"""What a running node may ask of its run (`NodeHost`), for one run.
+
+Reports and waits go to the run's driver as requests in its inbox, so they are
+recorded in the driver's order and are durable before they return; child runs are
+the engine's, asked of it directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from projections.vocabulary import RunStatus
+from service.engine.http_client import HttpClient
+from service.engine.messages import EnterWaiting, Report, Request
+from service.engine.node_api import ChildOutcome
+from service.engine.state import RunState
+
+
+class NodeServices(Protocol):
+    """What the engine gives running nodes: its HTTP client and child runs (`Engine`)."""
+
+    @property
+    def http(self) -> HttpClient: ...
+
+    async def start_child(self, parent: RunState, node_id: str, params: dict[str, Any]) -> str:
+        """Start a child run of `parent`'s node `node_id`; its id."""
+
+    async def find_child(self, run_id: str, node_id: str, after: int) -> str | None:
+        """The latest child of this node created after log position `after` that did not fail."""
+
+    async def wait(self, run_id: str) -> RunStatus:
+        """Wait until the run ends."""
+
+    async def cancel(self, run_id: str, reason: str, by: str) -> str:
+        """Cancel a run; the cancel outcome."""
+
+    async def run_state(self, run_id: str) -> RunState:
+        """The run folded from its events."""
+
+
+class RunNodeHost:
+    """The `NodeHost` of one run's nodes."""
+
+    def __init__(self, services: NodeServices, state: RunState,
+                 submit: Callable[[Request], None]) -> None:
+        self._services = services
+        self._state = state
+        self._submit = submit  # into the run driver's inbox
+
+    @property
+    def run_id(self) -> str:
+        return self._state.run_id
+
+    @property
+    def workspace_id(self) -> str:
+        return str(self._state.created.get("workspaceId", ""))
+
+    @property
+    def http(self) -> HttpClient:
+        return self._services.http
+
+    async def report(self, node_id: str, attempt: int, type_: str, data: dict[str, Any]) -> None:
+        request = Report(node_id, attempt, type_, data, asyncio.get_running_loop().create_future())
+        self._submit(request)
+        await request.reply
+
+    async def enter_waiting(self, node_id: str, attempt: int,
+                            prompt: Any) -> tuple[asyncio.Future[dict[str, Any]], str | None]:
+        request = EnterWaiting(node_id, attempt, prompt, asyncio.get_running_loop().create_future())
+        self._submit(request)
+        return await request.reply
+
+    async def start_child(self, node_id: str, params: dict[str, Any]) -> str:
+        return await self._services.start_child(self._state, node_id, params)
+
+    async def find_child(self, node_id: str) -> str | None:
+        # Children of this run were created after it, so the search starts there.
+        return await self._services.find_child(self.run_id, node_id,
+                                               self._state.created_position)
+
+    async def wait_for_child(self, child_id: str) -> ChildOutcome:
+        status = await self._services.wait(child_id)
+        child = await self._services.run_state(child_id)
+        return ChildOutcome(status, child.output, child.error)
+
+    async def cancel_child(self, child_id: str, reason: str, by: str) -> str:
+        return await self._services.cancel(child_id, reason, by)
