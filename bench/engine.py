@@ -17,7 +17,7 @@ from eventstore.sqlite import SQLiteEventStore
 from projections import all_projections
 from projections.vocabulary import RunStatus
 from service.engine.engine import Engine
-from service.engine.settings import EngineSettings
+from service.settings.engine import EngineSettings
 from service.workflows import WorkflowRepository
 
 NODES = 1000

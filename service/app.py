@@ -16,7 +16,6 @@ from service import keys, openapi
 from service.auth.schema import DEFAULT_WORKSPACE_ID
 from service.auth.setup import setup_auth
 from service.engine.engine import Engine
-from service.engine.settings import EngineSettings
 from service.keyfiles import fernet_key
 from service.middleware import json_errors, request_context
 from service.settings import Settings
@@ -68,11 +67,10 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
     if settings.load_examples:
         await import_directory(repository, EXAMPLES_DIR, DEFAULT_WORKSPACE_ID, "system")
     secrets_key = fernet_key(
-        settings.secrets_key, settings.data_dir, SECRETS_KEY_FILE, "secrets_key"
+        settings.engine.secrets_key, settings.data_dir, SECRETS_KEY_FILE, "engine.secrets_key"
     ).decode()
-    engine = Engine(
-        store, repository, EngineSettings.from_settings(settings, secrets_key=secrets_key)
-    )
+    engine_settings = settings.engine.model_copy(update={"secrets_key": secrets_key})
+    engine = Engine(store, repository, engine_settings)
     app[keys.ENGINE] = engine
     await engine.start()
     yield

@@ -16,8 +16,8 @@ from aiohttp import web
 from eventstore.sqlite import SQLiteEventStore
 from projections import all_projections
 from service.engine.engine import Engine
-from service.engine.settings import EngineSettings
 from service.engine.state import RunState
+from service.settings.engine import EngineSettings
 from service.workflows import WorkflowRepository
 
 __all__ = [

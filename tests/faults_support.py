@@ -43,7 +43,8 @@ def runstream_command() -> list[str]:
 
 
 def clean_environ(**settings: Any) -> dict[str, str]:
-    """This process's environment without anyone's RUNSTREAM_* values, plus `settings`."""
+    """This process's environment without anyone's RUNSTREAM_* values, plus `settings`
+    (a key of a table with a double underscore: engine__max_concurrent_runs)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUNSTREAM_")}
     env["RUNSTREAM_ADMIN_PASSWORD"] = ADMIN_PASSWORD
     for key, value in settings.items():

@@ -10,7 +10,7 @@ from engine_fixtures import CountingServer, Harness, make_engine
 
 from eventstore.sqlite import SQLiteEventStore
 from projections.vocabulary import EventType, NodeStatus, RunStatus
-from service.engine.settings import EngineSettings
+from service.settings.engine import EngineSettings
 from service.workflows import WorkflowRepository
 
 SLOW = {"name": "slow", "nodes": [

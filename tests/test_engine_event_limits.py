@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -29,7 +28,7 @@ async def limited(tmp_path: Path) -> AsyncIterator[Harness]:
                                         synchronous="NORMAL", max_event_bytes=LIMIT)
     repo = WorkflowRepository(store)
     await repo.ensure_schema()
-    engine = Engine(store, repo, replace(TEST_SETTINGS, max_event_bytes=LIMIT))
+    engine = Engine(store, repo, TEST_SETTINGS.with_event_limit(LIMIT))
     await engine.start()
     yield Harness(store, repo, engine)
     await engine.stop()

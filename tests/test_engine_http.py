@@ -12,7 +12,7 @@ from engine_fixtures import CountingServer, Harness, make_engine
 from eventstore.sqlite import SQLiteEventStore
 from projections.vocabulary import RunStatus
 from service.engine.http_client import AddressPolicy, TargetRefused
-from service.engine.settings import EngineSettings
+from service.settings.engine import EngineSettings
 from service.workflows import WorkflowRepository
 
 

@@ -13,7 +13,7 @@ from eventstore.sqlite import SQLiteEventStore
 from projections.vocabulary import EventType, RunStatus
 from service.engine.engine import Engine
 from service.engine.registry import builtin_registry
-from service.engine.settings import EngineSettings
+from service.settings.engine import EngineSettings
 from service.workflows import WorkflowInvalid, WorkflowRepository
 
 PLUGIN = '''

@@ -31,7 +31,7 @@ import orjson
 from eventstore.sqlite import SQLiteEventStore
 from projections import all_projections
 from service.engine.engine import Engine
-from service.engine.settings import EngineSettings
+from service.settings.engine import EngineSettings
 from service.workflows import WorkflowRepository
 
 async def main(db, base, runs):

@@ -10,7 +10,7 @@ from engine_fixtures import CountingServer, Harness, make_engine
 
 from eventstore.sqlite import SQLiteEventStore
 from projections.vocabulary import EventType, RunStatus
-from service.engine.settings import EngineSettings
+from service.settings.engine import EngineSettings
 from service.workflows import WorkflowRepository
 
 SECRET = "tok-9f8e7d6c5b4a"

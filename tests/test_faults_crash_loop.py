@@ -219,8 +219,8 @@ async def full_read(api: Api, path: str) -> list[tuple[int, str]]:
 async def test_sigkill_loop_loses_nothing_and_repeats_nothing(tmp_path: Path) -> None:
     rng = random.Random(SEED)
     counter_runner, hit_base, hits = await hit_counter()
-    server = ServerProcess(tmp_path / "data", http_allow_hosts="127.0.0.1",
-                           max_concurrent_runs=24, stream_retry_ms=100, synchronous="FULL")
+    server = ServerProcess(tmp_path / "data", engine__http_allow_hosts="127.0.0.1",
+                           engine__max_concurrent_runs=24, stream_retry_ms=100, synchronous="FULL")
     await server.start()
     followers: list[Follower] = []
     api: Api | None = None

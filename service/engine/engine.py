@@ -21,8 +21,8 @@ from service.engine.registry import NodeRegistry, default_registry
 from service.engine.runner import RunActor
 from service.engine.scheduler import Scheduler
 from service.engine.secrets import Redactor, SecretVault
-from service.engine.settings import EngineSettings
 from service.engine.state import RunState
+from service.settings.engine import EngineSettings
 from service.workflows.definition import WorkflowDefinition
 from service.workflows.errors import WorkflowInvalid, WorkflowNotFound
 from service.workflows.repository import Workflow, WorkflowRepository

@@ -18,7 +18,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
-from service.engine.settings import EngineSettings
+from service.settings.engine import EngineSettings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -49,8 +49,8 @@ from service.engine.planner import (
 from service.engine.registry import NodeRegistry
 from service.engine.run_log import RunLog
 from service.engine.secrets import Redactor
-from service.engine.settings import EngineSettings
 from service.engine.state import RunState
+from service.settings.engine import EngineSettings
 from service.workflows.definition import WorkflowDefinition
 from service.workflows.repository import Workflow
 from service.workflows.templates import RenderContext, render
