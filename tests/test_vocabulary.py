@@ -4,15 +4,19 @@ with exactly the keys its payload type declares."""
 
 from __future__ import annotations
 
+import re
 import sys
+import uuid
 from collections.abc import AsyncIterator, Iterator
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 from api_fixtures import create_workflow, wait_for_status
-from auth_fixtures import ADMIN_PASSWORD, login, make_settings
+from auth_fixtures import ADMIN_PASSWORD, create_user, login, make_settings
 from pydantic import TypeAdapter
 
 from projections.payloads import (
@@ -27,7 +31,11 @@ from projections.payloads import (
 )
 from projections.vocabulary import EventType
 from service.app import create_app
+from service.auth.roles import ROLE_NAMES
+from service.dialects import v1
 from service.engine.registry import default_registry
+from service.outcomes import CancelOutcome, ResumeOutcome
+from service.views.console_vocabulary import console_vocabulary
 
 # A node type that thinks and reports progress (no built-in does both), loaded the way
 # every plugin is: through the `runstream.nodes` entry points.
@@ -157,3 +165,76 @@ def test_an_event_is_read_only_as_a_type_it_carries() -> None:
         as_payload(RunFailedPayload, EventType.NODE_FAILED, failed)
     with pytest.raises(TypeError):
         as_payload(NodeFields, "SomethingElse", failed)
+
+
+# -- the console's copy ------------------------------------------------------------------
+
+CONSOLE = Path(str(files("service").joinpath("console")))
+EXPORT = re.compile(r"^export const ([A-Z_]+) = Object\.freeze\((.*)\);$", re.M)
+
+
+async def _served_vocabulary(client: TestClient) -> str:
+    page = await (await client.get("/")).text()
+    version = re.search(r"/console/([0-9a-f]+)/app\.js", page)
+    assert version is not None, page
+    resp = await client.get(f"/console/{version.group(1)}/vocabulary.js")
+    assert resp.status == 200 and resp.content_type == "text/javascript"
+    return await resp.text()
+
+
+async def test_the_console_vocabulary_is_the_python_one(admin: TestClient) -> None:
+    served = dict((name, orjson.loads(value))
+                  for name, value in EXPORT.findall(await _served_vocabulary(admin)))
+    assert served == console_vocabulary()
+    # Spot checks against the modules that own the words, not the generator.
+    assert served["RUN_STATUSES"] == list(v1.RUN_STATUS_WORDS.values())
+    assert set(served["CANCEL_OUTCOME"].values()) == set(CancelOutcome)
+    assert list(served["ROLE_RANK"]) == list(ROLE_NAMES)
+    assert not (CONSOLE / "vocabulary.js").exists()  # generated, never a file to go stale
+
+
+def test_console_modules_take_their_words_from_vocabulary_js() -> None:
+    exported = set(console_vocabulary())
+    words = {*(str(w) for w in v1.RUN_STATUS_WORDS.values()), *v1.NODE_STATUS_WORDS.values(),
+             *ROLE_NAMES, *CancelOutcome, *ResumeOutcome, *EventType}
+    words.discard(CancelOutcome.ERROR)  # also a CSS class and an EventSource event
+    for path in sorted(CONSOLE.glob("*.js")):
+        source = path.read_text()
+        for names in re.findall(r"import \{([^}]*)\} from '\./vocabulary\.js'", source):
+            assert {n.strip() for n in names.split(",")} <= exported, path.name
+        spelled = {w for w in words if re.search(rf"['\"`]{w}['\"`]", source)}
+        assert not spelled, f"{path.name} spells {sorted(spelled)} by hand"
+
+
+# -- outcomes and roles ------------------------------------------------------------------
+
+
+async def test_cancel_answers_only_declared_outcomes(admin: TestClient) -> None:
+    finished = await _start(admin, await create_workflow(admin, RETRY_THEN_FAIL))
+    await wait_for_status(admin, finished, "failed")
+    waiting = await _start(admin, await create_workflow(admin, WAIT))
+    await wait_for_status(admin, waiting, "waiting")
+    missing = str(uuid.uuid4())
+    outcomes = []
+    for _ in range(2):  # the second cancel of the same run is not eligible any more
+        resp = await admin.post("/api/v1/workflow-runs/cancel",
+                                json={"runIds": [waiting, finished, missing]})
+        outcomes.append([r["status"] for r in (await resp.json())["data"]["results"]])
+    assert outcomes == [
+        [CancelOutcome.CANCELLED, CancelOutcome.ALREADY_COMPLETED, CancelOutcome.NOT_FOUND],
+        [CancelOutcome.NOT_ELIGIBLE, CancelOutcome.ALREADY_COMPLETED, CancelOutcome.NOT_FOUND],
+    ]
+
+
+async def test_members_take_exactly_the_declared_roles(admin: TestClient) -> None:
+    resp = await admin.post("/api/v1/workspaces", json={"name": "roles"})
+    workspace = (await resp.json())["data"]["id"]
+    user = await create_user(admin, "member-1")
+    for word in ROLE_NAMES:
+        resp = await admin.post(f"/api/v1/workspaces/{workspace}/members",
+                                json={"userId": user["id"], "role": word})
+        assert resp.status in (200, 201), await resp.text()
+        assert (await resp.json())["data"]["role"] == word
+    resp = await admin.post(f"/api/v1/workspaces/{workspace}/members",
+                            json={"userId": user["id"], "role": "owner"})
+    assert resp.status == 400

@@ -7,15 +7,15 @@ import { runsView } from './runs.js';
 import { runView } from './run.js';
 import { workflowsView, workflowView } from './workflows.js';
 import { auditView } from './audit.js';
+import { ROLE, ROLE_RANK } from './vocabulary.js';
 
-const ROLE_RANK = { viewer: 1, runner: 2, editor: 3, admin: 4 };
 
 /** What every view gets: the caller, their roles, navigation and the main element. */
 export const session = {
   me: null,
   roleIn(workspaceId) {
     if (!this.me) return null;
-    if (this.me.isAdmin) return 'admin';
+    if (this.me.isAdmin) return ROLE.ADMIN;
     const ws = (this.me.workspaces || []).find((w) => w.id === workspaceId);
     return ws ? ws.role : null;
   },

@@ -10,6 +10,7 @@ import {
 } from './dom.js';
 import { follow, liveIndicator } from './live.js';
 import { RunState, isTerminal } from './runstate.js';
+import { CANCEL_OUTCOME, LIMITS, NODE_STATUS, ROLE } from './vocabulary.js';
 
 const PROGRESS_POLL_MS = 1000;
 const STREAM_EVENTS = ['workflow-run', 'activity-run', 'thinking', 'result', 'error'];
@@ -30,7 +31,7 @@ function summary(run, state) {
 }
 
 function cancelForm(run, onDone) {
-  const reason = h('input', { name: 'reason', maxlength: 500, placeholder: 'Why cancel? (optional)', id: 'cancel-reason-input' });
+  const reason = h('input', { name: 'reason', maxlength: LIMITS.MAX_REASON_CHARS, placeholder: 'Why cancel? (optional)', id: 'cancel-reason-input' });
   const button = h('button', { type: 'submit', class: 'danger', id: 'cancel-run' }, 'Cancel run');
   const message = h('span', { class: 'form-message' });
   const form = h('form', { class: 'inline-form', id: 'cancel-form' }, reason, button, message);
@@ -40,7 +41,7 @@ function cancelForm(run, onDone) {
     try {
       const { data } = await post('/api/v1/workflow-runs/cancel', { runIds: [run.id], reason: reason.value || undefined });
       const outcome = data.results[0];
-      replace(message, outcome.status === 'cancelled' ? 'Cancelling…' : `Not cancelled: ${outcome.message || outcome.status}`);
+      replace(message, outcome.status === CANCEL_OUTCOME.CANCELLED ? 'Cancelling…' : `Not cancelled: ${outcome.message || outcome.status}`);
       onDone();
     } catch (err) {
       replace(message, errorBox(err));
@@ -94,7 +95,7 @@ function progressBar(node) {
 }
 
 function nodeRows(node, ctx) {
-  const duration = node.durationMs ?? (node.startedAt && node.status === 'running' ? between(node.startedAt, null) : null);
+  const duration = node.durationMs ?? (node.startedAt && node.status === NODE_STATUS.RUNNING ? between(node.startedAt, null) : null);
   const row = h('tr', { class: 'node-row', dataset: { nodeId: node.id, status: node.status } },
     h('td', {}, h('strong', {}, node.name), node.name !== node.id ? h('span', { class: 'muted mono' }, ` ${node.id}`) : null,
       h('div', { class: 'muted small' }, node.type)),
@@ -104,7 +105,7 @@ function nodeRows(node, ctx) {
     h('td', { class: 'node-progress' }, progressBar(node)),
     h('td', { class: 'node-timeline' }, ganttBar(node, ctx.state, ctx.run.finishedAt)));
   const extra = [];
-  if (node.status === 'waiting') {
+  if (node.status === NODE_STATUS.WAITING) {
     extra.push(h('div', { class: 'prompt' }, h('strong', {}, 'Waiting for approval: '), node.prompt ? String(typeof node.prompt === 'string' ? node.prompt : JSON.stringify(node.prompt)) : ''));
     if (ctx.canRun) {
       if (!ctx.approvals.has(node.id)) ctx.approvals.set(node.id, approvalForm(ctx.run.id, node, ctx.refreshSoon));
@@ -166,7 +167,7 @@ export function runView(runId) {
     } catch { definition = null; }
     const state = new RunState(definition);
     state.apply(await runEvents(runId));
-    const canRun = session.can(run.workspaceId, 'runner');
+    const canRun = session.can(run.workspaceId, ROLE.RUNNER);
     const live = liveIndicator();
     const head = h('div', { class: 'page-head' });
     const summaryBox = h('div');
@@ -190,7 +191,7 @@ export function runView(runId) {
           ? h('p', { class: 'muted' }, 'You can watch this run; cancelling or approving needs the runner role.') : null);
       }
       const open = openKeys(nodesBox);
-      for (const id of [...approvals.keys()]) if (state.node(id).status !== 'waiting') approvals.delete(id);
+      for (const id of [...approvals.keys()]) if (state.node(id).status !== NODE_STATUS.WAITING) approvals.delete(id);
       const ctx = { run, state, canRun, approvals, refreshSoon };
       replace(nodesBox, h('h2', {}, 'Nodes'),
         h('table', { class: 'nodes', id: 'nodes-table' },
@@ -231,7 +232,7 @@ export function runView(runId) {
       close = follow(`/api/v1/workflow-runs/${runId}/stream?lastEventId=${state.position}`, handlers, live.update);
     }
     const poll = setInterval(() => {
-      if (!isTerminal(run.status) && state.list().some((n) => n.status === 'running')) refresh();
+      if (!isTerminal(run.status) && state.list().some((n) => n.status === NODE_STATUS.RUNNING)) refresh();
     }, PROGRESS_POLL_MS);
     return () => { close(); clearInterval(poll); refreshSoon.cancel(); };
   };

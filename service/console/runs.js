@@ -5,8 +5,8 @@ import { get, qs } from './api.js';
 import { badge, between, debounce, errorBox, fmtDuration, fmtTime, h, replace, shortId } from './dom.js';
 import { follow, liveIndicator } from './live.js';
 import { navigate } from './app.js';
+import { RUN_STATUSES } from './vocabulary.js';
 
-export const RUN_STATUSES = ['scheduled', 'running', 'waiting', 'completed', 'failed', 'cancelled'];
 const MAX_COUNTED_WORKFLOWS = 20;
 
 /** Every workflow the caller can see, across their workspaces. */

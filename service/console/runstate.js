@@ -1,14 +1,16 @@
 // A run's nodes folded from its raw events (GET .../events): the one source of inputs,
 // outputs, progress, thinking text, prompts and timings that the run view shows.
 
-const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+import { EVENT, NODE_STATUS, NODE_STATUS_AFTER, TERMINAL_RUN_STATUSES } from './vocabulary.js';
+
+const TERMINAL = new Set(TERMINAL_RUN_STATUSES);
 
 export const isTerminal = (status) => TERMINAL.has(status);
 
 function blankNode(id, definition = {}) {
   return {
     id, name: definition.name || id, type: definition.type || '', after: definition.after || [],
-    status: 'scheduled', attempt: 0, input: undefined, output: undefined, error: null,
+    status: NODE_STATUS.PENDING, attempt: 0, input: undefined, output: undefined, error: null,
     progress: null, message: '', prompt: null, thinking: '', startedAt: null,
     finishedAt: null, durationMs: null, resumedBy: null,
   };
@@ -44,44 +46,43 @@ export class RunState {
     const d = event.data || {};
     const at = event.recordedAt;
     switch (event.type) {
-      case 'RunCreated': this.runStartedAt = this.runStartedAt || at; return;
-      case 'RunStarted': this.runStartedAt = at; return;
-      case 'RunCompleted': case 'RunFailed': case 'RunCancelled': this.runFinishedAt = at; return;
+      case EVENT.RUN_CREATED: this.runStartedAt = this.runStartedAt || at; return;
+      case EVENT.RUN_STARTED: this.runStartedAt = at; return;
+      case EVENT.RUN_COMPLETED: case EVENT.RUN_FAILED: case EVENT.RUN_CANCELLED: this.runFinishedAt = at; return;
       default: break;
     }
     if (typeof d.nodeId !== 'string') return;
     const node = this.node(d.nodeId);
     switch (event.type) {
-      case 'NodeStarted':
+      case EVENT.NODE_STARTED:
         Object.assign(node, {
-          status: 'running', attempt: d.attempt || node.attempt + 1, input: d.input,
+          attempt: d.attempt || node.attempt + 1, input: d.input,
           startedAt: at, finishedAt: null, durationMs: null, error: null, progress: null, message: '',
         });
         if (d.nodeName) node.name = d.nodeName;
         if (d.nodeType) node.type = d.nodeType;
         break;
-      case 'NodeProgress':
+      case EVENT.NODE_PROGRESS:
         node.progress = d.progress;
         node.message = d.message || '';
         break;
-      case 'NodeThinking':
+      case EVENT.NODE_THINKING:
         node.thinking += d.text || '';
         break;
-      case 'NodeCompleted':
-        Object.assign(node, { status: 'completed', output: d.output, finishedAt: at, progress: node.progress === null ? null : 100 });
+      case EVENT.NODE_COMPLETED:
+        Object.assign(node, { output: d.output, finishedAt: at, progress: node.progress === null ? null : 100 });
         node.durationMs = d.durationMs ?? node.durationMs;
         break;
-      case 'NodeFailed':
-        node.error = d.error;
-        node.finishedAt = at;
-        node.status = d.willRetry ? 'scheduled' : 'failed';
-        break;
-      case 'NodeSkipped': node.status = 'skipped'; node.finishedAt = at; break;
-      case 'NodeWaiting': node.status = 'waiting'; node.prompt = d.prompt ?? null; break;
-      case 'NodeResumed': node.status = 'running'; node.resumedBy = d.by || null; node.prompt = null; break;
-      case 'NodeCancelled': node.status = 'cancelled'; node.finishedAt = at; break;
+      case EVENT.NODE_FAILED: node.error = d.error; node.finishedAt = at; break;
+      case EVENT.NODE_SKIPPED: node.finishedAt = at; break;
+      case EVENT.NODE_WAITING: node.prompt = d.prompt ?? null; break;
+      case EVENT.NODE_RESUMED: node.resumedBy = d.by || null; node.prompt = null; break;
+      case EVENT.NODE_CANCELLED: node.finishedAt = at; break;
       default: break;
     }
+    // The status from the server's table; a failure that will be retried waits for its next attempt.
+    const status = NODE_STATUS_AFTER[event.type];
+    if (status) node.status = event.type === EVENT.NODE_FAILED && d.willRetry ? NODE_STATUS.PENDING : status;
     if (node.startedAt && node.finishedAt && node.durationMs === null) {
       node.durationMs = Date.parse(node.finishedAt) - Date.parse(node.startedAt);
     }

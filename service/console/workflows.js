@@ -4,6 +4,7 @@ import { get, qs, startRun } from './api.js';
 import { errorBox, fmtTime, h, replace, shortId } from './dom.js';
 import { visibleWorkflows } from './runs.js';
 import { navigate } from './app.js';
+import { ROLE } from './vocabulary.js';
 
 export function workflowsView() {
   return async (el, session) => {
@@ -73,7 +74,7 @@ export function workflowView(workflowId, query) {
     const chosen = Number(query.version || workflow.version);
     let shown = workflow;
     if (chosen !== workflow.version) shown = (await get(`/api/v1/workflows/${workflowId}/versions/${chosen}`)).data;
-    const canRun = session.can(workflow.workspaceId, 'runner');
+    const canRun = session.can(workflow.workspaceId, ROLE.RUNNER);
     const versions = h('nav', { class: 'versions' }, 'Versions: ', (workflow.versions || []).map((v) => h('a', {
       href: `#/workflows/${workflowId}${qs({ version: v })}`, class: v === chosen ? 'active' : '',
     }, `v${v}`)));

@@ -4,7 +4,8 @@ Assets are served under `/console/<version>/` where the version is a digest of e
 console file, so they can be cached for a year and a new release is never mixed with
 an old one (ES module imports resolve relative to that versioned path). `index.html`
 is always revalidated. A Content-Security-Policy forbids inline scripts and any origin
-but this one.
+but this one. `vocabulary.js` is not a file: it is generated from the Python vocabulary
+as the console loads (service/views/console_vocabulary.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from dataclasses import dataclass
 from importlib.resources import files
 
 from aiohttp import web
+
+from service.views.console_vocabulary import FILE_NAME as VOCABULARY_FILE
+from service.views.console_vocabulary import vocabulary_js
 
 CONSOLE_PACKAGE = "service"
 CONSOLE_DIR = "console"
@@ -97,6 +101,7 @@ def load_console() -> StaticSite:
     if "index.html" not in raw:
         # A wheel built without the package-data line for service/console/*.
         raise RuntimeError(f"the console's files are missing from the package ({folder})")
+    raw[VOCABULARY_FILE] = vocabulary_js()
     return build_site(raw, VERSION_PLACEHOLDER)
 
 

@@ -1,0 +1,59 @@
+"""vocabulary.js, the console's copy of the words it shares with the API: generated from
+the Python modules that own them whenever the console is loaded, never written by hand.
+
+The console speaks the v1 dialect (it reads `/api/v1`), so statuses are v1's words.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from projections.vocabulary import (
+    NODE_STATUS_AFTER,
+    TERMINAL_RUN_STATUSES,
+    EventType,
+    NodeStatus,
+    RunStatus,
+)
+from service.auth.roles import Role
+from service.dialects.v1 import NODE_STATUS_WORDS, RUN_STATUS_WORDS
+from service.outcomes import CancelOutcome, ResumeOutcome
+from service.views.requests import MAX_REASON_CHARS
+
+FILE_NAME = "vocabulary.js"
+
+
+def console_vocabulary() -> dict[str, Any]:
+    """Every name vocabulary.js exports, with its value."""
+    return {
+        # Event type names, as the raw log (GET .../events) shows them.
+        "EVENT": {type_.name: type_.value for type_ in EventType},
+        # Canonical status -> the word the API sends.
+        "RUN_STATUS": {status.name: RUN_STATUS_WORDS[status] for status in RunStatus},
+        "NODE_STATUS": {status.name: NODE_STATUS_WORDS[status] for status in NodeStatus},
+        # Run status words in their order (filters, count columns), and the final ones.
+        "RUN_STATUSES": [RUN_STATUS_WORDS[status] for status in RunStatus],
+        "TERMINAL_RUN_STATUSES": [RUN_STATUS_WORDS[status] for status in RunStatus
+                                  if status in TERMINAL_RUN_STATUSES],
+        # The node status each node event leaves (a NodeFailed that will be retried is
+        # NODE_STATUS.PENDING instead).
+        "NODE_STATUS_AFTER": {str(type_): NODE_STATUS_WORDS[status]
+                              for type_, status in NODE_STATUS_AFTER.items()},
+        "ROLE": {role.name: role.word for role in Role},
+        "ROLE_RANK": {role.word: role.value for role in Role},
+        "CANCEL_OUTCOME": {outcome.name: outcome.value for outcome in CancelOutcome},
+        "RESUME_OUTCOME": {outcome.name: outcome.value for outcome in ResumeOutcome},
+        "LIMITS": {"MAX_REASON_CHARS": MAX_REASON_CHARS},
+    }
+
+
+def vocabulary_js() -> bytes:
+    """The ES module: one frozen constant per entry of `console_vocabulary()`."""
+    lines = [b"// Generated from the Python vocabulary by service/views/console_vocabulary.py",
+             b"// when the console is loaded. Do not edit: change the Python module instead.", b""]
+    for name, value in console_vocabulary().items():
+        lines.append(b"export const %s = Object.freeze(%s);" % (
+            name.encode(), orjson.dumps(value)))
+    return b"\n".join(lines) + b"\n"
