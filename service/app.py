@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
-from weakref import WeakSet
 
 from aiohttp import web
 
@@ -20,6 +18,7 @@ from service.keyfiles import fernet_key
 from service.middleware import json_errors, request_context
 from service.settings import Settings
 from service.streams.frame_cache import FrameCache
+from service.streams.registry import StreamRegistry
 from service.views import (
     api_docs,
     audit,
@@ -79,10 +78,7 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _close_streams(app: web.Application) -> None:
-    """On shutdown, end every open stream so clients reconnect (and resume) elsewhere."""
-    streams = app[keys.STREAMS]
-    for stream in list(streams):
-        stream.close()
+    app[keys.STREAMS].close_all()
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -91,9 +87,8 @@ def create_app(settings: Settings) -> web.Application:
         middlewares=[request_context, json_errors],
     )
     app[keys.SETTINGS] = settings
-    app[keys.STREAMS] = WeakSet()
+    app[keys.STREAMS] = StreamRegistry(settings.stream_max_per_user)
     app[keys.FRAMES] = FrameCache(settings.frame_cache_bytes)
-    app[keys.STREAMS_PER_USER] = Counter()
     app.cleanup_ctx.append(_store_ctx)
     app.on_shutdown.append(_close_streams)
     setup_auth(app)

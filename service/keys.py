@@ -1,30 +1,29 @@
-"""Every typed key of the application's state, declared once."""
+"""Every typed key of the application's state, declared once.
+
+A leaf: the types are named for the type checker only, so that reading the app's state
+loads nothing else (importing this module once loaded the engine, the store and, through
+them, half the service).
+"""
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import TYPE_CHECKING
-from weakref import WeakSet
 
 from aiohttp import web
 
-from eventstore.sqlite import SQLiteEventStore
-from service.engine.engine import Engine
-from service.settings import Settings
-from service.workflows.repository import WorkflowRepository
-
 if TYPE_CHECKING:
+    from eventstore.sqlite import SQLiteEventStore
+    from service.engine.engine import Engine
+    from service.settings import Settings
     from service.streams.frame_cache import FrameCache
-    from service.streams.response import EventStreamResponse
+    from service.streams.registry import StreamRegistry
+    from service.workflows.repository import WorkflowRepository
 
-SETTINGS = web.AppKey("settings", Settings)
-STORE = web.AppKey("store", SQLiteEventStore)
-ENGINE = web.AppKey("engine", Engine)
-WORKFLOWS = web.AppKey("workflows", WorkflowRepository)
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+STORE: web.AppKey[SQLiteEventStore] = web.AppKey("store")
+ENGINE: web.AppKey[Engine] = web.AppKey("engine")
+WORKFLOWS: web.AppKey[WorkflowRepository] = web.AppKey("workflows")
 # Rendered frames shared by every subscriber (service/streams/frame_cache.py).
 FRAMES: web.AppKey[FrameCache] = web.AppKey("frames")
-# Open streams, closed on shutdown (aiohttp-sse graceful_shutdown pattern). Each
-# stream adds itself while it serves and removes itself when it ends.
-STREAMS: web.AppKey[WeakSet[EventStreamResponse]] = web.AppKey("streams")
-# How many of them each user holds (by user id), for the per-user limit.
-STREAMS_PER_USER: web.AppKey[Counter[str]] = web.AppKey("streams_per_user")
+# Open streams: the per-user limit, revocation and shutdown (service/streams/registry.py).
+STREAMS: web.AppKey[StreamRegistry] = web.AppKey("streams")

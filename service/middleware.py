@@ -14,7 +14,7 @@ from eventstore.errors import EventTooLarge, StoreUnavailable
 from service.errors import HTTP_STATUS_CODES, ApiError, error_response
 from service.logging import http_log as log
 from service.logging import log_request
-from service.streams.response import EventStreamResponse
+from service.streams.serving import EventStreamResponse
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # Logged (never sent) for a request whose client left before it was answered, as nginx does.

@@ -349,8 +349,9 @@ async def test_a_failing_stream_is_cut_off_and_logged_and_the_client_can_resume(
     from auth_fixtures import ADMIN_PASSWORD, login
 
     from service.app import create_app
+    from service.auth.access import LiveAccess, require_principal
     from service.streams.cursor import parse_cursor
-    from service.streams.response import EventStreamResponse, StreamOptions, encoding
+    from service.streams.serving import EventStreamResponse, StreamOptions, encoding
     from service.streams.sse import Frame
 
     app = create_app(auth_settings)
@@ -364,8 +365,9 @@ async def test_a_failing_stream_is_cut_off_and_logged_and_the_client_can_resume(
 
     async def broken_stream(request: Any) -> EventStreamResponse:
         store = request.app[keys.STORE]
+        access = LiveAccess(request, require_principal(request))
         return EventStreamResponse(store.subscribe("s", parse_cursor(request)),
-                                   encoding(render), StreamOptions())
+                                   encoding(render), StreamOptions(), access=access)
 
     app.router.add_get("/test/broken-stream", broken_stream)
     client = await aiohttp_client(app)
@@ -425,7 +427,7 @@ async def test_a_user_may_hold_only_so_many_streams_and_a_left_one_frees_its_pla
     # place is free again.
     first.close()
     for _ in range(100):
-        if sum(app[keys.STREAMS_PER_USER].values()) < 2:
+        if len(app[keys.STREAMS]) < 2:
             break
         await asyncio.sleep(0.05)
     third = await client.get(url)

@@ -72,20 +72,34 @@ async def visible_workspace_ids(
     return [ws.id for ws, name in memberships if Role.parse(name) >= min_role]
 
 
-async def still_allowed(
-    request: web.Request, workspace_id: str | None, *, admin_only: bool = False
-) -> bool:
-    """Whether the request's credentials still hold and still let it read `workspace_id`
-    (or, with `admin_only`, still belong to a global admin). Streams ask this again while
-    they run: access can be taken away after it was checked."""
-    principal = await current_principal(request)
-    if principal is None:
-        return False
-    if admin_only:
-        return principal.is_admin
-    if workspace_id is None:
-        return True
-    return await workspace_role(request, principal, workspace_id) is not None
+class LiveAccess:
+    """The access a stream was opened with, asked again while it runs (access can be taken
+    away after it was checked): the `StreamAccess` of service/streams/registry.py."""
+
+    # One per open stream: slots keep it small.
+    __slots__ = ("_request", "user_id", "workspace_id", "_admin_only")
+
+    def __init__(
+        self, request: web.Request, principal: Principal, workspace_id: str | None = None,
+        *, admin_only: bool = False,
+    ) -> None:
+        self._request = request
+        self.user_id = principal.user_id
+        # The workspace whose run it shows (None: it spans workspaces), or admins only.
+        self.workspace_id = workspace_id
+        self._admin_only = admin_only
+
+    async def still_allowed(self) -> bool:
+        """Whether the request's credentials still hold and still let it read
+        `workspace_id` (or, with `admin_only`, still belong to a global admin)."""
+        principal = await current_principal(self._request)
+        if principal is None:
+            return False
+        if self._admin_only:
+            return principal.is_admin
+        if self.workspace_id is None:
+            return True
+        return await workspace_role(self._request, principal, self.workspace_id) is not None
 
 
 def chat_json(chat: Chat) -> dict[str, Any]:

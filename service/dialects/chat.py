@@ -22,7 +22,7 @@ from projections.payloads import (
 from projections.vocabulary import EventType, NodeStatus, RunStatus
 from service.dialects.text import error_text
 from service.settings import Settings
-from service.streams.response import Render, StreamOptions, encoding
+from service.streams.serving import Render, StreamOptions, encoding
 from service.streams.sse import Frame
 
 # Seed 001 knows pending, running, completed, failed, cancelled. A run waiting for an

@@ -26,7 +26,7 @@ from projections.queries import RunQueries
 from projections.vocabulary import EventType, NodeStatus, RunStatus
 from service.dialects.text import error_text
 from service.settings import Settings
-from service.streams.response import Render, StreamOptions, encoding
+from service.streams.serving import Render, StreamOptions, encoding
 from service.streams.sse import Frame
 
 # The reason recorded when a streaming client goes away, and the text every

@@ -35,7 +35,7 @@ from projections.vocabulary import (
 )
 from service.dialects.text import error_text
 from service.settings import Settings
-from service.streams.response import Render, StreamOptions, encoding
+from service.streams.serving import Render, StreamOptions, encoding
 from service.streams.sse import Frame
 
 RUN_STATUS_WORDS: dict[str, str] = {

@@ -25,7 +25,7 @@ from projections.vocabulary import (
 )
 from service.settings import Settings
 from service.streams.frame_cache import FrameCache
-from service.streams.response import Render, StreamOptions
+from service.streams.serving import Render, StreamOptions
 from service.streams.sse import Frame, encode_event
 
 RUN_STATUS_WORDS: dict[str, str] = {

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from eventstore.records import RecordedEvent
 from projections.vocabulary import TERMINAL_RUN_EVENTS, TERMINAL_RUN_STATUSES
 from service import keys
-from service.dialects.base import StreamDialect
+from service.auth.access import LiveAccess, require_principal
+from service.settings import Settings
 from service.streams.cursor import cursor_beyond_log, parse_cursor
-from service.streams.response import EventStreamResponse, OnDisconnect, check_stream_quota
+from service.streams.serving import EventStreamResponse, OnDisconnect, Render, StreamOptions
 
 # Where a client resumes a run's stream in the canonical dialect.
 RESUME_PATH = "/api/v1/workflow-runs/{run_id}/stream"
+
+
+class StreamDialect(Protocol):
+    """What a dialect (service/dialects/) gives the stream of one run."""
+
+    def options(self, settings: Settings) -> StreamOptions:
+        """Keepalive frame and interval, maximum duration."""
+
+    def renderer(self, run: dict[str, Any], context: Any) -> Render:
+        """A renderer for one stream of `run` (it may keep per-stream state)."""
 
 
 def is_terminal(event: RecordedEvent) -> bool:
@@ -36,11 +47,12 @@ async def serve_run_stream(
 
     Errors (a bad or impossible cursor, too many streams) are raised here, as JSON; the
     response that is returned serves the events once aiohttp prepares it (see
-    streams/response.py). `quota_checked`: the caller checked the per-user stream limit
+    streams/serving.py). `quota_checked`: the caller checked the per-user stream limit
     before starting the run (checking again now could refuse a run already started).
     """
+    principal = require_principal(request)
     if not quota_checked:
-        check_stream_quota(request)
+        request.app[keys.STREAMS].check_quota(principal.user_id)
     store = request.app[keys.STORE]
     settings = request.app[keys.SETTINGS]
     after = parse_cursor(request) if cursor is None else cursor
@@ -54,6 +66,6 @@ async def serve_run_stream(
     events = store.subscribe(run["id"], after)
     render = dialect.renderer(run, context)
     return EventStreamResponse(
-        events, render, options, is_terminal=is_terminal, headers=headers,
-        on_disconnect=on_disconnect, workspace_id=run["workspaceId"],
+        events, render, options, access=LiveAccess(request, principal, run["workspaceId"]),
+        is_terminal=is_terminal, headers=headers, on_disconnect=on_disconnect,
     )

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Hashable
+from typing import TYPE_CHECKING
 
-from eventstore.records import RecordedEvent
-from service.streams.response import Render
+if TYPE_CHECKING:
+    from eventstore.records import RecordedEvent
+    from service.streams.serving import Render
 
 # Per entry beside the frame's bytes: the key tuple and the dict slot.
 ENTRY_OVERHEAD_BYTES = 200

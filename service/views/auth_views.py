@@ -35,7 +35,6 @@ from service.errors import (
     unauthorized,
 )
 from service.ids import parse_uuid, parse_workspace_id
-from service.streams.response import end_streams_of
 from service.views.body import parse_body
 from service.views.requests import (
     LoginRequest,
@@ -135,7 +134,7 @@ async def change_password(request: web.Request) -> web.Response:
         settings = request.app[keys.SETTINGS]
         secret = await auth.create_session(principal.user_id, settings.session_max_age_s)
         (await new_session(request))[SESSION_ID] = secret
-    end_streams_of(request.app, principal.user_id)
+    request.app[keys.STREAMS].end_streams_of(principal.user_id)
     return ok({"passwordChanged": True, "sessionsEnded": ended})
 
 
@@ -191,7 +190,7 @@ async def delete_user(request: web.Request) -> web.Response:
         raise conflict("you cannot delete your own account")
     if not await request.app[AUTH].delete_user(user_id):
         raise not_found("user not found")
-    end_streams_of(request.app, user_id)
+    request.app[keys.STREAMS].end_streams_of(user_id)
     return ok({"id": user_id, "deleted": True})
 
 
@@ -220,7 +219,7 @@ async def revoke_token(request: web.Request) -> web.Response:
     if token is None or (token.user_id != principal.user_id and not principal.is_admin):
         raise not_found("token not found")
     await repo.revoke_token(token_id)
-    end_streams_of(request.app, token.user_id)
+    request.app[keys.STREAMS].end_streams_of(token.user_id)
     revoked = await repo.get_token(token_id)
     assert revoked is not None
     return ok(token_json(revoked))
@@ -286,7 +285,7 @@ async def remove_member(request: web.Request) -> web.Response:
         raise not_found("not a member of this workspace")
     # Only this workspace's streams: ending all of a user's streams would let anyone who
     # adds and removes them in a workspace of their own cut them off at will.
-    end_streams_of(request.app, user_id, workspace_id)
+    request.app[keys.STREAMS].end_streams_of(user_id, workspace_id)
     return ok({"workspaceId": workspace_id, "userId": user_id, "removed": True})
 
 

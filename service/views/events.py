@@ -6,16 +6,11 @@ from aiohttp import web
 
 from eventstore.records import RecordedEvent
 from service import keys
-from service.auth.access import require_admin
+from service.auth.access import LiveAccess, require_admin
 from service.auth.roles import Role
 from service.ids import path_uuid
 from service.streams.cursor import cursor_beyond_log, parse_cursor
-from service.streams.response import (
-    EventStreamResponse,
-    StreamOptions,
-    check_stream_quota,
-    encoding,
-)
+from service.streams.serving import EventStreamResponse, StreamOptions, encoding
 from service.streams.sse import Frame
 from service.views.body import parse_query
 from service.views.lookup import load_run
@@ -55,8 +50,8 @@ async def _render_raw(event: RecordedEvent) -> list[Frame]:
 
 
 async def all_events_stream(request: web.Request) -> web.StreamResponse:
-    require_admin(request)
-    check_stream_quota(request)
+    principal = require_admin(request)
+    request.app[keys.STREAMS].check_quota(principal.user_id)
     store = request.app[keys.STORE]
     settings = request.app[keys.SETTINGS]
     after = parse_cursor(request)
@@ -65,7 +60,8 @@ async def all_events_stream(request: web.Request) -> web.StreamResponse:
         raise cursor_beyond_log(after, head)
     options = StreamOptions(keepalive=RAW_PING, keepalive_interval_s=settings.v1_ping_interval_s)
     render = request.app[keys.FRAMES].shared("raw", encoding(_render_raw))
-    return EventStreamResponse(store.subscribe(None, after), render, options, admin_only=True)
+    return EventStreamResponse(store.subscribe(None, after), render, options,
+                               access=LiveAccess(request, principal, admin_only=True))
 
 
 def setup_routes(app: web.Application) -> None:

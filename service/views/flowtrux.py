@@ -20,7 +20,6 @@ from service.dialects import flowtrux
 from service.errors import not_found
 from service.ids import path_uuid
 from service.streams.endpoint import serve_run_stream
-from service.streams.response import check_stream_quota
 from service.views.lookup import load_run, start_run
 from service.views.params import json_body
 
@@ -58,7 +57,7 @@ async def execute(request: web.Request) -> web.Response:
 
 async def execute_stream(request: web.Request) -> web.StreamResponse:
     principal = require_principal(request)
-    check_stream_quota(request)  # before the run starts, not after
+    request.app[keys.STREAMS].check_quota(principal.user_id)  # before the run starts
     run_id = await _start(request)
     queries = _queries(request)
     run = await queries.get_run(run_id)

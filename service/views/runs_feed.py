@@ -19,18 +19,13 @@ from projections.payloads import RunCreatedPayload, payload
 from projections.queries import RunQueries
 from projections.vocabulary import RUN_STATUS_AFTER, EventType
 from service import keys
-from service.auth.access import require_principal, visible_workspace_ids
+from service.auth.access import LiveAccess, require_principal, visible_workspace_ids
 from service.auth.principal import Principal
 from service.auth.roles import Role
 from service.dialects import v1
 from service.ids import parse_uuid
 from service.streams.cursor import cursor_beyond_log, parse_cursor
-from service.streams.response import (
-    EventStreamResponse,
-    StreamOptions,
-    check_stream_quota,
-    encoding,
-)
+from service.streams.serving import EventStreamResponse, StreamOptions, encoding
 from service.streams.sse import Frame, encode
 from service.views.lookup import load_workflow
 
@@ -111,7 +106,7 @@ class RunFeedFilter:
 async def runs_feed(request: web.Request) -> web.StreamResponse:
     """The caller's feed of run status changes (optionally one workflow's)."""
     principal = require_principal(request)
-    check_stream_quota(request)
+    request.app[keys.STREAMS].check_quota(principal.user_id)
     workflow_id = request.query.get("workflowId")
     if workflow_id is not None:
         workflow_id = parse_uuid(workflow_id, "workflowId")
@@ -127,6 +122,7 @@ async def runs_feed(request: web.Request) -> web.StreamResponse:
     options = StreamOptions(keepalive=v1.PING, keepalive_interval_s=settings.v1_ping_interval_s)
     return EventStreamResponse(
         store.subscribe(None, after), encoding(feed.render), options,
+        access=LiveAccess(request, principal),
         # The starting position as an id: a browser that reconnects before any run
         # changed resumes from here instead of from a later "now", so nothing in
         # between is lost.

@@ -15,7 +15,6 @@ from service.errors import bad_request, conflict, not_found
 from service.ids import path_uuid
 from service.outcomes import CancelOutcome, ResumeOutcome
 from service.streams.endpoint import RESUME_PATH, serve_run_stream
-from service.streams.response import check_stream_quota
 from service.views.body import parse_body, parse_query
 from service.views.lookup import load_run, load_workflow, start_run_from_body
 from service.views.params import pagination
@@ -45,7 +44,7 @@ async def execute_stream(request: web.Request) -> web.StreamResponse:
     if on_disconnect not in ("continue", "cancel"):
         raise bad_request("onDisconnect must be 'continue' or 'cancel'")
     principal = require_principal(request)
-    check_stream_quota(request)  # before the run starts, not after
+    request.app[keys.STREAMS].check_quota(principal.user_id)  # before the run starts
     run_id = await start_run_from_body(request)
     run = await _queries(request).get_run(run_id)
     assert run is not None

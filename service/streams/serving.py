@@ -1,17 +1,16 @@
 """The serving loop shared by every stream endpoint, as an aiohttp response.
 
-A handler checks access and the cursor, then returns an `EventStreamResponse`.
-aiohttp prepares a returned response only after the handler and every middleware
-have returned, and that is when this one serves its events: history then live
-(from `EventStore.subscribe`), keepalives when idle, until the run's terminal
+A handler checks access and the cursor, then returns an `EventStreamResponse` with the
+access it granted (a `StreamAccess`: this module decides nothing about access, it only
+asks again). aiohttp prepares a returned response only after the handler and every
+middleware have returned, and that is when this one serves its events: history then
+live (from `EventStore.subscribe`), keepalives when idle, until the run's terminal
 event, shutdown, its maximum duration, its user's access being taken away (it is
-checked again at the start and periodically), the client leaving, or a client
-too slow to keep up (its socket buffer is bounded and every write has a deadline,
-so a client that stops reading costs bounded memory and is dropped; it resumes
-with no loss). Serving there means an open stream holds this object, its
-subscription and its connection, and none of the suspended frames of the
-middleware chain: with thousands of idle streams those frames were an eighth of
-the memory.
+checked again at the start and periodically), the client leaving, or a client too
+slow to keep up (streams/writer.py). Serving there means an open stream holds this
+object, its subscription and its connection, and none of the suspended frames of the
+middleware chain: with thousands of idle streams those frames were an eighth of the
+memory. Open streams are kept in the app's registry (streams/registry.py).
 """
 
 from __future__ import annotations
@@ -29,11 +28,10 @@ from aiohttp.abc import AbstractStreamWriter
 from eventstore.errors import StoreUnavailable
 from eventstore.records import RecordedEvent
 from service import keys
-from service.auth.access import still_allowed
-from service.auth.principal import PRINCIPAL
-from service.errors import too_many_streams
 from service.logging import log_request
+from service.streams.registry import StreamAccess
 from service.streams.sse import SSE_HEADERS, Frame, encode, encode_event, encode_retry
+from service.streams.writer import BoundedWriter, ClientGone
 
 log = structlog.get_logger("runstream.streams")
 
@@ -61,10 +59,6 @@ def encoding(render_frames: RenderFrames) -> Render:
     return render
 
 
-class ClientGone(Exception):
-    """The client closed the connection or stopped reading past the write deadline."""
-
-
 @dataclass(slots=True)
 class StreamOptions:
     keepalive: Frame | None = None
@@ -79,37 +73,8 @@ def never_terminal(event: RecordedEvent) -> bool:
     return False
 
 
-def check_stream_quota(request: web.Request) -> None:
-    """429 when the caller already holds as many open streams as one user may: each costs
-    a connection and some memory, and one user must not be able to take them all."""
-    limit = request.app[keys.SETTINGS].stream_max_per_user
-    principal = request.get(PRINCIPAL)
-    if limit <= 0 or principal is None:
-        return
-    held = request.app[keys.STREAMS_PER_USER][principal.user_id]
-    if held >= limit:
-        raise too_many_streams(held, limit)
-
-
-def end_streams_of(app: web.Application, user_id: str, workspace_id: str | None = None) -> int:
-    """End the open streams of a user whose access just shrank: all of them (deleted, a
-    token revoked, a password changed), or those of one workspace's runs (removed from
-    it); returns how many.
-
-    Streams also check their access again every `stream_access_check_s`; this ends them
-    at once. Ended streams make their clients reconnect: access is checked again, and a
-    client still allowed resumes where it was, losing nothing.
-    """
-    streams = app[keys.STREAMS]
-    ended = [stream for stream in streams if stream.user_id == user_id
-             and (workspace_id is None or stream.workspace_id == workspace_id)]
-    for stream in ended:
-        stream.close("revoked")
-    return len(ended)
-
-
 class EventStreamResponse(web.StreamResponse):
-    """One SSE response. While it serves it is in `app[keys.STREAMS]`, closed on shutdown.
+    """One SSE response. While it serves it is in `app[keys.STREAMS]` (the registry).
 
     Per event the serving loop only awaits the subscription and writes: keepalives,
     the maximum duration, the disconnect check and the periodic access check are
@@ -123,11 +88,9 @@ class EventStreamResponse(web.StreamResponse):
     # sharing its keys and costs about 1.5 KB each.
     __slots__ = (
         "_events", "_render", "_options", "_is_terminal", "_prelude", "_on_disconnect",
-        "_transport", "_low_water", "_high_water", "_write_deadline_s",
-        "_disconnect_check_s", "_access_check_s", "client_gone", "outcome", "events_sent",
-        "request_started", "user_id", "workspace_id", "_admin_only", "_request",
-        "_next_access_check", "_access_task", "_task", "_ending", "_last_write",
-        "_keepalive_task", "_timer",
+        "access", "_writer", "_disconnect_check_s", "_access_check_s", "outcome",
+        "events_sent", "request_started", "_next_access_check", "_access_task", "_task",
+        "_ending", "_last_write", "_keepalive_task", "_timer",
     )
 
     def __init__(
@@ -136,12 +99,11 @@ class EventStreamResponse(web.StreamResponse):
         render: Render,
         options: StreamOptions,
         *,
+        access: StreamAccess,
         is_terminal: Callable[[RecordedEvent], bool] = never_terminal,
         headers: dict[str, str] | None = None,
         prelude: bytes = b"",
         on_disconnect: OnDisconnect | None = None,
-        workspace_id: str | None = None,
-        admin_only: bool = False,
     ) -> None:
         # Compression stays off (it is opt-in per response): it would buffer frames.
         super().__init__(headers={**SSE_HEADERS, **(headers or {})})
@@ -151,24 +113,17 @@ class EventStreamResponse(web.StreamResponse):
         self._is_terminal = is_terminal
         self._prelude = prelude  # written after `retry:`, before the first event
         self._on_disconnect = on_disconnect
-        self._transport: asyncio.Transport | None = None
-        self._low_water = self._high_water = 0
-        self._write_deadline_s = 0.0
+        # Whose stream it is and what it may read: asked again while it runs.
+        self.access = access
+        self._writer: BoundedWriter | None = None  # once the headers are out
         self._disconnect_check_s = 0.0
         self._access_check_s = 0.0
-        self.client_gone = False
         # Why it ended: terminal, closed, revoked, timeout, gone, unavailable, error, head.
         self.outcome: str | None = None
         self.events_sent = 0
         # Set by the request middleware, which leaves the request's log line to the
         # stream: it is written when the stream ends, with how it ended.
         self.request_started: float | None = None
-        self.user_id: str | None = None  # whose stream it is (None: anonymous)
-        # The access it was opened with, checked again while it runs: the workspace whose
-        # run it shows (None: it spans workspaces), or global admins only.
-        self.workspace_id = workspace_id
-        self._admin_only = admin_only
-        self._request: web.Request | None = None
         self._next_access_check = 0.0
         self._access_task: asyncio.Task[None] | None = None
         self._task: asyncio.Task[object] | None = None
@@ -176,6 +131,13 @@ class EventStreamResponse(web.StreamResponse):
         self._last_write = 0.0
         self._keepalive_task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def client_gone(self) -> bool:
+        """The client left (or was dropped): there is nobody to write to any more."""
+        if self._writer is None:
+            return self.outcome == "gone"  # gone before the headers went out
+        return self._writer.gone
 
     def close(self, reason: str = "closed") -> None:
         """End the stream at the next opportunity: server shutdown ("closed"), or its
@@ -211,10 +173,9 @@ class EventStreamResponse(web.StreamResponse):
         """Send the headers, then the events until the end (setting `outcome`)."""
         assert isinstance(request, web.Request)  # routed: it has its application
         try:
-            writer = await super().prepare(request)
+            payload = await super().prepare(request)
         except ConnectionError:
             # Gone before the headers went out: still a disconnect to act on.
-            self.client_gone = True
             self.outcome = "gone"
             await self._events_done()
             await self._after_disconnect()
@@ -222,9 +183,9 @@ class EventStreamResponse(web.StreamResponse):
         if request.method == "HEAD":
             self.outcome = "head"  # the headers say what a GET would stream; no body
             await self._events_done()
-            return writer
+            return payload
+        assert payload is not None
         settings = request.app[keys.SETTINGS]
-        self._write_deadline_s = settings.stream_write_deadline_s
         # An idle stream only learns that its client left by looking: until then it holds
         # a connection, memory and a place in its user's limit. A run that must be
         # cancelled when its client leaves is looked after more closely.
@@ -232,22 +193,14 @@ class EventStreamResponse(web.StreamResponse):
         self._access_check_s = settings.stream_access_check_s
         if self._on_disconnect is not None:
             self._disconnect_check_s = min(self._disconnect_check_s, ON_DISCONNECT_CHECK_S)
-        self._transport = request.transport
-        if self._transport is not None:
-            self._transport.set_write_buffer_limits(high=settings.stream_buffer_bytes)
-            self._low_water, self._high_water = self._transport.get_write_buffer_limits()
-        principal = request.get(PRINCIPAL)
-        self.user_id = principal.user_id if principal is not None else None
-        self._request = request
-        streams = request.app[keys.STREAMS]
-        streams.add(self)
-        per_user = request.app[keys.STREAMS_PER_USER]
-        if self.user_id is not None:
-            per_user[self.user_id] += 1
+        self._writer = BoundedWriter(payload, request.transport, settings.stream_buffer_bytes,
+                                     settings.stream_write_deadline_s)
+        registry = request.app[keys.STREAMS]
+        registry.opened(self)
         try:
             # Access was checked before this stream could be found by `end_streams_of`:
             # whatever was taken away in between is caught by checking again now.
-            if not await self._allowed():
+            if not await self.access.still_allowed():
                 self._end("revoked")
             first = encode_retry(settings.stream_retry_ms) if self._options.send_retry else b""
             await self._pump(first + self._prelude)
@@ -266,21 +219,12 @@ class EventStreamResponse(web.StreamResponse):
             # cleanly, so the client sees an error, reconnects and resumes from its last id.
             self.outcome = "error"
             log.exception("stream failed")
-            self._abort()
+            self._writer.abort()
         finally:
-            streams.discard(self)  # now, not whenever the response is collected
-            if self.user_id is not None:
-                per_user[self.user_id] -= 1
-                if per_user[self.user_id] <= 0:
-                    del per_user[self.user_id]
+            registry.closed(self)
         if self.outcome == "gone":
             await self._after_disconnect()
-        return writer
-
-    async def _allowed(self) -> bool:
-        assert self._request is not None
-        return await still_allowed(self._request, self.workspace_id,
-                                   admin_only=self._admin_only)
+        return payload
 
     def _access_check_interval(self) -> float:
         # Spread over +-25%: streams opened together (clients reconnecting after a
@@ -289,7 +233,7 @@ class EventStreamResponse(web.StreamResponse):
 
     async def _check_access(self) -> None:
         try:
-            if not await self._allowed():
+            if not await self.access.still_allowed():
                 self._end("revoked")
         except StoreUnavailable:
             pass  # not known either way: the next check decides
@@ -297,7 +241,8 @@ class EventStreamResponse(web.StreamResponse):
             # A bug: end the stream as the check at open would (cut off, logged), never
             # let it run on unchecked.
             log.exception("stream access check failed")
-            self._abort()
+            if self._writer is not None:
+                self._writer.abort()
             self._end("error")
         finally:
             self._access_task = None
@@ -323,30 +268,6 @@ class EventStreamResponse(web.StreamResponse):
             # Nobody is left to answer; the run stays as it is and the log says why.
             log.exception("on-disconnect action failed")
 
-    async def _send(self, data: bytes) -> None:
-        transport = self._transport
-        try:
-            if transport is not None and not transport.is_closing() and (
-                    transport.get_write_buffer_size() <= self._low_water
-                    and transport.get_write_buffer_size() + len(data) <= self._high_water):
-                # The transport is not paused (it resumes at the low-water mark) and this
-                # write leaves it below the high one: the write cannot wait for the client.
-                await self.write(data)
-            else:
-                await asyncio.wait_for(self.write(data), self._write_deadline_s)
-        except (TimeoutError, ConnectionError, RuntimeError) as exc:
-            self._abort()
-            raise ClientGone(str(exc) or type(exc).__name__) from exc
-
-    def _abort(self) -> None:
-        self.client_gone = True
-        if self._transport is not None:
-            self._transport.abort()  # drop what it never read; memory is released now
-
-    def _disconnected(self) -> bool:
-        transport = self._transport
-        return transport is None or transport.is_closing()
-
     async def _keepalive(self, frame: Frame) -> None:
         try:
             await self._send(encode(frame))
@@ -369,8 +290,7 @@ class EventStreamResponse(web.StreamResponse):
         if deadline is not None and now >= deadline:
             self._end("timeout")
             return None
-        if self._disconnected():
-            self.client_gone = True
+        if self._writer is None or self._writer.client_left():
             self._end("gone")
             return None
         due = [] if deadline is None else [deadline]
@@ -390,6 +310,10 @@ class EventStreamResponse(web.StreamResponse):
         due.append(self._next_access_check)
         due.append(now + self._disconnect_check_s)
         return loop.call_at(min(due), self._rearm, deadline)
+
+    async def _send(self, data: bytes) -> None:
+        assert self._writer is not None  # serving means the headers are out
+        await self._writer.send(data)
 
     def _rearm(self, deadline: float | None) -> None:
         self._timer = self._tick(deadline)
