@@ -22,6 +22,7 @@ from service.engine.runner import RunActor
 from service.engine.scheduler import Scheduler
 from service.engine.secrets import Redactor, SecretVault
 from service.engine.state import RunState
+from service.outcomes import CancelOutcome, ResumeOutcome
 from service.settings.engine import EngineSettings
 from service.workflows.definition import WorkflowDefinition
 from service.workflows.errors import WorkflowInvalid, WorkflowNotFound
@@ -261,7 +262,7 @@ class Engine:
             raise RunNotFound(run_id)
         return state.status
 
-    async def cancel(self, run_id: str, reason: str, by: str) -> str:
+    async def cancel(self, run_id: str, reason: str, by: str) -> CancelOutcome:
         """Outcome: cancelled; already_completed (it completed or failed); not_eligible (it was
         cancelled already, or is not driven by this engine); not_found."""
         actor = self._actors.get(run_id)
@@ -280,11 +281,11 @@ class Engine:
             if future is not None and not future.done():
                 future.set_result(RunStatus.CANCELLED)
             await self.vault.drop(run_id)
-            return "cancelled"
+            return CancelOutcome.CANCELLED
         return cancel_outcome((await self.run_state(run_id)).status)
 
     async def resume(self, run_id: str, node_id: str, by: str, data: Any = None,
-                     approved: bool = True) -> str:
+                     approved: bool = True) -> ResumeOutcome:
         """Answer a waiting node. Outcome: resumed, not_waiting or not_found."""
         actor = self._actors.get(run_id)
         if actor is not None and not actor.closed:
@@ -292,7 +293,7 @@ class Engine:
         if run_id in self._stalled:
             raise StoreUnavailable("the run waits for the store to take writes again")
         state = await self.run_state(run_id)
-        return "not_found" if state.status is None else "not_waiting"
+        return ResumeOutcome.NOT_FOUND if state.status is None else ResumeOutcome.NOT_WAITING
 
     async def run_state(self, run_id: str) -> RunState:
         """The run folded from its events (status None when it has none)."""

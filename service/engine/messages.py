@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from projections.vocabulary import RunStatus
+from service.outcomes import CancelOutcome, ResumeOutcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +64,7 @@ class Resume:
     by: str
     data: Any
     approved: bool
-    reply: asyncio.Future[str]
+    reply: asyncio.Future[ResumeOutcome]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +73,7 @@ class Cancel:
 
     reason: str
     by: str
-    reply: asyncio.Future[str]
+    reply: asyncio.Future[CancelOutcome]
 
 
 AttemptOutcome = AttemptDone | AttemptFailed
@@ -80,10 +81,10 @@ Request = Report | EnterWaiting | Resume | Cancel
 Message = AttemptDone | AttemptFailed | RetryDue | Request
 
 
-def cancel_outcome(status: RunStatus | None) -> str:
-    """What cancelling a run that is not (or no longer) running here comes to (seed 004)."""
+def cancel_outcome(status: RunStatus | None) -> CancelOutcome:
+    """What cancelling a run that is not (or no longer) running here comes to."""
     if status is None:
-        return "not_found"
+        return CancelOutcome.NOT_FOUND
     if status in (RunStatus.COMPLETED, RunStatus.FAILED):
-        return "already_completed"
-    return "not_eligible"  # already cancelled, or not driven by this engine
+        return CancelOutcome.ALREADY_COMPLETED
+    return CancelOutcome.NOT_ELIGIBLE  # already cancelled, or not driven by this engine

@@ -16,6 +16,7 @@ from service.engine.http_client import HttpClient
 from service.engine.messages import EnterWaiting, Report, Request
 from service.engine.node_api import ChildOutcome
 from service.engine.state import RunState
+from service.outcomes import CancelOutcome
 
 
 class NodeServices(Protocol):
@@ -33,7 +34,7 @@ class NodeServices(Protocol):
     async def wait(self, run_id: str) -> RunStatus:
         """Wait until the run ends."""
 
-    async def cancel(self, run_id: str, reason: str, by: str) -> str:
+    async def cancel(self, run_id: str, reason: str, by: str) -> CancelOutcome:
         """Cancel a run; the cancel outcome."""
 
     async def run_state(self, run_id: str) -> RunState:

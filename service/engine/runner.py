@@ -50,6 +50,7 @@ from service.engine.registry import NodeRegistry
 from service.engine.run_log import RunLog
 from service.engine.secrets import Redactor
 from service.engine.state import RunState
+from service.outcomes import CancelOutcome, ResumeOutcome
 from service.settings.engine import EngineSettings
 from service.workflows.definition import WorkflowDefinition
 from service.workflows.repository import Workflow
@@ -135,7 +136,7 @@ class RunActor:
             case Cancel(reply=reply):
                 _resolve(reply, cancel_outcome(self.state.status))
             case Resume(reply=reply):
-                _resolve(reply, "not_waiting")
+                _resolve(reply, ResumeOutcome.NOT_WAITING)
             case Report(reply=reply):
                 _resolve(reply, None)
             case EnterWaiting(reply=reply):
@@ -316,7 +317,7 @@ class RunActor:
                 self.log.emit(EventType.RUN_CANCEL_REQUESTED, {"reason": reason, "by": by})
                 await self.log.commit()  # durable before the (possibly slow) stopping of nodes
                 await self.finish(EventType.RUN_CANCELLED, {"reason": reason, "by": by})
-                self.log.after_commit(lambda: _resolve(reply, "cancelled"))
+                self.log.after_commit(lambda: _resolve(reply, CancelOutcome.CANCELLED))
 
     def take_task(self, node_id: str, attempt: int) -> bool:
         """Whether an attempt's outcome is current (its node still runs that attempt here)."""
@@ -365,7 +366,7 @@ class RunActor:
         node_id, future = message.node_id, message.reply
         node = self.state.nodes.get(node_id)
         if node is None or node.status != NodeStatus.WAITING:
-            _resolve(future, "not_waiting")
+            _resolve(future, ResumeOutcome.NOT_WAITING)
             return
         self.log.emit_node(EventType.NODE_RESUMED, node_id, attempt=node.attempt, by=message.by,
                            data=message.data, approved=message.approved)
@@ -376,7 +377,7 @@ class RunActor:
             answer = self.answers.pop(node_id, None)
             if answer is not None and node.resumed is not None:
                 _resolve(answer, node.resumed)
-            _resolve(future, "resumed")
+            _resolve(future, ResumeOutcome.RESUMED)
 
         self.log.after_commit(deliver)
 
@@ -391,13 +392,14 @@ class RunActor:
             request.reply.add_done_callback(self.asked.discard)
             self.inbox.put_nowait(request)
 
-    async def cancel(self, reason: str, by: str) -> str:
+    async def cancel(self, reason: str, by: str) -> CancelOutcome:
         """Cancel the run; the cancel outcome (`cancelled` once it is recorded)."""
         request = Cancel(reason, by, asyncio.get_running_loop().create_future())
         self.submit(request)
         return await request.reply
 
-    async def resume(self, node_id: str, by: str, data: Any, approved: bool) -> str:
+    async def resume(self, node_id: str, by: str, data: Any,
+                     approved: bool) -> ResumeOutcome:
         """Answer a waiting node: `resumed` once recorded, or `not_waiting`."""
         request = Resume(node_id, by, data, approved, asyncio.get_running_loop().create_future())
         self.submit(request)
