@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import orjson
 from aiohttp import web
@@ -16,28 +14,23 @@ from eventstore.sqlite import SQLiteEventStore, verify_file
 from projections import all_projections
 from projections.rebuild import rebuild
 from service.auth import commands as auth_commands
+from service.commands import (
+    MissingDatabase,
+    add_data_options,
+    existing_database,
+    run_on_store,
+    settings_from,
+)
 from service.logging import configure_logging
 from service.runtime import (
     fix_malloc_mmap_threshold,
     raise_open_files_limit,
     tune_gc_on_startup,
 )
-from service.settings import Settings, SettingsError, load_settings
+from service.settings import Settings, SettingsError
 from service.workflows import commands as workflow_commands
 
-
-def _add_data_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, help="directory holding runstream.db")
-    parser.add_argument("--config", type=Path, help="a TOML file over config/default.toml")
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, object] = {}
-    for name in ("host", "port", "data_dir"):
-        value = getattr(args, name, None)
-        if value is not None:
-            overrides[name] = value
-    return load_settings(getattr(args, "config", None), overrides)
+EXPORT_PAGE = 5000  # events read per query: the export's memory stays flat on any log
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -55,10 +48,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print=lambda line: print(line, file=sys.stderr), shutdown_timeout=10.0,
     )
     return 0
-
-
-class MissingDatabase(Exception):
-    """An offline command was pointed at a data directory that holds no database."""
 
 
 class DataDirNotWritable(Exception):
@@ -79,14 +68,6 @@ def writable_data_dir(settings: Settings) -> None:
             "runstream serve needs to write its database there")
     if not os.access(path, os.W_OK | os.X_OK):
         raise DataDirNotWritable(f"the data directory {path} is not writable by this user")
-
-
-def existing_database(settings: Settings) -> Path:
-    """The database an offline command reads; never created by a typo in --data-dir."""
-    path = settings.database_path
-    if not path.is_file():
-        raise MissingDatabase(f"no database at {path} (check --data-dir)")
-    return path
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -114,30 +95,16 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     return 0 if report.matches else 1
 
 
-async def _export(settings: Settings, stream: str | None, out: object) -> int:
-    store = await SQLiteEventStore.open(settings.database_path, all_projections(),
-                                        synchronous=settings.synchronous)
-    count = 0
-    try:
+def cmd_export(args: argparse.Namespace) -> int:
+    async def export(store: SQLiteEventStore) -> None:
         after = 0
-        while True:
-            page = await store.read(stream, after, 5000)
-            if not page:
-                break
+        while page := await store.read(args.stream, after, EXPORT_PAGE):
             for event in page:
                 sys.stdout.buffer.write(event.as_json() + b"\n")
-            count += len(page)
             after = page[-1].position
-    finally:
-        await store.close()
-    sys.stdout.buffer.flush()
-    return count
+        sys.stdout.buffer.flush()
 
-
-def cmd_export(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
-    existing_database(settings)
-    asyncio.run(_export(settings, args.stream, sys.stdout))
+    run_on_store(args, export, existing=True)
     return 0
 
 
@@ -148,26 +115,26 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    _add_data_options(serve)
+    add_data_options(serve)
     serve.set_defaults(func=cmd_serve)
 
     verify = sub.add_parser("verify", help="recompute the hash chain; exit 1 on a bad link")
-    _add_data_options(verify)
+    add_data_options(verify)
     verify.set_defaults(func=cmd_verify)
 
     rebuild_p = sub.add_parser("rebuild", help="replay projections; exit 1 if live differed")
     rebuild_p.add_argument("--check", action="store_true", help="compare only, keep live tables")
-    _add_data_options(rebuild_p)
+    add_data_options(rebuild_p)
     rebuild_p.set_defaults(func=cmd_rebuild)
 
     export = sub.add_parser("export", help="write the log as NDJSON to stdout")
     export.add_argument("--stream", help="only this stream (a run id)")
-    _add_data_options(export)
+    add_data_options(export)
     export.set_defaults(func=cmd_export)
 
     # Identity and workflow chores live beside their packages.
     for module in (auth_commands, workflow_commands):
-        module.add_commands(sub, _add_data_options)
+        module.add_commands(sub)
     return parser
 
 

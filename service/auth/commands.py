@@ -4,44 +4,31 @@ directory (`users passwd` is also how an admin who lost their password gets back
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 
 from eventstore.sqlite import SQLiteEventStore
-from projections import all_projections
 from service.auth.passwords import generate_password, password_problem
 from service.auth.repository import AuthRepository, UsernameTaken
 from service.auth.validation import MAX_NAME, USERNAME_RE
-from service.settings import Settings
-
-T = TypeVar("T")
+from service.commands import add_data_options, run_on_store
 
 
 class CommandError(Exception):
     """A refusal to report on stderr with exit status 1."""
 
 
-async def _with_repository(settings: Settings, action: Callable[[AuthRepository], Awaitable[T]]) -> T:
-    store = await SQLiteEventStore.open(
-        settings.database_path, all_projections(), synchronous=settings.synchronous
-    )
-    try:
+def _run(args: argparse.Namespace, action: Callable[[AuthRepository], Awaitable[dict[str, Any]]]) -> int:
+    async def on_repository(store: SQLiteEventStore) -> dict[str, Any]:
         repo = AuthRepository(store)
         await repo.ensure_schema()
         return await action(repo)
-    finally:
-        await store.close()
-
-
-def _run(args: argparse.Namespace, action: Callable[[AuthRepository], Awaitable[dict[str, Any]]]) -> int:
-    from service.cli import settings_from  # late: service.cli imports this module
 
     try:
-        result = asyncio.run(_with_repository(settings_from(args), action))
+        result = run_on_store(args, on_repository)
     except CommandError as exc:
         print(f"runstream: {exc}", file=sys.stderr)
         return 1
@@ -121,9 +108,7 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
     return _run(args, create)
 
 
-def add_commands(
-    subparsers: Any, add_data_options: Callable[[argparse.ArgumentParser], None]
-) -> None:
+def add_commands(subparsers: Any) -> None:
     """Register `users add`, `users passwd` and `tokens create` on the `runstream` parser."""
     users = subparsers.add_parser("users", help="manage users")
     users_sub = users.add_subparsers(dest="users_command", required=True)

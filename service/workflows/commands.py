@@ -4,17 +4,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from eventstore.sqlite import SQLiteEventStore
-from projections import all_projections
-from service.settings import Settings
+from service.commands import add_data_options, run_on_store
 from service.workflows.definition import WorkflowInvalid
 from service.workflows.importer import import_workflow_file
 from service.workflows.repository import WorkflowRepository
@@ -23,29 +20,21 @@ from service.workflows.schema import workflow_json_schema
 IMPORTED_BY = "cli"
 
 
-async def _import(settings: Settings, paths: list[Path], workspace_id: str) -> list[dict[str, Any]]:
-    store = await SQLiteEventStore.open(
-        settings.database_path, all_projections(), synchronous=settings.synchronous
-    )
-    try:
+def cmd_workflows_import(args: argparse.Namespace) -> int:
+    """Create each workflow, or add a version when one of that name exists and differs."""
+
+    async def import_files(store: SQLiteEventStore) -> list[dict[str, Any]]:
         repo = WorkflowRepository(store)
         await repo.ensure_schema()
         imported = []
-        for path in paths:
-            workflow = await import_workflow_file(repo, path, workspace_id, IMPORTED_BY)
+        for path in args.files:
+            workflow = await import_workflow_file(repo, path, args.workspace, IMPORTED_BY)
             imported.append({"file": str(path), "id": workflow.id, "name": workflow.name,
                              "version": workflow.version})
         return imported
-    finally:
-        await store.close()
-
-
-def cmd_workflows_import(args: argparse.Namespace) -> int:
-    """Create each workflow, or add a version when one of that name exists and differs."""
-    from service.cli import settings_from  # late: service.cli imports this module
 
     try:
-        result = asyncio.run(_import(settings_from(args), args.files, args.workspace))
+        result = run_on_store(args, import_files)
     except (WorkflowInvalid, ValueError, OSError) as exc:
         print(f"runstream: {exc}", file=sys.stderr)
         return 1
@@ -61,10 +50,7 @@ def cmd_workflows_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(
-    sub: Any,
-    add_data_options: Callable[[argparse.ArgumentParser], None],
-) -> None:
+def add_commands(sub: Any) -> None:
     workflows = sub.add_parser("workflows", help="manage workflow definitions")
     actions = workflows.add_subparsers(dest="workflows_command", required=True)
     importer = actions.add_parser("import", help="import workflow JSON files")
