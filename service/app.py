@@ -10,18 +10,21 @@ from aiohttp import web
 from eventstore.sqlite import SQLiteEventStore
 from eventstore.sqlite_checkpoint import WalPolicy
 from projections import all_projections
-from service import keys, openapi
+from service import keys
 from service.auth.schema import DEFAULT_WORKSPACE_ID
 from service.auth.setup import setup_auth
 from service.engine.engine import Engine
 from service.keyfiles import fernet_key
 from service.middleware import json_errors, request_context
+from service.openapi import view as openapi_view
+from service.routing import RouteTable
 from service.settings import Settings
 from service.streams.frame_cache import FrameCache
 from service.streams.registry import StreamRegistry
 from service.views import (
     api_docs,
     audit,
+    auth_routes,
     chats,
     console,
     events,
@@ -93,10 +96,13 @@ def create_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(_close_streams)
     setup_auth(app)
     app.cleanup_ctx.append(_engine_ctx)
+    # Every route goes through the table, which documents it (service/routing.py).
     # runs_feed's /workflow-runs/stream must precede workflow_runs' /workflow-runs/{runId}.
+    table = RouteTable()
     for views in (
-        health, workflows, runs_feed, workflow_runs, events, audit, chats, flowtrux, splox,
-        schemas, openapi, api_docs, console,
+        health, auth_routes, workflows, runs_feed, workflow_runs, events, audit, chats,
+        flowtrux, splox, schemas, openapi_view, api_docs, console,
     ):
-        views.setup_routes(app)
+        views.register_routes(table)
+    table.install(app)
     return app

@@ -1,4 +1,5 @@
-"""Wires identity into the app: session storage, tables and bootstrap, middleware, routes."""
+"""Wires identity into the app: session storage, tables and bootstrap, middleware (its
+routes are in the app's route table, service/views/auth_routes.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from service.auth.session_key import session_fernet
 from service.auth.sessions import STORAGE, save_sessions
 from service.auth.throttle import LoginThrottle, ThrottleLimits
 from service.auth.workspaces import WorkspaceRepository
-from service.views import auth_views
 
 SESSION_COOKIE = "runstream_session"
 
@@ -61,4 +61,3 @@ def setup_auth(app: web.Application) -> None:
     app.middlewares.append(save_sessions)
     app.middlewares.append(authenticate)
     app.cleanup_ctx.append(_identity_ctx)
-    auth_views.setup_routes(app)

@@ -13,9 +13,8 @@ from __future__ import annotations
 import functools
 from importlib.resources import files
 
-from aiohttp import web
-
-from service.views.console import ASSET_NAME, StaticSite, build_site, serve_site
+from service.routing import RouteTable
+from service.views.console import ASSET_NAME, SiteDoc, StaticSite, build_site, serve_site
 
 DOCS_PACKAGE = "service"
 DOCS_DIR = "docs_ui"
@@ -48,5 +47,16 @@ def load_api_docs() -> StaticSite:
     return build_site(raw, VERSION_PLACEHOLDER)
 
 
-def setup_routes(app: web.Application) -> None:
-    serve_site(app, DOCS_PATH, DOCS_PATH, load_api_docs())
+API_DOCS_DOC = SiteDoc(
+    tag="service", page_id="apiDocs",
+    page_summary="This document as an interactive reference (Swagger UI)",
+    page_description="Public. Swagger UI is shipped in the package; nothing is fetched from "
+                     "elsewhere. The page reads `/api/v1/openapi.json`.",
+    asset_id="apiDocsAsset", asset_summary="An asset of the API reference (JavaScript, CSS)",
+    asset_types=("text/javascript", "text/css"),
+    version_description="The reference's version (a digest of its files).",
+)
+
+
+def register_routes(table: RouteTable) -> None:
+    serve_site(table, DOCS_PATH, DOCS_PATH, load_api_docs(), API_DOCS_DOC)

@@ -8,6 +8,8 @@ from aiohttp import web
 
 from service import keys
 from service.auth.access import require_admin
+from service.routing import FORBIDDEN, RouteTable, data
+from service.views.models.events import LogVerification
 from service.views.responses import data_response
 
 VERIFY_PATH = "/api/v1/audit/verify"
@@ -32,5 +34,9 @@ async def verify(request: web.Request) -> web.Response:
     })
 
 
-def setup_routes(app: web.Application) -> None:
-    app.router.add_get(VERIFY_PATH, verify)
+def register_routes(table: RouteTable) -> None:
+    table.register(
+        "GET", VERIFY_PATH, verify, operation_id="verifyLog", tag="events",
+        summary="Verify the event log's hash chain (global admins)",
+        description="Walks the whole log as `runstream verify` does.",
+        replies=(data(LogVerification, "The verification result."),), errors=(FORBIDDEN,))

@@ -287,21 +287,3 @@ async def remove_member(request: web.Request) -> web.Response:
     # adds and removes them in a workspace of their own cut them off at will.
     request.app[keys.STREAMS].end_streams_of(user_id, workspace_id)
     return ok({"workspaceId": workspace_id, "userId": user_id, "removed": True})
-
-
-def setup_routes(app: web.Application) -> None:
-    app.router.add_post(f"{API}/auth/login", login)
-    app.router.add_post(f"{API}/auth/logout", logout)
-    app.router.add_get(f"{API}/auth/me", me)
-    app.router.add_post(f"{API}/auth/password", change_password)
-    app.router.add_post(f"{API}/users", create_user)
-    app.router.add_get(f"{API}/users", list_users)
-    app.router.add_delete(f"{API}/users/{{id}}", delete_user)
-    app.router.add_post(f"{API}/tokens", create_token)
-    app.router.add_get(f"{API}/tokens", list_tokens)
-    app.router.add_delete(f"{API}/tokens/{{id}}", revoke_token)
-    app.router.add_post(f"{API}/workspaces", create_workspace)
-    app.router.add_get(f"{API}/workspaces", list_workspaces)
-    app.router.add_post(f"{API}/workspaces/{{id}}/members", add_member)
-    app.router.add_get(f"{API}/workspaces/{{id}}/members", list_members)
-    app.router.add_delete(f"{API}/workspaces/{{id}}/members/{{userId}}", remove_member)

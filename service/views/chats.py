@@ -23,11 +23,22 @@ from service.auth.roles import Role
 from service.dialects import chat
 from service.errors import not_found
 from service.ids import path_uuid
+from service.routing import (
+    BAD_REQUEST,
+    FORBIDDEN,
+    NOT_FOUND,
+    PathParam,
+    RouteTable,
+    data,
+)
+from service.routing import stream as stream_reply
 from service.streams.endpoint import serve_run_stream
 from service.views.body import parse_body
 from service.views.lookup import start_run
+from service.views.models.chat import Chat, ChatRun, ChatRunList, ChatStreamFrame
 from service.views.requests import ChatCreate, ChatRunStart
 from service.views.responses import data_response
+from service.views.stream_docs import RUN_STREAM_ERRORS, STREAM_ENDED, STREAM_RULES
 
 # A chat's run list is one response without paging (seed 001): it stops at this many.
 MAX_CHAT_RUNS = 1000
@@ -88,8 +99,40 @@ async def stream(request: web.Request) -> web.StreamResponse:
     return await serve_run_stream(request, run, chat.ChatDialect(), None)
 
 
-def setup_routes(app: web.Application) -> None:
-    app.router.add_post("/api/chats", create)
-    app.router.add_post("/api/chats/{chatId}/workflow-runs", start_chat_run)
-    app.router.add_get("/api/chats/{chatId}/workflow-runs", list_chat_runs)
-    app.router.add_get("/api/chats/{chatId}/workflow-runs/{runId}/stream", stream)
+CHAT_ID = PathParam("Chat id.")
+CHAT_ERRORS = (
+    BAD_REQUEST,
+    FORBIDDEN.saying("The chat belongs to another user (and for a write: the CSRF rule, or "
+                     "too low a role in the workflow's workspace)."),
+    NOT_FOUND,
+)
+
+
+def register_routes(table: RouteTable) -> None:
+    tag = "chat"
+    table.register(
+        "POST", "/api/chats", create, operation_id="createChat", tag=tag,
+        summary="Create a chat owned by the caller", body=ChatCreate, body_required=False,
+        body_description="Optional.", replies=(data(Chat, "Created.", status=201),),
+        errors=(BAD_REQUEST,))
+    table.register(
+        "POST", "/api/chats/{chatId}/workflow-runs", start_chat_run, operation_id="startChatRun",
+        tag=tag, summary="Start a run in the caller's chat (runner role)",
+        path_params={"chatId": CHAT_ID}, body=ChatRunStart,
+        replies=(data(ChatRun, "The started run.", status=201),), errors=CHAT_ERRORS)
+    table.register(
+        "GET", "/api/chats/{chatId}/workflow-runs", list_chat_runs, operation_id="listChatRuns",
+        tag=tag, summary="The runs of the caller's chat", path_params={"chatId": CHAT_ID},
+        replies=(data(ChatRunList, f"Every run of the chat (at most {MAX_CHAT_RUNS}), not "
+                                   "paged."),),
+        errors=CHAT_ERRORS)
+    table.register(
+        "GET", "/api/chats/{chatId}/workflow-runs/{runId}/stream", stream,
+        operation_id="streamChatRun", tag=tag, summary="A chat run's events (resumable)",
+        path_params={"chatId": CHAT_ID, "runId": PathParam("Workflow run id.")}, cursor=True,
+        replies=(stream_reply(
+            "Data-only frames `data: {\"type\": ...}` (seed 000); no keepalive. Ends after "
+            "run_completed or run_failed. " + STREAM_RULES, {"message": ChatStreamFrame}),
+            STREAM_ENDED),
+        errors=(*CHAT_ERRORS, NOT_FOUND.saying(
+            "Chat not found, or the run is not in this chat."), *RUN_STREAM_ERRORS[2:]))

@@ -17,6 +17,16 @@ from importlib.resources import files
 
 from aiohttp import web
 
+from service.routing import (
+    NOT_FOUND,
+    UNAUTHORIZED,
+    Access,
+    Header,
+    PathParam,
+    RouteTable,
+    empty,
+    file_reply,
+)
 from service.views.console_vocabulary import FILE_NAME as VOCABULARY_FILE
 from service.views.console_vocabulary import vocabulary_js
 
@@ -112,8 +122,31 @@ def respond(request: web.Request, asset: Asset, cache_control: str) -> web.Respo
     return web.Response(body=asset.body, content_type=asset.content_type, headers=headers)
 
 
-def serve_site(app: web.Application, page_path: str, asset_prefix: str,
-               site: StaticSite) -> None:
+@dataclass(frozen=True, slots=True)
+class SiteDoc:
+    """How the route table names a site's two routes."""
+
+    tag: str
+    page_id: str
+    page_summary: str
+    page_description: str
+    asset_id: str
+    asset_summary: str
+    asset_types: tuple[str, ...]
+    version_description: str
+
+
+CACHED_HEADERS = {
+    "Cache-Control": Header("`no-cache` for the page and for an asset asked for under another "
+                            "version; a year (`immutable`) otherwise."),
+    "ETag": Header("A digest of the file."),
+    "Content-Security-Policy": Header("Same origin only, no inline scripts."),
+}
+NOT_MODIFIED = empty(304, "Not modified (`If-None-Match` matched the ETag).", CACHED_HEADERS)
+
+
+def serve_site(table: RouteTable, page_path: str, asset_prefix: str, site: StaticSite,
+               doc: SiteDoc) -> None:
     """The page at `page_path` (always revalidated), its assets under
     `asset_prefix/<version>/<name>` (cached for a year)."""
 
@@ -129,9 +162,29 @@ def serve_site(app: web.Application, page_path: str, asset_prefix: str,
         fresh = request.match_info["version"] == site.version
         return respond(request, found, ASSET_CACHE if fresh else INDEX_CACHE)
 
-    app.router.add_get(page_path, index)
-    app.router.add_get(asset_prefix + "/{version}/{name}", asset)
+    table.register(
+        "GET", page_path, index, operation_id=doc.page_id, tag=doc.tag,
+        summary=doc.page_summary, description=doc.page_description, access=Access.PUBLIC,
+        replies=(file_reply(doc.page_summary + ".", ("text/html",), headers=CACHED_HEADERS),
+                 NOT_MODIFIED),
+        errors=(UNAUTHORIZED,))
+    table.register(
+        "GET", asset_prefix + "/{version}/{name}", asset, operation_id=doc.asset_id,
+        tag=doc.tag, summary=doc.asset_summary, access=Access.PUBLIC,
+        path_params={"version": PathParam(doc.version_description, {"type": "string"}),
+                     "name": PathParam("The file name.", {"type": "string"})},
+        replies=(file_reply("The file.", doc.asset_types, headers=CACHED_HEADERS), NOT_MODIFIED),
+        errors=(UNAUTHORIZED, NOT_FOUND))
 
 
-def setup_routes(app: web.Application) -> None:
-    serve_site(app, "/", ASSET_PREFIX, load_console())
+CONSOLE_DOC = SiteDoc(
+    tag="console", page_id="console", page_summary="The web console (index.html)",
+    page_description="Public; the console signs in through the API.",
+    asset_id="consoleAsset", asset_summary="A console asset (JavaScript, CSS, SVG)",
+    asset_types=("text/javascript", "text/css", "image/svg+xml"),
+    version_description="The console version (a digest of its files).",
+)
+
+
+def register_routes(table: RouteTable) -> None:
+    serve_site(table, "/", ASSET_PREFIX, load_console(), CONSOLE_DOC)

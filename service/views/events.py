@@ -9,11 +9,27 @@ from service import keys
 from service.auth.access import LiveAccess, require_admin
 from service.auth.roles import Role
 from service.ids import path_uuid
+from service.routing import (
+    BAD_REQUEST,
+    CURSOR_BEYOND_LOG,
+    FORBIDDEN,
+    NOT_FOUND,
+    TOO_MANY_STREAMS,
+    Content,
+    Header,
+    PathParam,
+    Reply,
+    RouteTable,
+    Shape,
+    stream,
+)
 from service.streams.cursor import cursor_beyond_log, parse_cursor
 from service.streams.serving import EventStreamResponse, StreamOptions, encoding
 from service.streams.sse import Frame
 from service.views.body import parse_query
 from service.views.lookup import load_run
+from service.views.models.events import Event
+from service.views.models.streams import RawPing
 from service.views.queries import EventPageQuery
 from service.views.responses import data_response
 
@@ -64,7 +80,30 @@ async def all_events_stream(request: web.Request) -> web.StreamResponse:
                                access=LiveAccess(request, principal, admin_only=True))
 
 
-def setup_routes(app: web.Application) -> None:
-    app.router.add_get("/api/v1/workflow-runs/{runId}/events", run_events)
-    app.router.add_get("/api/v1/events", all_events)
-    app.router.add_get("/api/v1/events/stream", all_events_stream)
+EVENTS_PAGE = Reply(
+    200, "Events in log order; page on with `after` = `X-Next-After`.",
+    {"application/json": Content(Shape.DATA_LIST, Event),
+     NDJSON: Content(Shape.LINES, Event)},
+    {"X-Next-After": Header("The `after` for the next page (JSON only).",
+                            {"type": "integer"})})
+
+
+def register_routes(table: RouteTable) -> None:
+    table.register(
+        "GET", "/api/v1/workflow-runs/{runId}/events", run_events, operation_id="runEvents",
+        tag="events", summary="The raw log of one run, with positions and hashes",
+        path_params={"runId": PathParam("Workflow run id.")}, query=EventPageQuery,
+        replies=(EVENTS_PAGE,), errors=(BAD_REQUEST, NOT_FOUND))
+    table.register(
+        "GET", "/api/v1/events", all_events, operation_id="allEvents", tag="events",
+        summary="The whole log (global admins)", query=EventPageQuery,
+        replies=(EVENTS_PAGE,), errors=(BAD_REQUEST, FORBIDDEN))
+    table.register(
+        "GET", "/api/v1/events/stream", all_events_stream, operation_id="streamAllEvents",
+        tag="events", summary="The whole log, live (global admins)", cursor=True,
+        replies=(stream(
+            "Every event as `event: <type>` + `data: <Event>` with `id:` = its position, "
+            "history then live; `event: ping` `data: {}` every 9 s while idle. Never ends by "
+            "itself. Resume with `Last-Event-ID`.",
+            {"<event type>": Event, "ping": RawPing}),),
+        errors=(BAD_REQUEST, FORBIDDEN, CURSOR_BEYOND_LOG, TOO_MANY_STREAMS))

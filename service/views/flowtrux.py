@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from pydantic import BaseModel
 
 from projections.queries import RunQueries
 from service import keys
@@ -19,9 +20,29 @@ from service.auth.roles import Role
 from service.dialects import flowtrux
 from service.errors import not_found
 from service.ids import path_uuid
+from service.routing import (
+    BAD_REQUEST,
+    FORBIDDEN,
+    NOT_FOUND,
+    TOO_MANY_STREAMS,
+    Header,
+    PathParam,
+    RouteTable,
+    bare,
+    stream,
+)
 from service.streams.endpoint import serve_run_stream
 from service.views.lookup import load_run, start_run
+from service.views.models.flowtrux import (
+    FlowTruxExecutionLog,
+    FlowTruxNodeStart,
+    FlowTruxResult,
+    FlowTruxStart,
+    FlowTruxTerminal,
+)
 from service.views.params import json_body
+from service.views.requests import TriggerPayload
+from service.views.stream_docs import RUN_STREAM_ERRORS, STREAM_ENDED, STREAM_RULES
 
 RESUME_PATH = "/api/workflows/{workflow_id}/executions/{execution_id}/stream"
 
@@ -92,9 +113,50 @@ async def execution_stream(request: web.Request) -> web.StreamResponse:
     return await serve_run_stream(request, run, flowtrux.FlowTruxDialect(), _queries(request))
 
 
-def setup_routes(app: web.Application) -> None:
-    app.router.add_post("/api/workflows/{workflowId}/execute", execute)
-    app.router.add_post("/api/workflows/{workflowId}/execute/stream", execute_stream)
-    app.router.add_get(
-        "/api/workflows/{workflowId}/executions/{executionId}/stream", execution_stream
-    )
+WORKFLOW_ID = PathParam("Workflow id.")
+ERRORS = (BAD_REQUEST, FORBIDDEN, NOT_FOUND)
+PAYLOAD = "The trigger payload (optional), merged over the trigger's staticData."
+EVENTS: dict[str, type[BaseModel]] = {
+    "start": FlowTruxStart,
+    "node_start": FlowTruxNodeStart,
+    "node_complete": FlowTruxExecutionLog,
+    "complete": FlowTruxTerminal,
+    "error": FlowTruxTerminal,
+    "cancelled": FlowTruxTerminal,
+}
+FRAMES = ("`event:` + `data:` frames: start, node_start and node_complete per node attempt, "
+          "then exactly one of complete, error or cancelled, and the stream closes. No "
+          "`retry:` and no keepalive.")
+
+
+def register_routes(table: RouteTable) -> None:
+    tag = "flowtrux"
+    table.register(
+        "POST", "/api/workflows/{workflowId}/execute", execute, operation_id="flowtruxExecute",
+        tag=tag, summary="Execute and answer with the result (runner role)",
+        path_params={"workflowId": WORKFLOW_ID}, body=TriggerPayload, body_required=False,
+        body_description=PAYLOAD,
+        replies=(bare(FlowTruxResult, "The result (not wrapped in `data`)."),), errors=ERRORS)
+    table.register(
+        "POST", "/api/workflows/{workflowId}/execute/stream", execute_stream,
+        operation_id="flowtruxExecuteStream", tag=tag, summary="Execute and stream (runner role)",
+        path_params={"workflowId": WORKFLOW_ID}, body=TriggerPayload, body_required=False,
+        body_description=PAYLOAD,
+        replies=(stream(
+            FRAMES + " Closing the connection cancels the run unless the trigger has "
+            "`continueOnDisconnect`.", EVENTS, {
+                "X-Execution-Id": Header("The execution (run) id.",
+                                         {"type": "string", "format": "uuid"}),
+                "X-Execution-Stream": Header(
+                    "Where to resume: `/api/workflows/{workflowId}/executions/{executionId}/"
+                    "stream` with `Last-Event-ID`."),
+            }),),
+        errors=(*ERRORS, TOO_MANY_STREAMS))
+    table.register(
+        "GET", "/api/workflows/{workflowId}/executions/{executionId}/stream", execution_stream,
+        operation_id="flowtruxExecutionStream", tag=tag, summary="Resume an execution's stream",
+        path_params={"workflowId": WORKFLOW_ID,
+                     "executionId": PathParam("Execution (run) id.")}, cursor=True,
+        replies=(stream(FRAMES + " Leaving never cancels the run. " + STREAM_RULES, EVENTS),
+                 STREAM_ENDED),
+        errors=RUN_STREAM_ERRORS)

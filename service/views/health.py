@@ -8,6 +8,8 @@ from aiohttp import web
 
 from service import keys
 from service.auth.principal import PRINCIPAL
+from service.routing import UNAUTHORIZED, UNAVAILABLE, Access, RouteTable, bare
+from service.views.models.events import Health
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -20,5 +22,9 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-def setup_routes(app: web.Application) -> None:
-    app.router.add_get("/healthz", healthz)
+def register_routes(table: RouteTable) -> None:
+    table.register(
+        "GET", "/healthz", healthz, operation_id="healthz", tag="service",
+        summary="Liveness and readiness", access=Access.PUBLIC,
+        replies=(bare(Health, "Up; `head` is the log's last position."),),
+        errors=(UNAUTHORIZED, UNAVAILABLE))

@@ -85,6 +85,15 @@ class EventPageQuery(QueryModel):
         "`ndjson` for one event per line (as does `Accept: application/x-ndjson`)."))
 
 
+class ExecuteStreamQuery(QueryModel):
+    onDisconnect: Literal["continue", "cancel"] = Field("continue", description=(
+        "What a dropped connection does to the run: `continue` (default) or `cancel`."))
+
+
+class RunFeedQuery(QueryModel):
+    workflowId: UuidStr | None = Field(None, description="Only runs of this workflow.")
+
+
 def page_params(request: web.Request) -> tuple[int, int]:
     page = parse_query(request, PageQuery)
     return page.page, page.limit

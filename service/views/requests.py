@@ -1,7 +1,7 @@
 """The request bodies of the API, one model each: what they hold and their limits.
 
 Handlers read them with `parse_body(request, Model)` (service/views/body.py); the OpenAPI
-document describes them from the same models (service/openapi.py).
+document describes them from the same models (service/openapi/).
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BeforeValidator,
+    ConfigDict,
     Field,
+    RootModel,
     StrictBool,
     StringConstraints,
     field_validator,
@@ -21,7 +23,9 @@ from service.auth.access import MAX_CHAT_TITLE
 from service.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from service.auth.roles import ROLE_NAMES
 from service.auth.validation import MAX_NAME, MAX_USERNAME, USERNAME_PATTERN
+from service.engine.registry import default_registry
 from service.views.body import RequestModel, UuidStr
+from service.workflows.schema import definition_components
 
 MAX_REASON_CHARS = 500
 MAX_CANCEL_RUN_IDS = 1000
@@ -101,7 +105,33 @@ class ResumeRequest(RequestModel):
     data: JsonObject = Field(default_factory=dict, description="Handed to the node.")
 
 
+class WorkflowInput(RequestModel):
+    """A workflow definition (service/workflows/schema.py, with every installed node type)
+    plus the workspace it belongs to. The repository validates it on save (422 with the
+    node ids); this model only names it for the route table and the OpenAPI document."""
+
+    model_config = ConfigDict(extra="allow")
+
+    workspaceId: str | None = None
+
+    @classmethod
+    def openapi_components(cls, ref_template: str) -> dict[str, Any]:
+        """The definition's components, and this body as the definition plus workspaceId."""
+        components = definition_components(default_registry(), ref_template)
+        definition = components["WorkflowDefinition"]
+        components[cls.__name__] = {**definition, "properties": {
+            **definition["properties"], "workspaceId": {"type": "string", "description": (
+                "`default` (the default) or a workspace UUID; a workflow cannot move to "
+                "another workspace.")}}}
+        return components
+
+
 # -- dialects -------------------------------------------------------------------------
+
+
+class TriggerPayload(RootModel[dict[str, Any]]):
+    """A FlowTrux body: the trigger payload (optional), merged over the trigger's
+    staticData."""
 
 
 class ChatRunStart(RequestModel):

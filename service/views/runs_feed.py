@@ -23,11 +23,21 @@ from service.auth.access import LiveAccess, require_principal, visible_workspace
 from service.auth.principal import Principal
 from service.auth.roles import Role
 from service.dialects import v1
-from service.ids import parse_uuid
+from service.routing import (
+    BAD_REQUEST,
+    CURSOR_BEYOND_LOG,
+    NOT_FOUND,
+    TOO_MANY_STREAMS,
+    RouteTable,
+    stream,
+)
 from service.streams.cursor import cursor_beyond_log, parse_cursor
 from service.streams.serving import EventStreamResponse, StreamOptions, encoding
 from service.streams.sse import Frame, encode
+from service.views.body import parse_query
 from service.views.lookup import load_workflow
+from service.views.models.streams import RunFeedFrame, RunFeedReady, V1Ping
+from service.views.queries import RunFeedQuery
 
 FEED_PATH = "/api/v1/workflow-runs/stream"
 # Runs whose workspace and workflow one feed remembers (a bounded LRU).
@@ -107,9 +117,8 @@ async def runs_feed(request: web.Request) -> web.StreamResponse:
     """The caller's feed of run status changes (optionally one workflow's)."""
     principal = require_principal(request)
     request.app[keys.STREAMS].check_quota(principal.user_id)
-    workflow_id = request.query.get("workflowId")
+    workflow_id = parse_query(request, RunFeedQuery).workflowId
     if workflow_id is not None:
-        workflow_id = parse_uuid(workflow_id, "workflowId")
         await load_workflow(request, workflow_id, Role.VIEWER)
     store = request.app[keys.STORE]
     settings = request.app[keys.SETTINGS]
@@ -130,7 +139,20 @@ async def runs_feed(request: web.Request) -> web.StreamResponse:
     )
 
 
-def setup_routes(app: web.Application) -> None:
+def register_routes(table: RouteTable) -> None:
     # A plain resource: register it before `/api/v1/workflow-runs/{runId}` so that
     # every aiohttp version (older ones match in registration order) routes it here.
-    app.router.add_get(FEED_PATH, runs_feed)
+    table.register(
+        "GET", FEED_PATH, runs_feed, operation_id="streamRunFeed", tag="workflow-runs",
+        summary="Live feed of the status changes of runs the caller may see",
+        query=RunFeedQuery, cursor=True,
+        replies=(stream(
+            "First `event: ready` (`id:` = the starting position), then a `workflow-run` "
+            "frame per run status change in a workspace the caller may view (memberships are "
+            "re-read every 30 s); `ping` every 9 s while idle. Without a cursor the feed "
+            "starts at the current end of the log; with `Last-Event-ID` / `lastEventId` it "
+            "resumes after that position. Never ends by itself.",
+            {"ready": RunFeedReady, "workflow-run": RunFeedFrame, "ping": V1Ping}),),
+        errors=(BAD_REQUEST, NOT_FOUND.saying(
+            "No such workflow (or not visible) for `workflowId`."), CURSOR_BEYOND_LOG,
+            TOO_MANY_STREAMS))

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from service import keys
 from service.engine.registry import NodeRegistry
+from service.routing import UNAUTHORIZED, Access, RouteTable, file_reply
 from service.workflows.schema import SCHEMA_ID, workflow_json_schema
 
 SCHEMA_CONTENT_TYPE = "application/schema+json"
@@ -29,5 +30,12 @@ async def workflow_schema(request: web.Request) -> web.Response:
                         headers={"Cache-Control": "no-cache"})
 
 
-def setup_routes(app: web.Application) -> None:
-    app.router.add_get(SCHEMA_ID, workflow_schema)
+def register_routes(table: RouteTable) -> None:
+    table.register(
+        "GET", SCHEMA_ID, workflow_schema, operation_id="workflowSchema", tag="workflows",
+        summary="The JSON Schema (2020-12) of workflow definitions", access=Access.PUBLIC,
+        replies=(file_reply(
+            "Every installed node type, each with its params. Files name it with `$schema` "
+            "so that editors validate and complete them.", (SCHEMA_CONTENT_TYPE,),
+            schema={"type": "object"}),),
+        errors=(UNAUTHORIZED,))

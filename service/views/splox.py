@@ -18,11 +18,22 @@ from service.auth.access import require_principal
 from service.auth.roles import Role
 from service.dialects import splox
 from service.ids import path_uuid
+from service.routing import (
+    BAD_REQUEST,
+    FORBIDDEN,
+    NOT_FOUND,
+    PathParam,
+    RouteTable,
+    bare,
+    stream,
+)
 from service.streams.cursor import parse_cursor
 from service.streams.endpoint import serve_run_stream
 from service.views.body import parse_body
 from service.views.lookup import load_run, start_run
+from service.views.models.splox import SploxKeepalive, SploxMessage, SploxWorkflowRequest
 from service.views.requests import SploxCreateRequest
+from service.views.stream_docs import RUN_STREAM_ERRORS, STREAM_ENDED, STREAM_RULES
 from service.workflows.errors import WorkflowNotFound
 
 
@@ -58,6 +69,22 @@ async def listen(request: web.Request) -> web.StreamResponse:
     return await serve_run_stream(request, run, splox.SploxDialect(), context, cursor=cursor)
 
 
-def setup_routes(app: web.Application) -> None:
-    app.router.add_post("/api/v1/workflow-requests", create_request)
-    app.router.add_get("/api/v1/workflow-requests/{id}/listen", listen)
+def register_routes(table: RouteTable) -> None:
+    tag = "splox"
+    table.register(
+        "POST", "/api/v1/workflow-requests", create_request, operation_id="sploxCreateRequest",
+        tag=tag, summary="Start a workflow request (a run; runner role)",
+        body=SploxCreateRequest,
+        replies=(bare(SploxWorkflowRequest, "The workflow_request (not wrapped in `data`).",
+                      status=201),),
+        errors=(BAD_REQUEST, FORBIDDEN, NOT_FOUND))
+    table.register(
+        "GET", "/api/v1/workflow-requests/{id}/listen", listen, operation_id="sploxListen",
+        tag=tag, summary="Listen to a workflow request",
+        path_params={"id": PathParam("Workflow request (run) id.")}, cursor=True,
+        replies=(stream(
+            "First the request's existing node executions, then live updates, each "
+            "`data: {\"workflow_request\": ..., \"node_execution\": ...}`; `data: keepalive` "
+            "every 3 s while idle; ends with the run or after 30 minutes. " + STREAM_RULES,
+            {"message": SploxMessage, "keepalive": SploxKeepalive}), STREAM_ENDED),
+        errors=RUN_STREAM_ERRORS)

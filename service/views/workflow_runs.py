@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from projections.queries import RunFilter, RunQueries
 from projections.vocabulary import TERMINAL_RUN_STATUSES, RunStatus
@@ -11,16 +12,44 @@ from service.auth.access import require_principal, visible_workspace_ids, worksp
 from service.auth.principal import Principal
 from service.auth.roles import Role
 from service.dialects import v1
-from service.errors import bad_request, conflict, not_found
+from service.errors import conflict, not_found
 from service.ids import path_uuid
 from service.outcomes import CancelOutcome, ResumeOutcome
+from service.routing import (
+    BAD_REQUEST,
+    CONFLICT,
+    NOT_FOUND,
+    TOO_MANY_STREAMS,
+    Header,
+    PathParam,
+    RouteTable,
+    data,
+    page,
+    stream,
+)
 from service.streams.endpoint import RESUME_PATH, serve_run_stream
 from service.views.body import parse_body, parse_query
 from service.views.lookup import load_run, load_workflow, start_run_from_body
+from service.views.models.runs import (
+    ActivityRun,
+    CancelResult,
+    DashboardCounts,
+    WorkflowRun,
+    WorkflowRunDetail,
+)
+from service.views.models.streams import (
+    V1ActivityRunFrame,
+    V1ErrorFrame,
+    V1Ping,
+    V1ResultFrame,
+    V1ThinkingFrame,
+    V1WorkflowRunFrame,
+)
 from service.views.params import pagination
-from service.views.queries import RunListQuery
-from service.views.requests import CancelRequest, ResumeRequest
+from service.views.queries import ExecuteStreamQuery, RunListQuery
+from service.views.requests import CancelRequest, ExecuteRequest, ResumeRequest
 from service.views.responses import data_response
+from service.views.stream_docs import RUN_STREAM_ERRORS, STREAM_ENDED, STREAM_RULES
 
 CANCEL_PAGE = 500
 
@@ -40,9 +69,7 @@ async def execute(request: web.Request) -> web.Response:
 
 
 async def execute_stream(request: web.Request) -> web.StreamResponse:
-    on_disconnect = request.query.get("onDisconnect", "continue")
-    if on_disconnect not in ("continue", "cancel"):
-        raise bad_request("onDisconnect must be 'continue' or 'cancel'")
+    on_disconnect = parse_query(request, ExecuteStreamQuery).onDisconnect
     principal = require_principal(request)
     request.app[keys.STREAMS].check_quota(principal.user_id)  # before the run starts
     run_id = await start_run_from_body(request)
@@ -94,7 +121,7 @@ async def detail(request: web.Request) -> web.Response:
     return data_response(v1.run_detail_json(run, nodes))
 
 
-async def stream(request: web.Request) -> web.StreamResponse:
+async def stream_run(request: web.Request) -> web.StreamResponse:
     return await serve_run_stream(
         request, await load_run(request, path_uuid(request, "runId"), Role.VIEWER),
         v1.V1Dialect(request.app[keys.FRAMES]), _queries(request),
@@ -166,13 +193,77 @@ async def resume_node(request: web.Request) -> web.Response:
     return data_response(v1.activity_json(node))
 
 
-def setup_routes(app: web.Application) -> None:
+RUN_ID = PathParam("Workflow run id.")
+EXECUTE_BODY = "JSON, or form fields with `inputs` and `envs` as JSON text."
+EXECUTE_ERRORS = (BAD_REQUEST, NOT_FOUND.saying(
+    "Workflow (or chat) not found, or not the caller's."))
+V1_EVENTS: dict[str, type[BaseModel]] = {
+    "ping": V1Ping,
+    "workflow-run": V1WorkflowRunFrame,
+    "activity-run": V1ActivityRunFrame,
+    "thinking": V1ThinkingFrame,
+    "result": V1ResultFrame,
+    "error": V1ErrorFrame,
+}
+V1_STREAM = (
+    "`event:` + `data:` frames: `workflow-run` and `activity-run` on every status change, "
+    "`thinking`, then `result` (completed) or `error` (failed, cancelled) after the final "
+    "`workflow-run`; `ping` every 9 s while idle. The stream ends after the run's terminal "
+    "event. A `retry:` field is sent first."
+)
+
+
+def register_routes(table: RouteTable) -> None:
     base = "/api/v1/workflow-runs"
-    app.router.add_post(f"{base}/execute", execute)
-    app.router.add_post(f"{base}/execute/stream", execute_stream)
-    app.router.add_post(f"{base}/cancel", cancel)
-    app.router.add_get(base, list_runs)
-    app.router.add_get(f"{base}/dashboard/{{workflowId}}", dashboard)
-    app.router.add_get(f"{base}/{{runId}}", detail)
-    app.router.add_get(f"{base}/{{runId}}/stream", stream)
-    app.router.add_post(f"{base}/{{runId}}/nodes/{{nodeId}}/resume", resume_node)
+    tag = "workflow-runs"
+    table.register(
+        "POST", f"{base}/execute", execute, operation_id="executeWorkflow", tag=tag,
+        summary="Run a workflow and wait for it to end",
+        description="Needs the runner role. The run goes on if the client leaves.",
+        body=ExecuteRequest, body_description=EXECUTE_BODY,
+        replies=(data(WorkflowRunDetail, "The finished run."),), errors=EXECUTE_ERRORS)
+    table.register(
+        "POST", f"{base}/execute/stream", execute_stream, operation_id="executeWorkflowStream",
+        tag=tag, summary="Run a workflow and stream its events",
+        description="Needs the runner role.",
+        body=ExecuteRequest, body_description=EXECUTE_BODY, query=ExecuteStreamQuery,
+        replies=(stream(V1_STREAM + " Starts at the beginning of the run.", V1_EVENTS, {
+            "X-Workflow-Run-Id": Header("The new run's id.", {"type": "string",
+                                                              "format": "uuid"}),
+            "X-Workflow-Run-Stream": Header(
+                "Where to resume this stream: `/api/v1/workflow-runs/{runId}/stream` with "
+                "`Last-Event-ID`."),
+        }),), errors=(*EXECUTE_ERRORS, TOO_MANY_STREAMS))
+    table.register(
+        "POST", f"{base}/cancel", cancel, operation_id="cancelRuns", tag=tag,
+        summary="Cancel runs by id, or every unfinished run of a workflow",
+        description="Cancelling by `workflowId` needs the runner role in its workspace; by "
+                    "`runIds`, each run's outcome says what happened.",
+        body=CancelRequest, replies=(data(CancelResult, "An outcome per run."),),
+        errors=(BAD_REQUEST, NOT_FOUND.saying("Workflow not found (with `workflowId`).")))
+    table.register(
+        "GET", base, list_runs, operation_id="listRuns", tag=tag,
+        summary="List the runs the caller can see", query=RunListQuery,
+        replies=(page(WorkflowRun, "A page of runs, newest first."),), errors=(BAD_REQUEST,))
+    table.register(
+        "GET", f"{base}/dashboard/{{workflowId}}", dashboard, operation_id="runDashboard",
+        tag=tag, summary="Run counts by status for a workflow",
+        path_params={"workflowId": PathParam("Workflow id.")},
+        replies=(data(DashboardCounts, "Counts."),), errors=(BAD_REQUEST, NOT_FOUND))
+    table.register(
+        "GET", f"{base}/{{runId}}", detail, operation_id="getRun", tag=tag,
+        summary="A run with its activity runs", path_params={"runId": RUN_ID},
+        replies=(data(WorkflowRunDetail, "The run."),), errors=(BAD_REQUEST, NOT_FOUND))
+    table.register(
+        "GET", f"{base}/{{runId}}/stream", stream_run, operation_id="streamRun", tag=tag,
+        summary="A run's events (resumable)", path_params={"runId": RUN_ID}, cursor=True,
+        replies=(stream(V1_STREAM + " " + STREAM_RULES, V1_EVENTS), STREAM_ENDED),
+        errors=RUN_STREAM_ERRORS)
+    table.register(
+        "POST", f"{base}/{{runId}}/nodes/{{nodeId}}/resume", resume_node,
+        operation_id="resumeNode", tag=tag, summary="Answer an approval node (runner role)",
+        path_params={"runId": RUN_ID, "nodeId": PathParam("The node id.", {"type": "string"})},
+        body=ResumeRequest,
+        replies=(data(ActivityRun, "The node's activity run after the answer."),),
+        errors=(BAD_REQUEST, NOT_FOUND.saying("No such run, or no such node in it."),
+                CONFLICT.saying("That node is not waiting for an answer.")))

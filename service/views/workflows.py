@@ -12,10 +12,21 @@ from service.auth.roles import Role
 from service.auth.schema import DEFAULT_WORKSPACE_ID
 from service.errors import bad_request, not_found, unprocessable
 from service.ids import parse_workspace_id, path_uuid
+from service.routing import (
+    BAD_REQUEST,
+    INVALID_WORKFLOW,
+    NOT_FOUND,
+    PathParam,
+    RouteTable,
+    data,
+    page,
+)
 from service.views.body import parse_query
 from service.views.lookup import load_workflow
+from service.views.models.workflows import Workflow, WorkflowDetail
 from service.views.params import json_body, pagination
 from service.views.queries import WorkflowListQuery
+from service.views.requests import WorkflowInput
 from service.views.responses import data_response
 from service.workflows.errors import WorkflowInvalid, WorkflowNotFound
 
@@ -95,9 +106,36 @@ async def get_version(request: web.Request) -> web.Response:
     return data_response(version.as_dict())
 
 
-def setup_routes(app: web.Application) -> None:
-    app.router.add_post("/api/v1/workflows", create)
-    app.router.add_get("/api/v1/workflows", list_workflows)
-    app.router.add_get("/api/v1/workflows/{workflowId}", get)
-    app.router.add_put("/api/v1/workflows/{workflowId}", update)
-    app.router.add_get("/api/v1/workflows/{workflowId}/versions/{version}", get_version)
+WORKFLOW_ID = PathParam("Workflow id.")
+WORKSPACE_NOT_FOUND = NOT_FOUND.saying("Workspace not found (or not the caller's).")
+
+
+def register_routes(table: RouteTable) -> None:
+    tag = "workflows"
+    table.register(
+        "POST", "/api/v1/workflows", create, operation_id="createWorkflow", tag=tag,
+        summary="Create a workflow (editor role in its workspace)", body=WorkflowInput,
+        replies=(data(Workflow, "Created: version 1.", status=201),),
+        errors=(BAD_REQUEST, WORKSPACE_NOT_FOUND, INVALID_WORKFLOW))
+    table.register(
+        "GET", "/api/v1/workflows", list_workflows, operation_id="listWorkflows", tag=tag,
+        summary="List a workspace's workflows", query=WorkflowListQuery,
+        replies=(page(Workflow, "A page of workflows (latest versions)."),),
+        errors=(BAD_REQUEST, WORKSPACE_NOT_FOUND))
+    table.register(
+        "GET", "/api/v1/workflows/{workflowId}", get, operation_id="getWorkflow", tag=tag,
+        summary="A workflow (latest version) and its version numbers",
+        path_params={"workflowId": WORKFLOW_ID},
+        replies=(data(WorkflowDetail, "The workflow."),), errors=(BAD_REQUEST, NOT_FOUND))
+    table.register(
+        "PUT", "/api/v1/workflows/{workflowId}", update, operation_id="updateWorkflow",
+        tag=tag, summary="Save a new version (editor role)",
+        path_params={"workflowId": WORKFLOW_ID}, body=WorkflowInput,
+        replies=(data(Workflow, "The new version."),),
+        errors=(BAD_REQUEST, NOT_FOUND, INVALID_WORKFLOW))
+    table.register(
+        "GET", "/api/v1/workflows/{workflowId}/versions/{version}", get_version,
+        operation_id="getWorkflowVersion", tag=tag, summary="One stored version of a workflow",
+        path_params={"workflowId": WORKFLOW_ID, "version": PathParam(
+            "Version number, from 1.", {"type": "string", "pattern": "^[0-9]{1,9}$"})},
+        replies=(data(Workflow, "That version."),), errors=(BAD_REQUEST, NOT_FOUND))

@@ -1,0 +1,44 @@
+"""The raw log's answers: events, the chain's verification, and the service's health."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from service.views.models.base import Count, ResponseModel, Timestamp
+
+
+class Event(ResponseModel):
+    """One event of the tamper-evident log."""
+
+    position: int = Field(ge=1, description="Global log position.")
+    stream: str = Field(description="The run id (stream) the event belongs to.")
+    version: int = Field(ge=1, description="Position within its stream.")
+    type: str
+    data: dict[str, Any]
+    recordedAt: Timestamp
+    prevHash: str
+    hash: str
+
+
+class LogVerification(ResponseModel):
+    ok: bool = Field(description="Every link of the chain holds.")
+    checked: Count = Field(description="Events checked.")
+    head: Count = Field(description="The log's last position.")
+    headHash: str | None = Field(description=(
+        "The hash of the last event when ok: keep it elsewhere, truncating the newest "
+        "events is only detectable against a head kept elsewhere."))
+    firstBadPosition: int | None = Field(ge=1)
+    reason: str | None
+    verifiedAt: Timestamp
+
+
+class Health(ResponseModel):
+    status: Literal["ok"]
+    head: Count = Field(description="The log's last position.")
+    store: dict[str, Any] | None = Field(None, description=(
+        "Global admins only. Backend facts: for SQLite `walBytes`, `walRestartBytes`, "
+        "`lastPassive` and `lastRestart` (the last checkpoint of each kind: mode, at, "
+        "durationMs, frames, complete), `restarts`, `restartsIncomplete`, and the live "
+        "ring's `ringEvents`, `ringBytes` and `ringBudgetBytes`."))
