@@ -1,12 +1,12 @@
 """The query strings of the API, one model each, with their limits.
 
 Handlers read them with `parse_query(request, Model)` (service/views/body.py); the OpenAPI
-document lists their parameters from the same models (`query_parameters`).
+document lists their parameters from the same models (service/openapi/parameters.py).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from aiohttp import web
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, WithJsonSchema
@@ -97,23 +97,3 @@ class RunFeedQuery(QueryModel):
 def page_params(request: web.Request) -> tuple[int, int]:
     page = parse_query(request, PageQuery)
     return page.page, page.limit
-
-
-def query_parameters(model: type[QueryModel]) -> list[dict[str, Any]]:
-    """The OpenAPI parameters of a query model: one optional query parameter per field."""
-    schema = model.model_json_schema()
-    parameters = []
-    for name, field_schema in schema["properties"].items():
-        field_schema = dict(field_schema)
-        field_schema.pop("title", None)
-        # A query parameter is absent or a value: `null` is not something a URL can say.
-        options = field_schema.pop("anyOf", None)
-        if options is not None:
-            (field_schema_of_value,) = [o for o in options if o != {"type": "null"}]
-            field_schema = {**field_schema_of_value, **field_schema}
-            if field_schema.get("default", 0) is None:
-                del field_schema["default"]
-        description = field_schema.pop("description", "")
-        parameters.append({"name": name, "in": "query", "required": False,
-                           "description": description, "schema": field_schema})
-    return parameters
