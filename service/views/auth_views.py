@@ -20,11 +20,6 @@ from service.auth.principal import Principal
 from service.auth.repository import ApiToken, User, UsernameTaken
 from service.auth.roles import Role
 from service.auth.sessions import end_session, get_session, new_session
-from service.auth.validation import (
-    page_params,
-    paged,
-    pagination,
-)
 from service.auth.workspaces import LastWorkspaceAdmin, Member, Workspace, WorkspaceNameTaken
 from service.errors import (
     bad_request,
@@ -36,6 +31,8 @@ from service.errors import (
 )
 from service.ids import parse_uuid, parse_workspace_id
 from service.views.body import parse_body
+from service.views.params import pagination
+from service.views.queries import page_params, paged
 from service.views.requests import (
     LoginRequest,
     MemberAdd,

@@ -6,7 +6,7 @@ document lists their parameters from the same models (service/openapi/parameters
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, WithJsonSchema
@@ -16,6 +16,7 @@ from service.auth.schema import DEFAULT_WORKSPACE_ID
 from service.dialects.v1 import RUN_STATUS_FROM_WORD, RUN_STATUS_WORDS
 from service.ids import canonical_workspace_id
 from service.views.body import QueryModel, UuidStr, parse_query
+from service.views.params import pagination
 
 MAX_PAGE = 1_000_000
 MAX_PAGE_LIMIT = 100
@@ -97,3 +98,11 @@ class RunFeedQuery(QueryModel):
 def page_params(request: web.Request) -> tuple[int, int]:
     page = parse_query(request, PageQuery)
     return page.page, page.limit
+
+
+def paged(request: web.Request, items: list[Any]) -> tuple[list[Any], dict[str, int]]:
+    """One page of a list held in memory (short lists: tokens, workspaces) and its pagination."""
+    page, limit = page_params(request)
+    start = (page - 1) * limit
+    return items[start:start + limit], pagination(page, limit, len(items))
+
