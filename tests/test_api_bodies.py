@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from api_fixtures import QUICK_WORKFLOW, create_workflow
 from auth_fixtures import admin, anon, auth_server, auth_settings, new_client  # noqa: F401
 
-from service.views.body import MAX_FIELD_ERRORS
+from service.limits import MAX_FIELD_ERRORS
 
 
 async def bad_fields(resp: aiohttp.ClientResponse) -> set[str]:

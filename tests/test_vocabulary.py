@@ -5,6 +5,7 @@ with exactly the keys its payload type declares."""
 from __future__ import annotations
 
 import re
+import runpy
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -30,6 +31,7 @@ from projections.payloads import (
     payload_keys,
 )
 from projections.vocabulary import EventType
+from service import limits
 from service.app import create_app
 from service.auth.roles import ROLE_NAMES
 from service.dialects import v1
@@ -238,3 +240,18 @@ async def test_members_take_exactly_the_declared_roles(admin: TestClient) -> Non
     resp = await admin.post(f"/api/v1/workspaces/{workspace}/members",
                             json={"userId": user["id"], "role": "owner"})
     assert resp.status == 400
+
+
+# -- the docs ----------------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def test_docs_vocabulary_page_is_made_from_the_modules() -> None:
+    maker = runpy.run_path(str(DOCS / "make_vocabulary.py"))
+    expected = maker["render"]()
+    assert (DOCS / "vocabulary.md").read_text() == expected, (
+        "docs/vocabulary.md is stale: run .venv/bin/python docs/make_vocabulary.py")
+    # Every limit in service/limits.py has its sentence (and so its row).
+    declared = {name for name in vars(limits) if name.isupper()}
+    assert {name for name, _, _ in maker["limit_docs"]()} == declared

@@ -23,10 +23,11 @@ from projections.vocabulary import RunStatus
 from service.engine.node_api import NodeType
 from service.engine.params import ParamsModel, templated
 from service.engine.registry import builtin_registry
+from service.limits import MAX_PROBLEMS
 from service.workflows import WorkflowInvalid
 from service.workflows.definition import parse_definition
 from service.workflows.repository import WorkflowRepository
-from service.workflows.schema import JSON_SCHEMA_DIALECT, MAX_PROBLEMS, workflow_json_schema
+from service.workflows.schema import JSON_SCHEMA_DIALECT, workflow_json_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "config" / "examples").glob("*.json"))

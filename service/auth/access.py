@@ -13,8 +13,7 @@ from service.auth.roles import Role
 from service.auth.workspaces import Chat
 from service.errors import bad_request, forbidden, not_found, unauthorized
 from service.ids import parse_uuid, parse_workspace_id
-
-MAX_CHAT_TITLE = 200
+from service.limits import MAX_CHAT_TITLE
 
 
 def require_principal(request: web.Request) -> Principal:

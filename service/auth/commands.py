@@ -13,8 +13,9 @@ import orjson
 from eventstore.sqlite import SQLiteEventStore
 from service.auth.passwords import generate_password, password_problem
 from service.auth.repository import AuthRepository, UsernameTaken
-from service.auth.validation import MAX_NAME, USERNAME_RE
+from service.auth.validation import USERNAME_RE
 from service.commands import add_data_options, run_on_store
+from service.limits import MAX_NAME
 
 
 class CommandError(Exception):

@@ -8,6 +8,8 @@ import hashlib
 import hmac
 import secrets
 
+from service.limits import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+
 # n=2**14, r=8 costs 16 MiB and ~50 ms per hash: slow for guessing, fine for a login.
 SCRYPT_N = 2**14
 SCRYPT_R = 8
@@ -17,9 +19,6 @@ KEY_BYTES = 32
 # Refuse hashes whose stored parameters would make verifying a denial of service.
 MAX_N = 2**20
 MAX_MEMORY = 256 * 1024 * 1024
-
-MIN_PASSWORD_LENGTH = 8
-MAX_PASSWORD_LENGTH = 1024
 
 
 def _b64(raw: bytes) -> str:

@@ -1,5 +1,7 @@
 // The one place the console talks to the API: JSON in, `{data, pagination}` out, errors thrown.
 
+import { LIMITS } from './vocabulary.js';
+
 export class ApiError extends Error {
   constructor(status, code, message) {
     super(message);
@@ -45,7 +47,7 @@ export function qs(params) {
 export async function runEvents(runId, after = 0) {
   const events = [];
   for (;;) {
-    const { data } = await get(`/api/v1/workflow-runs/${runId}/events${qs({ after, limit: 1000 })}`);
+    const { data } = await get(`/api/v1/workflow-runs/${runId}/events${qs({ after, limit: LIMITS.MAX_EVENTS_PAGE })}`);
     events.push(...data);
     if (data.length < 1000) return events;
     after = data[data.length - 1].position;

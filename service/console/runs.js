@@ -5,14 +5,14 @@ import { get, qs } from './api.js';
 import { badge, between, debounce, errorBox, fmtDuration, fmtTime, h, replace, shortId } from './dom.js';
 import { follow, liveIndicator } from './live.js';
 import { navigate } from './app.js';
-import { RUN_STATUSES } from './vocabulary.js';
+import { LIMITS, RUN_STATUSES } from './vocabulary.js';
 
 const MAX_COUNTED_WORKFLOWS = 20;
 
 /** Every workflow the caller can see, across their workspaces. */
 export async function visibleWorkflows(session) {
   const lists = await Promise.all((session.me.workspaces || []).map(async (ws) => {
-    const { data } = await get(`/api/v1/workflows${qs({ workspaceId: ws.id, limit: 100 })}`);
+    const { data } = await get(`/api/v1/workflows${qs({ workspaceId: ws.id, limit: LIMITS.MAX_PAGE_LIMIT })}`);
     return data.map((wf) => ({ ...wf, workspaceName: ws.name }));
   }));
   return lists.flat().sort((a, b) => a.name.localeCompare(b.name));
@@ -25,9 +25,9 @@ function filterBar(query, workflows) {
   const status = h('select', { name: 'status' },
     h('option', { value: '' }, 'Any status'),
     RUN_STATUSES.map((s) => h('option', { value: s, selected: s === query.status }, s)));
-  const search = h('input', { name: 'search', type: 'search', placeholder: 'Workflow name contains…', value: query.search || '' });
+  const search = h('input', { name: 'search', type: 'search', maxlength: LIMITS.MAX_SEARCH_CHARS, placeholder: 'Workflow name contains…', value: query.search || '' });
   const limit = h('select', { name: 'limit' },
-    [10, 25, 50, 100].map((n) => h('option', { value: n, selected: String(n) === (query.limit || '25') }, `${n} per page`)));
+    [10, 25, 50, LIMITS.MAX_PAGE_LIMIT].map((n) => h('option', { value: n, selected: String(n) === (query.limit || '25') }, `${n} per page`)));
   const form = h('form', { class: 'filters', id: 'run-filters' },
     h('label', {}, 'Workflow', workflow), h('label', {}, 'Status', status),
     h('label', {}, 'Search', search), h('label', {}, 'Page size', limit),

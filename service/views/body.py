@@ -15,9 +15,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, Wit
 from service.content_types import FORM_TYPES, is_json_type
 from service.errors import ApiError, bad_request
 from service.ids import canonical_uuid
+from service.limits import MAX_FIELD_ERRORS
 from service.views.params import check_depth, form_fields, json_body
-
-MAX_FIELD_ERRORS = 50
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 RequestT = TypeVar("RequestT", bound="RequestModel")

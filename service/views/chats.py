@@ -23,6 +23,7 @@ from service.auth.roles import Role
 from service.dialects import chat
 from service.errors import not_found
 from service.ids import path_uuid
+from service.limits import MAX_CHAT_RUNS
 from service.routing import (
     BAD_REQUEST,
     FORBIDDEN,
@@ -40,8 +41,6 @@ from service.views.requests import ChatCreate, ChatRunStart
 from service.views.responses import data_response
 from service.views.stream_docs import RUN_STREAM_ERRORS, STREAM_ENDED, STREAM_RULES
 
-# A chat's run list is one response without paging (seed 001): it stops at this many.
-MAX_CHAT_RUNS = 1000
 LIST_PAGE = 100
 
 

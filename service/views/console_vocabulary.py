@@ -19,8 +19,13 @@ from projections.vocabulary import (
 )
 from service.auth.roles import Role
 from service.dialects.v1 import NODE_STATUS_WORDS, RUN_STATUS_WORDS
+from service.limits import (
+    MAX_EVENTS_PAGE,
+    MAX_PAGE_LIMIT,
+    MAX_REASON_CHARS,
+    MAX_SEARCH_CHARS,
+)
 from service.outcomes import CancelOutcome, ResumeOutcome
-from service.views.requests import MAX_REASON_CHARS
 
 FILE_NAME = "vocabulary.js"
 
@@ -45,7 +50,8 @@ def console_vocabulary() -> dict[str, Any]:
         "ROLE_RANK": {role.word: role.value for role in Role},
         "CANCEL_OUTCOME": {outcome.name: outcome.value for outcome in CancelOutcome},
         "RESUME_OUTCOME": {outcome.name: outcome.value for outcome in ResumeOutcome},
-        "LIMITS": {"MAX_REASON_CHARS": MAX_REASON_CHARS},
+        "LIMITS": {"MAX_REASON_CHARS": MAX_REASON_CHARS, "MAX_PAGE_LIMIT": MAX_PAGE_LIMIT,
+                   "MAX_EVENTS_PAGE": MAX_EVENTS_PAGE, "MAX_SEARCH_CHARS": MAX_SEARCH_CHARS},
     }
 
 

@@ -10,7 +10,8 @@ from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
 from service.errors import bad_request
-from service.workflows.templates import MAX_BODY_DEPTH, nesting_depth
+from service.limits import MAX_BODY_DEPTH
+from service.workflows.templates import nesting_depth
 
 
 def pagination(page: int, limit: int, total: int) -> dict[str, int]:

@@ -15,15 +15,17 @@ from projections.vocabulary import RunStatus
 from service.auth.schema import DEFAULT_WORKSPACE_ID
 from service.dialects.v1 import RUN_STATUS_FROM_WORD, RUN_STATUS_WORDS
 from service.ids import canonical_workspace_id
+from service.limits import (
+    DEFAULT_PAGE_LIMIT,
+    MAX_EVENTS_PAGE,
+    MAX_PAGE,
+    MAX_PAGE_LIMIT,
+    MAX_POSITION,
+    MAX_SEARCH_CHARS,
+)
 from service.views.body import QueryModel, UuidStr, parse_query
 from service.views.params import pagination
 
-MAX_PAGE = 1_000_000
-MAX_PAGE_LIMIT = 100
-DEFAULT_PAGE_LIMIT = 10
-MAX_SEARCH_CHARS = 200
-MAX_EVENTS_PAGE = 1000
-MAX_POSITION = 2**62
 
 def _digits(value: object) -> object:
     """Query integers are plain decimal digits: not `1_0`, `+1`, ` 1` or `1e1`, which a

@@ -19,16 +19,20 @@ from pydantic import (
     model_validator,
 )
 
-from service.auth.access import MAX_CHAT_TITLE
-from service.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from service.auth.roles import ROLE_NAMES
-from service.auth.validation import MAX_NAME, MAX_USERNAME, USERNAME_PATTERN
+from service.auth.validation import USERNAME_PATTERN
 from service.engine.registry import default_registry
+from service.limits import (
+    MAX_CANCEL_RUN_IDS,
+    MAX_CHAT_TITLE,
+    MAX_NAME,
+    MAX_PASSWORD_LENGTH,
+    MAX_REASON_CHARS,
+    MAX_USERNAME,
+    MIN_PASSWORD_LENGTH,
+)
 from service.views.body import RequestModel, UuidStr
 from service.workflows.schema import definition_components
-
-MAX_REASON_CHARS = 500
-MAX_CANCEL_RUN_IDS = 1000
 
 
 def _none_as_empty(value: Any) -> Any:

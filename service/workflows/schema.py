@@ -25,19 +25,22 @@ from pydantic import (
     create_model,
 )
 
+from service.limits import (
+    MAX_DESCRIPTION_CHARS,
+    MAX_NAME_CHARS,
+    MAX_NODE_ID_CHARS,
+    MAX_NODES,
+    MAX_PROBLEMS,
+    MAX_RETRY_ATTEMPTS,
+)
+
 if TYPE_CHECKING:
     from service.engine.registry import NodeRegistry
 
-MAX_NODES = 5000
-# A name travels in every event of its node: it must never crowd out the node's data.
-MAX_NAME_CHARS = 200
-MAX_DESCRIPTION_CHARS = 2000
-# Problems reported for one definition: enough to fix it, never a response of megabytes.
-MAX_PROBLEMS = 100
 SCHEMA_ID = "/api/v1/schemas/workflow.json"
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
-NodeId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^.]+$",
+NodeId = Annotated[str, Field(min_length=1, max_length=MAX_NODE_ID_CHARS, pattern=r"^[^.]+$",
                               description="Unique in the workflow; no dots.")]
 PositiveMs = Annotated[int, Field(gt=0)]
 
@@ -64,7 +67,7 @@ class _Strict(BaseModel):
 def _parts() -> tuple[type[BaseModel], type[BaseModel], type[BaseModel]]:
     base = _Strict
     retry: dict[str, Any] = {
-        "maxAttempts": (Annotated[int, Field(ge=1, le=100)], 1),
+        "maxAttempts": (Annotated[int, Field(ge=1, le=MAX_RETRY_ATTEMPTS)], 1),
         "backoffMs": (Annotated[int, Field(ge=0)], 0),
         "multiplier": (Annotated[float, Field(ge=1, le=10)], 2.0),
     }

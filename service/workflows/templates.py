@@ -15,15 +15,11 @@ from typing import Any
 
 import orjson
 
+# Re-exported: the engine still reads this limit here (service/limits.py declares it).
+from service.limits import MAX_VALUE_DEPTH as MAX_VALUE_DEPTH
+
 TEMPLATE_RE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 SEGMENT_RE = re.compile(r"^[A-Za-z0-9_\-]+$")
-
-
-# How deeply JSON values may nest: request bodies get MAX_BODY_DEPTH, node inputs and outputs
-# MAX_VALUE_DEPTH. Both stay well below orjson's encoding limit (254 levels) so that every
-# event, response and stream frame that wraps such a value can still be encoded.
-MAX_BODY_DEPTH = 64
-MAX_VALUE_DEPTH = 128
 
 
 def nesting_depth(value: Any, limit: int) -> int:

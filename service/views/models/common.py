@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import Field
 
+from service.limits import MAX_PAGE_LIMIT
 from service.views.models.base import Count, ResponseModel
-from service.views.queries import MAX_PAGE_LIMIT
 
 
 class Pagination(ResponseModel):
