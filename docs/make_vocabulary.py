@@ -67,11 +67,14 @@ def render() -> str:
         "(`service/dialects/`).",
         "",
     ]
-    lines += _table(["status", "v1", "chat", "Splox"], (
+    lines += _table(["status", "v1", "chat (000/001)", "FlowTrux terminal event (002)",
+                     "Splox `workflow_request` (003)"], (
         (_code(s), _code(v1.RUN_STATUS_WORDS[s]), _code(chat.RUN_STATUS_WORDS[s]),
-         _code(splox.RUN_STATUS_WORDS[s])) for s in RunStatus))
-    lines += ["## Node statuses", ""]
-    lines += _table(["status", "v1", "chat", "FlowTrux", "Splox"], (
+         _code(flowtrux.TERMINAL_EVENT_NAMES[s]) if s in flowtrux.TERMINAL_EVENT_NAMES
+         else "(none yet)", _code(splox.RUN_STATUS_WORDS[s])) for s in RunStatus))
+    lines += ["## Node statuses", "",
+              "A failed attempt that will be retried leaves its node `pending`.", ""]
+    lines += _table(["status", "v1", "chat step", "FlowTrux execution log", "Splox `node_execution`"], (
         (_code(s), _code(v1.NODE_STATUS_WORDS[s]), _code(chat.STEP_STATUS_WORDS[s]),
          _code(flowtrux.NODE_STATUS_WORDS[s]), _code(splox.NODE_STATUS_WORDS[s]))
         for s in NodeStatus))
