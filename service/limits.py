@@ -73,6 +73,9 @@ MAX_DESCRIPTION_CHARS = 2000
 MAX_RETRY_ATTEMPTS = 100
 """Highest `retry.maxAttempts` of a node."""
 
+MAX_RETRY_MULTIPLIER = 10
+"""Highest `retry.multiplier` of a node (how much each wait grows over the one before)."""
+
 # -- JSON values (both well below orjson's 254 levels, so whatever wraps them still encodes)
 
 MAX_BODY_DEPTH = 64

@@ -32,6 +32,7 @@ from service.limits import (
     MAX_NODES,
     MAX_PROBLEMS,
     MAX_RETRY_ATTEMPTS,
+    MAX_RETRY_MULTIPLIER,
 )
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ def _parts() -> tuple[type[BaseModel], type[BaseModel], type[BaseModel]]:
     retry: dict[str, Any] = {
         "maxAttempts": (Annotated[int, Field(ge=1, le=MAX_RETRY_ATTEMPTS)], 1),
         "backoffMs": (Annotated[int, Field(ge=0)], 0),
-        "multiplier": (Annotated[float, Field(ge=1, le=10)], 2.0),
+        "multiplier": (Annotated[float, Field(ge=1, le=MAX_RETRY_MULTIPLIER)], 2.0),
     }
     branch_edge: dict[str, Any] = {
         "node": (str, Field(description="A condition node.")),
