@@ -2,7 +2,8 @@
 
 1. Property-based fuzzing of every operation of GET /api/v1/openapi.json with schemathesis
    (valid and invalid requests), as anonymous, viewer, runner and admin: no 5xx, no hang,
-   every error a JSON error body `{"error": {"code", "message"}}`.
+   every error a JSON error body `{"error": {"code", "message"}}`, and every answer that is
+   not a live stream conforms to the document (tests/openapi_conformance.py).
 2. Targeted cases: invalid UUIDs, bodies over max_body_bytes (413 JSON) and deeply nested,
    malformed Last-Event-IDs, workflows with cycles and template injection, newlines in node
    output that try to inject SSE frames, and slow-loris clients that must not block others.
@@ -29,6 +30,7 @@ from faults_support import (
     admin_token,
     create_workflow,
 )
+from openapi_conformance import Conformance
 from sse_reader import read_frames
 
 SOAK = os.environ.get("FAULTS_SOAK") == "1"
@@ -74,6 +76,7 @@ def error_body_problem(status: int, content_type: str, raw: bytes) -> str | None
 
 
 STATUSES: Counter[int] = Counter()
+CONFORMANCE_CHECKED = [0]
 
 
 def real_ids(method: str, path: str, names: list[str], ids: dict[str, str]) -> dict[str, str]:
@@ -103,12 +106,14 @@ def fuzz(base: str, tokens: dict[str, str | None], examples: int,
 
     doc = requests.get(f"{base}/api/v1/openapi.json", timeout=10).json()
     schema = schemathesis.openapi.from_dict(doc)
+    conformance = Conformance(doc)
     tried = 0
     failures: list[str] = []
     STATUSES.clear()
     session = requests.Session()
 
-    def make_check(label: str, headers: dict[str, str], strategy: Any) -> Any:
+    def make_check(label: str, headers: dict[str, str], strategy: Any, method: str,
+                   path: str) -> Any:
         @seed(6)
         @settings(max_examples=examples, deadline=None, database=None,
                   phases=[Phase.explicit, Phase.generate],
@@ -136,6 +141,9 @@ def fuzz(base: str, tokens: dict[str, str | None], examples: int,
                 except Exception as exc:  # noqa: BLE001 - any read failure is a finding
                     failures.append(f"{label}: body unreadable ({exc})")
                     return
+            # The template names the operation: a generated path may hold anything.
+            failures.extend(f"{label}: {problem}" for problem in conformance.problems(
+                method, path, resp.status_code, content_type, raw))
             if resp.status_code >= 500:
                 sent = kwargs.get("json", kwargs.get("data"))
                 failures.append(f"{label}: {resp.status_code} {raw[:120]!r} for "
@@ -161,8 +169,9 @@ def fuzz(base: str, tokens: dict[str, str | None], examples: int,
                 for mode in schemathesis.GenerationMode:
                     strategies.append(operation.as_strategy(mode, path_parameters=known))
             strategy = st.one_of(*strategies)
-            make_check(label, headers, strategy)()
+            make_check(label, headers, strategy, operation.method.upper(), operation.path)()
     session.close()
+    CONFORMANCE_CHECKED[0] = conformance.checked
     return tried, failures
 
 
@@ -205,7 +214,8 @@ async def test_fuzz_every_operation_at_every_auth_level(server: ServerProcess) -
     finally:
         await admin.close()
     report_summary(f"faults/fuzz: {tried} generated requests over 4 auth levels in "
-                   f"{elapsed:.0f} s (answers {dict(sorted(STATUSES.items()))}), "
+                   f"{elapsed:.0f} s (answers {dict(sorted(STATUSES.items()))}; "
+                   f"{CONFORMANCE_CHECKED[0]} checked against the document), "
                    f"{len(failures)} failures")
     assert failures == [], "\n".join(failures[:40])
 
