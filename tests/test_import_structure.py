@@ -215,3 +215,19 @@ def test_identity_and_access_never_import_the_views() -> None:
     upward = [str(edge) for edge in EDGES if edge.source.startswith("service.auth")
               and edge.target.startswith("service.views")]
     assert not upward, "\n".join(upward)
+
+
+def test_node_types_are_written_against_the_node_api_alone() -> None:
+    """Built-in node types import of the engine only what a plugin could: the node API,
+    the params models and the guarded HTTP client, never the driver or the engine."""
+    allowed = {"service.engine.node_api", "service.engine.params", "service.engine.http_client"}
+    reaching = [str(edge) for edge in EDGES if edge.source.startswith("service.engine.nodes.")
+                and edge.target.startswith("service.") and edge.target not in allowed]
+    assert not reaching, "\n".join(reaching)
+
+
+def test_the_engine_package_loads_only_the_node_api() -> None:
+    """Importing any `service.engine.*` module runs the package first: it must not load
+    the engine (a workflow module importing the registry would close a circle)."""
+    loaded = {edge.target for edge in EDGES if edge.source == "service.engine"}
+    assert loaded <= {"service.engine.node_api", "service.engine.params"}, loaded
