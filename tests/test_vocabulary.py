@@ -64,8 +64,11 @@ EVERYTHING = {
          "params": {"prompt": "ship it?"}},
         {"id": "never", "type": "noop", "after": [{"node": "check", "branch": False}]},
         {"id": "done", "type": "noop", "after": ["ask"]},
+        {"id": "child", "type": "subworkflow", "after": ["think"],
+         "params": {"workflow": "Child"}},
     ],
 }
+CHILD = {"name": "Child", "nodes": [{"id": "echo", "type": "transform", "params": {"value": 1}}]}
 RETRY_THEN_FAIL = {
     "name": "Retry then fail",
     "nodes": [{"id": "boom", "type": "ponder", "params": {"fail": True},
@@ -113,6 +116,7 @@ async def _start(client: TestClient, workflow_id: str) -> str:
 async def _run_every_kind_of_workflow(admin: TestClient) -> list[dict[str, Any]]:
     """Runs that complete (with a skip and an approval), fail after a retry, and are
     cancelled; returns the whole log as the raw-events endpoint shows it."""
+    await create_workflow(admin, CHILD)  # a child run: RunCreated with its parent's ids
     everything = await _start(admin, await create_workflow(admin, EVERYTHING))
     await wait_for_status(admin, everything, "waiting")
     resp = await admin.post(f"/api/v1/workflow-runs/{everything}/nodes/ask/resume",
@@ -152,6 +156,8 @@ async def test_the_engine_writes_every_event_type_with_exactly_its_declared_keys
         TypeAdapter(kind).validate_python(event["data"], strict=True)  # and each value its type
     retried = [e["data"]["willRetry"] for e in events if e["type"] == EventType.NODE_FAILED]
     assert retried == [True, False]
+    parents = [e["data"]["parentNodeId"] for e in events if e["type"] == EventType.RUN_CREATED]
+    assert parents.count("child") == 1
 
 
 def test_an_event_is_read_only_as_a_type_it_carries() -> None:
