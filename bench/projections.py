@@ -1,7 +1,7 @@
 """Read-model queries over 1,000,000 runs, dashboard counters, and the rebuild rate.
 
 The million runs are made by the run projection itself: their events are folded by
-`RunsProjection.apply` on one connection in large transactions (no log, no writer
+`RunsProjection`'s fold, in batches, on one connection in large transactions (no log, no writer
 queue), with the list indexes built once at the end rather than row by row. Queries
 go through `RunQueries`, the code the list endpoints call, on the store's readers.
 """
@@ -22,6 +22,7 @@ from bench.common import median_ms, median_ms_async, note, report, scratch_dir
 from eventstore.interface import NO_STREAM
 from eventstore.records import NewEvent, RecordedEvent
 from eventstore.sqlite import SCHEMA, SQLiteEventStore
+from eventstore.sqlite_rows import create_schema, project
 from projections import all_projections
 from projections.queries import RunFilter, RunQueries
 from projections.rebuild import rebuild
@@ -31,6 +32,7 @@ from projections.vocabulary import EventType, RunStatus
 RUNS = int(os.environ.get("BENCH_RUNS", 1_000_000))  # fewer for a quick look
 WORKFLOWS = 50
 BUILD_TRANSACTION = 50_000  # runs per transaction while building
+BUILD_BATCH = 5_000  # events per fold, as a rebuild folds them
 PAGE = 50
 DEEP_OFFSET = max(PAGE, 5_000 * RUNS // 1_000_000)  # page 101 of a million runs
 REBUILD_RUNS = 20_000  # about 200,000 events
@@ -90,7 +92,7 @@ def build_runs(path: Path, runs: int) -> float:
     conn.execute("PRAGMA synchronous = OFF")
     conn.execute("PRAGMA cache_size = -1000000")
     conn.executescript(SCHEMA)
-    projection.create_schema(conn)
+    create_schema(conn, projection)
     conn.execute("INSERT INTO projection_checkpoints (name, position) VALUES (?, 0)",
                  (projection.name,))
     # Index maintenance row by row is what makes a million inserts slow; the same
@@ -102,6 +104,7 @@ def build_runs(path: Path, runs: int) -> float:
         conn.execute(f"DROP INDEX {name}")
     started = time.perf_counter()
     position = 0
+    batch: list[RecordedEvent] = []
     conn.execute("BEGIN")
     for i in range(runs):
         run_id = f"run-{i:07d}"
@@ -109,19 +112,25 @@ def build_runs(path: Path, runs: int) -> float:
         status = rng.choices(statuses, weights)[0]
         at = i * 3
         position += 1
-        projection.apply(conn, RecordedEvent(
+        batch.append(RecordedEvent(
             position, run_id, 1, EventType.RUN_CREATED,
             orjson.dumps(created_payload(rng, workflow)), timestamp(at), "", ""))
         for version, type_ in enumerate(STATUS_EVENTS[status], start=2):
             position += 1
-            projection.apply(conn, RecordedEvent(
+            batch.append(RecordedEvent(
                 position, run_id, version, type_, PAYLOADS[type_], timestamp(at + version), "",
                 ""))
+        if len(batch) >= BUILD_BATCH:
+            project(conn, [projection], batch)
+            batch.clear()
         if i % BUILD_TRANSACTION == BUILD_TRANSACTION - 1:
+            project(conn, [projection], batch)
+            batch.clear()
             conn.execute("COMMIT")
             conn.execute("BEGIN")
+    project(conn, [projection], batch)
     conn.execute("COMMIT")
-    projection.create_schema(conn)  # the indexes, built in one pass each
+    create_schema(conn, projection)  # the indexes, built in one pass each
     seconds = time.perf_counter() - started
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()

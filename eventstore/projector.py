@@ -1,11 +1,18 @@
-"""What the store needs from a projection: applied inside the append's own transaction."""
+"""What the store needs from a projection: a fold of a batch, applied in the append's transaction.
+
+A projection knows no database: it names the rows it must see (`lookups`), folds the
+batch's events into row changes in memory (`fold`), and gives its tables' DDL for
+each dialect. Each backend reads and writes those rows with its own SQL, once per
+batch, in the transaction that appends the batch's events.
+"""
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from eventstore.records import RecordedEvent
+from eventstore.rows import Dialect, FoundRows, RowChanges, RowLookup
 
 
 class Projector(Protocol):
@@ -13,14 +20,16 @@ class Projector(Protocol):
 
     name: str
 
-    def create_schema(self, conn: sqlite3.Connection) -> None:
-        """Create the projection's tables if missing (idempotent)."""
-
-    def drop_schema(self, conn: sqlite3.Connection) -> None:
-        """Drop the projection's tables (for a rebuild)."""
-
-    def apply(self, conn: sqlite3.Connection, event: RecordedEvent) -> None:
-        """Fold one event into the tables; ignore types it does not know."""
+    def schema(self, dialect: Dialect) -> str:
+        """DDL creating the projection's tables and indexes if missing (idempotent)."""
 
     def tables(self) -> list[str]:
-        """The tables this projection owns, for rebuild comparison."""
+        """The tables this projection owns: dropped by a rebuild, compared with the live ones."""
+
+    def lookups(self, events: Sequence[RecordedEvent]) -> list[RowLookup]:
+        """The existing rows `fold` needs to see for these events (none for most)."""
+
+    def fold(self, events: Sequence[RecordedEvent], found: Mapping[str, FoundRows],
+             changes: RowChanges) -> None:
+        """Fold `events`, in log order, into `changes`; `found` holds the looked-up rows
+        by table. Events of types it does not know are ignored."""

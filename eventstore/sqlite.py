@@ -6,7 +6,6 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +13,16 @@ import aiosqlite
 import orjson
 
 from eventstore.errors import ConcurrencyConflict, EventTooLarge, StoreUnavailable
-from eventstore.hashchain import GENESIS_HASH, canonical_bytes, chain_hash
+from eventstore.hashchain import GENESIS_HASH, link_events
 from eventstore.hub import DEFAULT_RING_BYTES, DEFAULT_RING_SIZE, EventHub
 from eventstore.interface import ANY_VERSION, EventStore, VerifyResult
 from eventstore.projector import Projector
-from eventstore.records import NewEvent, RecordedEvent
+from eventstore.records import NewEvent, RecordedEvent, utc_now
 from eventstore.sqlite_checkpoint import WalCheckpointer, WalPolicy
+from eventstore.sqlite_rows import create_schema, project
 from eventstore.sqlite_writer import BUSY_TIMEOUT_MS, SQLiteWriter, WriteFn, open_connection
 from eventstore.subscriptions import subscribe
+from eventstore.verify import ChainCheck
 
 READER_POOL_SIZE = 4
 # The largest event data the log takes: big enough for a 1 MB HTTP response escaped
@@ -49,11 +50,6 @@ CREATE TABLE IF NOT EXISTS projection_checkpoints (
 """
 
 EVENT_COLUMNS = "position, stream, version, type, data, recorded_at, prev_hash, hash"
-
-
-def utc_now() -> str:
-    """ISO 8601 UTC with milliseconds, the timestamp format of every wire format we serve."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def row_to_event(row: Sequence[Any]) -> RecordedEvent:
@@ -109,6 +105,8 @@ class SQLiteEventStore(EventStore):
         self.hub = EventHub(0, ring_size, ring_bytes)
         self._closed = False
         self._checkpointed = -1
+        # Events the batch's jobs have written that the projections have not yet folded.
+        self._unprojected: list[RecordedEvent] = []
 
     @classmethod
     async def open(
@@ -132,6 +130,7 @@ class SQLiteEventStore(EventStore):
         self._writer.after_rollback = self._forget_uncommitted
         # A conflict is raised before the job writes anything.
         self._writer.clean_errors = (ConcurrencyConflict,)
+        self._writer.finish_jobs = self._project
         self._writer.before_commit = self._advance_checkpoints
         self._writer.maintenance_due = self._checkpointer.restart_due
         self._writer.maintenance = self._checkpointer.restart
@@ -154,7 +153,7 @@ class SQLiteEventStore(EventStore):
         self._checkpointer.configure_writer(conn)
         conn.executescript(SCHEMA)
         for projector in self.projectors:
-            projector.create_schema(conn)
+            create_schema(conn, projector)
             conn.execute(
                 "INSERT OR IGNORE INTO projection_checkpoints (name, position) VALUES (?, 0)",
                 (projector.name,),
@@ -186,26 +185,14 @@ class SQLiteEventStore(EventStore):
         self, stream: str, encoded: list[tuple[str, bytes]], expected_version: int
     ) -> WriteFn:
         state = self._state
-        projectors = self.projectors
+        unprojected = self._unprojected
 
         def job(conn: sqlite3.Connection) -> list[RecordedEvent]:
             current = state.version_of(conn, stream)
             if expected_version != ANY_VERSION and expected_version != current:
                 raise ConcurrencyConflict(stream, expected_version, current)
-            recorded_at = utc_now()
-            position, prev = state.position, state.hash
-            version = current
-            recorded = []
-            for type_, data in encoded:
-                position += 1
-                version += 1
-                digest = chain_hash(
-                    prev, canonical_bytes(position, stream, version, type_, data, recorded_at)
-                )
-                recorded.append(
-                    RecordedEvent(position, stream, version, type_, data, recorded_at, prev, digest)
-                )
-                prev = digest
+            recorded = link_events(
+                stream, current, state.position, state.hash, encoded, utc_now())
             conn.executemany(
                 f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -214,19 +201,26 @@ class SQLiteEventStore(EventStore):
                     for e in recorded
                 ],
             )
-            for projector in projectors:
-                for event in recorded:
-                    projector.apply(conn, event)
+            unprojected.extend(recorded)
             # Only now, with every statement done, does the writer's view move on.
-            state.position, state.hash = position, prev
-            state.versions[stream] = version
+            last = recorded[-1]
+            state.position, state.hash = last.position, last.hash
+            state.versions[stream] = last.version
             return recorded
 
         return job
 
+    def _project(self, conn: sqlite3.Connection) -> None:
+        """Fold what the jobs wrote into the projections, once for the whole batch."""
+        events = self._unprojected
+        if events:
+            project(conn, self.projectors, events)
+            events.clear()
+
     def _forget_uncommitted(self) -> None:
         """After a rollback the writer's caches must match the disk again."""
         self._state.load(self._writer.connection)
+        self._unprojected.clear()
         self._checkpointed = -1
 
     def _advance_checkpoints(self, conn: sqlite3.Connection) -> None:
@@ -349,8 +343,7 @@ def replay_projection(conn: sqlite3.Connection, projector: Projector, after: int
         ).fetchall()
         if not rows:
             break
-        for row in rows:
-            projector.apply(conn, row_to_event(row))
+        project(conn, [projector], [row_to_event(row) for row in rows])
         position = rows[-1][0]
     conn.execute(
         "INSERT INTO projection_checkpoints (name, position) VALUES (?, ?) "
@@ -362,41 +355,20 @@ def replay_projection(conn: sqlite3.Connection, projector: Projector, after: int
 
 def verify_connection(conn: sqlite3.Connection) -> VerifyResult:
     """Walk the chain in position order; the first link that does not hold is reported."""
-    prev = GENESIS_HASH
-    expected_position = 1
-    checked = 0
+    chain = ChainCheck()
     while True:
         rows = conn.execute(
             f"SELECT {EVENT_COLUMNS} FROM events WHERE position >= ? ORDER BY position LIMIT ?",
-            (expected_position, VERIFY_PAGE),
+            (chain.expected_position, VERIFY_PAGE),
         ).fetchall()
         if not rows:
             break
         for row in rows:
-            event = row_to_event(row)
-            if event.position != expected_position:
-                return VerifyResult(checked, event.position, expected_position,
-                                    f"position {expected_position} is missing")
-            if event.prev_hash != prev:
-                return VerifyResult(checked, event.position, event.position,
-                                    "prev_hash does not match the previous event's hash")
-            digest = chain_hash(prev, canonical_bytes(
-                event.position, event.stream, event.version, event.type, event.data,
-                event.recorded_at))
-            if digest != event.hash:
-                return VerifyResult(checked, event.position, event.position,
-                                    "hash does not match the event's content")
-            prev = digest
-            checked += 1
-            expected_position += 1
-    # The newest events leave no successor to break; the projection checkpoints,
-    # written in the same transactions, remember how far the log reached.
-    recorded_head = _checkpoint_head(conn)
-    if recorded_head > checked:
-        return VerifyResult(checked, checked, checked + 1,
-                            f"events after {checked} are missing: the log reached "
-                            f"{recorded_head}")
-    return VerifyResult(checked, expected_position - 1)
+            failure = chain.check(row_to_event(row))
+            if failure is not None:
+                return failure
+    # The projection checkpoints are written in the same transactions as the events.
+    return chain.finish(_checkpoint_head(conn))
 
 
 def _checkpoint_head(conn: sqlite3.Connection) -> int:

@@ -72,6 +72,9 @@ class SQLiteWriter:
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        # Hook run in the writer thread after the jobs it follows: once after a batch's jobs,
+        # or after each job when they run one by one. Its failure is theirs.
+        self.finish_jobs: Callable[[sqlite3.Connection], None] | None = None
         # Hook run in the writer thread after a batch's jobs and before COMMIT.
         self.before_commit: Callable[[sqlite3.Connection], None] | None = None
         # Hook run in the writer thread after a batch failed to commit (undo caches).
@@ -197,6 +200,8 @@ class SQLiteWriter:
                 except self.clean_errors as exc:
                     outcome.results.append(None)
                     outcome.errors.append(exc)
+            if self.finish_jobs is not None:
+                self.finish_jobs(conn)
             self._commit(conn)
             return outcome
         except sqlite3.Error as exc:
@@ -214,6 +219,8 @@ class SQLiteWriter:
                 conn.execute("SAVEPOINT job")
                 try:
                     result = fn(conn)
+                    if self.finish_jobs is not None:
+                        self.finish_jobs(conn)
                 except Exception as exc:  # the job's own failure: undo it alone
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from eventstore.projector import Projector
 from eventstore.sqlite import EVENT_COLUMNS, VERIFY_PAGE, open_store_sync, row_to_event
+from eventstore.sqlite_rows import create_schema, drop_schema, project
 
 
 @dataclass
@@ -34,8 +35,8 @@ def replay_into(
 ) -> int:
     """Fold the whole log read from `source` into fresh projection tables on `target`."""
     for projector in projectors:
-        projector.drop_schema(target)
-        projector.create_schema(target)
+        drop_schema(target, projector)
+        create_schema(target, projector)
     count = 0
     position = 0
     target.execute("BEGIN")
@@ -46,10 +47,7 @@ def replay_into(
         ).fetchall()
         if not rows:
             break
-        for row in rows:
-            event = row_to_event(row)
-            for projector in projectors:
-                projector.apply(target, event)
+        project(target, projectors, [row_to_event(row) for row in rows])
         count += len(rows)
         position = rows[-1][0]
     target.execute("COMMIT")

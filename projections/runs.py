@@ -1,100 +1,63 @@
 """Read models of runs: the run list, activity (node) runs and per-workflow status counts.
 
 Applied by the store inside the append's transaction (see eventstore/projector.py),
-so a read model is never ahead of or behind the log. Counts are kept incrementally
-so no request path ever counts rows.
+so a read model is never ahead of or behind the log. A batch of events is folded in
+memory and each row it touches is written once; the result is the same as applying
+the events one by one, however the log is cut into batches (rebuild relies on it).
+Counts are kept incrementally so no request path ever counts rows.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
+from collections.abc import Mapping, Sequence
+from hashlib import sha1
 from typing import Any
 
 import orjson
 
 from eventstore.records import RecordedEvent
-from projections.vocabulary import RUN_STATUS_AFTER, EventType, node_status_after
+from eventstore.rows import Dialect, FoundRows, RowChanges, RowLookup, Statement, split_sets
+from projections.runs_schema import TABLES, schema
+from projections.vocabulary import (
+    NODE_STATUS_AFTER,
+    RUN_STATUS_AFTER,
+    EventType,
+    node_status_after,
+)
 
 # Activity-run ids are derived, not stored in the log: the same run and node always
 # give the same id, so a rebuild reproduces them exactly.
 ACTIVITY_NAMESPACE = uuid.UUID("7d0c8f0e-6a59-4b8e-9d3e-2f1c0b5a4e11")
 
 
+_NAMESPACE_BYTES = ACTIVITY_NAMESPACE.bytes
+
+
 def activity_run_id(run_id: str, node_id: str) -> str:
-    return str(uuid.uuid5(ACTIVITY_NAMESPACE, f"{run_id}/{node_id}"))
+    """uuid5(ACTIVITY_NAMESPACE, "run/node"), computed without building UUID objects: it
+    runs for every node start in the writer's batch."""
+    digest = bytearray(sha1(_NAMESPACE_BYTES + f"{run_id}/{node_id}".encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id               TEXT PRIMARY KEY,
-    seq              INTEGER NOT NULL UNIQUE,
-    workflow_id      TEXT NOT NULL,
-    workflow_version INTEGER,
-    workflow_name    TEXT NOT NULL DEFAULT '',
-    workspace_id     TEXT NOT NULL,
-    chat_id          TEXT,
-    parent_run_id    TEXT,
-    parent_node_id   TEXT,
-    status           TEXT NOT NULL,
-    inputs           BLOB,
-    env_names        BLOB,
-    trigger_data     BLOB,
-    output           BLOB,
-    error            TEXT,
-    cancel_reason    TEXT,
-    cancelled_by     TEXT,
-    created_by       TEXT,
-    created_at       TEXT NOT NULL,
-    started_at       TEXT,
-    updated_at       TEXT NOT NULL,
-    finished_at      TEXT,
-    last_position    INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS runs_workflow_status_seq ON runs (workflow_id, status, seq);
-CREATE INDEX IF NOT EXISTS runs_status_seq ON runs (status, seq);
--- (name, seq, workspace): a name search pages by seq and filters workspaces in the index.
-CREATE INDEX IF NOT EXISTS runs_name_seq_workspace ON runs (workflow_name, seq, workspace_id);
-CREATE INDEX IF NOT EXISTS runs_workspace_seq ON runs (workspace_id, seq);
-CREATE INDEX IF NOT EXISTS runs_chat_seq ON runs (chat_id, seq) WHERE chat_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS runs_parent ON runs (parent_run_id) WHERE parent_run_id IS NOT NULL;
-
-CREATE TABLE IF NOT EXISTS node_runs (
-    run_id        TEXT NOT NULL,
-    node_id       TEXT NOT NULL,
-    id            TEXT NOT NULL,
-    node_name     TEXT,
-    node_type     TEXT,
-    status        TEXT NOT NULL,
-    attempt       INTEGER NOT NULL DEFAULT 1,
-    input         BLOB,
-    output        BLOB,
-    error         TEXT,
-    progress      INTEGER,
-    message       TEXT,
-    prompt        TEXT,
-    created_at    TEXT NOT NULL,
-    started_at    TEXT,
-    updated_at    TEXT NOT NULL,
-    finished_at   TEXT,
-    duration_ms   INTEGER,
-    seq           INTEGER NOT NULL,
-    -- The only index: node events are the bulk of all writes, and every index costs
-    -- pages in each group commit. `id` is derived from (run, node).
-    UNIQUE (run_id, node_id)
-);
-
-CREATE TABLE IF NOT EXISTS run_status_counts (
-    workspace_id  TEXT NOT NULL,
-    workflow_id   TEXT NOT NULL,
-    workflow_name TEXT NOT NULL,
-    status        TEXT NOT NULL,
-    count         INTEGER NOT NULL,
-    PRIMARY KEY (workspace_id, workflow_id, workflow_name, status)
-);
-"""
-
-TABLES = ["runs", "node_runs", "run_status_counts"]
+# What the fold must know of a run created before the batch: its status (to move its
+# counter), the counter's key, and the columns later events only set when empty.
+RUN_STATE = ("status", "workspace_id", "workflow_id", "workflow_name", "started_at",
+             "cancel_reason", "cancelled_by")
+NODE_KEY = ("run_id", "node_id")
+COUNT_KEY = ("workspace_id", "workflow_id", "workflow_name", "status")
+# The node event types as plain strings: compared for every event of every batch.
+_NODE_STARTED = EventType.NODE_STARTED.value
+_NODE_SKIPPED = EventType.NODE_SKIPPED.value
+_NODE_PROGRESS = EventType.NODE_PROGRESS.value
+_NODE_COMPLETED = EventType.NODE_COMPLETED.value
+_NODE_FAILED = EventType.NODE_FAILED.value
+_NODE_WAITING = EventType.NODE_WAITING.value
+_NODE_CANCELLED = EventType.NODE_CANCELLED.value
 
 
 def _json(value: Any) -> bytes | None:
@@ -109,148 +72,235 @@ def _error_text(error: Any) -> str | None:
     return orjson.dumps(error).decode()
 
 
-class RunsProjection:
-    name = "runs"
+class _Node:
+    """One node run's writes in a batch: what to insert if the row is missing (after a
+    NodeStarted or NodeSkipped in the batch) and what to set on the row if it exists."""
 
-    def create_schema(self, conn: sqlite3.Connection) -> None:
-        conn.executescript(SCHEMA)
+    __slots__ = ("insert", "sets")
 
-    def drop_schema(self, conn: sqlite3.Connection) -> None:
-        for table in TABLES:
-            conn.execute(f"DROP TABLE IF EXISTS {table}")
+    def __init__(self) -> None:
+        self.insert: dict[str, Any] | None = None
+        self.sets: dict[str, Any] = {}
 
-    def tables(self) -> list[str]:
-        return list(TABLES)
+    def start(self, row: dict[str, Any], restart: dict[str, Any]) -> None:
+        # A missing row is inserted whole; an existing one (from before the batch, or
+        # inserted earlier in it) is restarted.
+        if self.insert is None:
+            self.insert = row
+        else:
+            self.insert.update(restart)
+        self.sets.update(restart)
 
-    def apply(self, conn: sqlite3.Connection, event: RecordedEvent) -> None:
-        if event.type.startswith("Run"):
-            self._apply_run(conn, event)
-        elif event.type.startswith("Node"):
-            self._apply_node(conn, event)
+    def set(self, values: dict[str, Any]) -> None:
+        # An update of a missing row changes nothing, so it only reaches an inserted one.
+        if self.insert is not None:
+            self.insert.update(values)
+        if self.sets:
+            self.sets.update(values)
+        else:
+            self.sets = values
+
+
+class _Batch:
+    """The fold of one batch: rows as they stand after each event, written at the end."""
+
+    def __init__(self, found_runs: FoundRows) -> None:
+        # Runs known before the batch: id -> their RUN_STATE as found.
+        self.found_runs = found_runs
+        self.created: dict[str, dict[str, Any]] = {}  # runs created in this batch, whole
+        self.changed: dict[str, dict[str, Any]] = {}  # other runs: the columns set
+        self.states: dict[str, dict[str, Any]] = {}  # other runs: RUN_STATE as it now is
+        self.counts: dict[tuple[str, str, str, str], int] = {}
+        self.nodes: dict[tuple[str, str], _Node] = {}
+
+    def write(self, changes: RowChanges) -> None:
+        for row in self.created.values():
+            changes.insert("runs", row)
+        for run_id, values in self.changed.items():
+            changes.update("runs", {"id": run_id}, values)
+        for key, amount in self.counts.items():
+            # Written even when the batch's moves cancel out: the counter row exists once
+            # any run was counted in it, however the log was cut into batches.
+            changes.increment("run_status_counts", dict(zip(COUNT_KEY, key, strict=True)),
+                              {"count": amount})
+        # Node rows are the bulk of every batch: grouped here by the columns they set.
+        updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        upserts: dict[tuple[tuple[str, ...], ...], list[tuple[Any, ...]]] = {}
+        for (run_id, node_id), node in self.nodes.items():
+            sets = node.sets
+            columns = tuple(sets)
+            if node.insert is None:
+                group = updates.get(columns)
+                if group is None:
+                    group = updates[columns] = []
+                group.append((*sets.values(), run_id, node_id))
+            else:
+                insert = node.insert
+                params, copied, nulls, given = split_sets(insert, sets)
+                shape = (tuple(insert), params, copied, nulls)
+                group = upserts.get(shape)
+                if group is None:
+                    group = upserts[shape] = []
+                group.append((*insert.values(), *given))
+        for columns, rows in updates.items():
+            changes.add(Statement("update", "node_runs", columns, NODE_KEY), rows)
+        for (columns, params, copied, nulls), rows in upserts.items():
+            changes.add(Statement(
+                "upsert", "node_runs", columns, NODE_KEY, params, copied, nulls), rows)
+
+    def count(self, state: Mapping[str, Any], status: str, amount: int) -> None:
+        key = (state["workspace_id"], state["workflow_id"], state["workflow_name"], status)
+        self.counts[key] = self.counts.get(key, 0) + amount
 
     # -- runs ------------------------------------------------------------------
 
-    def _apply_run(self, conn: sqlite3.Connection, event: RecordedEvent) -> None:
+    def run_event(self, event: RecordedEvent) -> None:
+        run_id = event.stream
+        if event.type == EventType.RUN_CREATED:
+            if run_id not in self.created and run_id not in self.found_runs:
+                self.create_run(event)
+            return  # a second RunCreated of a run changes nothing
+        row = self.created.get(run_id)
+        if row is not None:
+            values = row
+        else:
+            state = self.states.get(run_id)
+            if state is None:
+                found = self.found_runs.get(run_id)
+                if found is None:
+                    return  # an event for a run this projection never saw created: ignore
+                state = self.states[run_id] = dict(zip(RUN_STATE, found, strict=True))
+            row = state
+            values = self.changed.setdefault(run_id, {})
         data = event.payload
         at = event.recorded_at
-        if event.type == EventType.RUN_CREATED:
-            conn.execute(
-                "INSERT INTO runs (id, seq, workflow_id, workflow_version, workflow_name,"
-                " workspace_id, chat_id, parent_run_id, parent_node_id, status, inputs,"
-                " env_names, trigger_data, created_by, created_at, updated_at, last_position)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    event.stream, event.position, data["workflowId"],
-                    data.get("workflowVersion"), data.get("workflowName") or "",
-                    data["workspaceId"], data.get("chatId"), data.get("parentRunId"),
-                    data.get("parentNodeId"), RUN_STATUS_AFTER[event.type],
-                    _json(data.get("inputs", {})), _json(data.get("envNames", [])),
-                    _json((data.get("trigger") or {}).get("data")), data.get("createdBy"),
-                    at, at, event.position,
-                ),
-            )
-            self._count(conn, event.stream, None, RUN_STATUS_AFTER[event.type])
-            return
-        row = conn.execute("SELECT status FROM runs WHERE id = ?", (event.stream,)).fetchone()
-        if row is None:
-            return  # an event for a run this projection never saw created: ignore
-        old_status = row[0]
+        old_status = row["status"]
         new_status = RUN_STATUS_AFTER.get(event.type, old_status)
-        sets = ["status = ?", "updated_at = ?", "last_position = ?"]
-        params: list[Any] = [new_status, at, event.position]
+        sets: dict[str, Any] = {
+            "status": new_status, "updated_at": at, "last_position": event.position}
         if event.type == EventType.RUN_STARTED:
-            sets.append("started_at = COALESCE(started_at, ?)")
-            params.append(at)
+            if row["started_at"] is None:
+                sets["started_at"] = at
         elif event.type == EventType.RUN_CANCEL_REQUESTED:
-            sets += ["cancel_reason = ?", "cancelled_by = ?"]
-            params += [data.get("reason"), data.get("by")]
+            sets["cancel_reason"] = data.get("reason")
+            sets["cancelled_by"] = data.get("by")
         elif event.type == EventType.RUN_COMPLETED:
-            sets += ["output = ?", "finished_at = ?"]
-            params += [_json(data.get("output")), at]
+            sets["output"] = _json(data.get("output"))
+            sets["finished_at"] = at
         elif event.type == EventType.RUN_FAILED:
-            sets += ["error = ?", "finished_at = ?"]
-            params += [_error_text(data.get("error")), at]
+            sets["error"] = _error_text(data.get("error"))
+            sets["finished_at"] = at
         elif event.type == EventType.RUN_CANCELLED:
-            sets += ["cancel_reason = COALESCE(?, cancel_reason)",
-                     "cancelled_by = COALESCE(?, cancelled_by)", "finished_at = ?"]
-            params += [data.get("reason"), data.get("by"), at]
-        params.append(event.stream)
-        conn.execute(f"UPDATE runs SET {', '.join(sets)} WHERE id = ?", params)
+            reason, by = data.get("reason"), data.get("by")
+            sets["cancel_reason"] = row["cancel_reason"] if reason is None else reason
+            sets["cancelled_by"] = row["cancelled_by"] if by is None else by
+            sets["finished_at"] = at
+        values.update(sets)
+        if values is not row:
+            for column in RUN_STATE:
+                if column in sets:
+                    row[column] = sets[column]
         if new_status != old_status:
-            self._count(conn, event.stream, old_status, new_status)
+            self.count(row, old_status, -1)
+            self.count(row, new_status, 1)
 
-    def _count(
-        self, conn: sqlite3.Connection, run_id: str, old: str | None, new: str
-    ) -> None:
-        workspace_id, workflow_id, name = conn.execute(
-            "SELECT workspace_id, workflow_id, workflow_name FROM runs WHERE id = ?", (run_id,)
-        ).fetchone()
-        if old is not None:
-            conn.execute(
-                "UPDATE run_status_counts SET count = count - 1 WHERE workspace_id = ?"
-                " AND workflow_id = ? AND workflow_name = ? AND status = ?",
-                (workspace_id, workflow_id, name, old),
-            )
-        conn.execute(
-            "INSERT INTO run_status_counts (workspace_id, workflow_id, workflow_name, status,"
-            " count) VALUES (?, ?, ?, ?, 1) ON CONFLICT (workspace_id, workflow_id,"
-            " workflow_name, status) DO UPDATE SET count = count + 1",
-            (workspace_id, workflow_id, name, new),
-        )
+    def create_run(self, event: RecordedEvent) -> None:
+        data = event.payload
+        at = event.recorded_at
+        status = RUN_STATUS_AFTER[event.type]
+        row = {
+            "id": event.stream, "seq": event.position, "workflow_id": data["workflowId"],
+            "workflow_version": data.get("workflowVersion"),
+            "workflow_name": data.get("workflowName") or "",
+            "workspace_id": data["workspaceId"], "chat_id": data.get("chatId"),
+            "parent_run_id": data.get("parentRunId"),
+            "parent_node_id": data.get("parentNodeId"), "status": status,
+            "inputs": _json(data.get("inputs", {})), "env_names": _json(data.get("envNames", [])),
+            "trigger_data": _json((data.get("trigger") or {}).get("data")),
+            "output": None, "error": None, "cancel_reason": None, "cancelled_by": None,
+            "created_by": data.get("createdBy"), "created_at": at, "started_at": None,
+            "updated_at": at, "finished_at": None, "last_position": event.position,
+        }
+        self.created[event.stream] = row
+        self.count(row, status, 1)
 
     # -- node runs -------------------------------------------------------------
 
-    def _apply_node(self, conn: sqlite3.Connection, event: RecordedEvent) -> None:
+    def node_event(self, event: RecordedEvent) -> None:
         data = event.payload
         node_id = data.get("nodeId")
         if not isinstance(node_id, str):
             return
+        key = (event.stream, node_id)
+        node = self.nodes.get(key)
+        if node is None:
+            node = self.nodes[key] = _Node()
         at = event.recorded_at
-        status = node_status_after(event.type, data)
-        if event.type in (EventType.NODE_STARTED, EventType.NODE_SKIPPED):
-            conn.execute(
-                "INSERT INTO node_runs (id, run_id, node_id, node_name, node_type, status,"
-                " attempt, input, created_at, started_at, updated_at, seq)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (run_id, node_id) DO UPDATE SET status = excluded.status,"
-                " attempt = excluded.attempt, input = excluded.input,"
-                " started_at = excluded.started_at, updated_at = excluded.updated_at,"
-                " error = NULL, progress = NULL, message = NULL, finished_at = NULL",
-                (
-                    activity_run_id(event.stream, node_id), event.stream, node_id, data.get("nodeName"),
-                    data.get("nodeType"), status, data.get("attempt", 1),
-                    _json(data.get("input")), at,
-                    at if event.type == EventType.NODE_STARTED else None, at, event.position,
-                ),
-            )
+        type_ = event.type
+        if type_ == _NODE_STARTED or type_ == _NODE_SKIPPED:
+            status = NODE_STATUS_AFTER[type_]
+            started_at = at if type_ == _NODE_STARTED else None
+            attempt = data.get("attempt", 1)
+            input_ = _json(data.get("input"))
+            # Columns left out are NULL, as those the row's later events set may be.
+            row = {
+                "run_id": event.stream, "node_id": node_id,
+                "id": activity_run_id(event.stream, node_id), "node_name": data.get("nodeName"),
+                "node_type": data.get("nodeType"), "status": status, "attempt": attempt,
+                "input": input_, "created_at": at, "started_at": started_at,
+                "updated_at": at, "seq": event.position}
+            node.start(row, {
+                "status": status, "attempt": attempt, "input": input_,
+                "started_at": started_at, "updated_at": at, "error": None, "progress": None,
+                "message": None, "finished_at": None})
             return
-        sets = ["updated_at = ?"]
-        params: list[Any] = [at]
-        if status is not None:
-            sets.append("status = ?")
-            params.append(status)
+        sets: dict[str, Any] = {"updated_at": at}
+        after = node_status_after(type_, data)
+        if after is not None:
+            sets["status"] = after
         if "attempt" in data:
-            sets.append("attempt = ?")
-            params.append(data["attempt"])
-        if event.type == EventType.NODE_PROGRESS:
-            sets += ["progress = ?", "message = ?"]
-            params += [data.get("progress"), data.get("message")]
-        elif event.type == EventType.NODE_COMPLETED:
-            sets += ["output = ?", "duration_ms = ?", "finished_at = ?", "progress = 100"]
-            params += [_json(data.get("output")), data.get("durationMs"), at]
-        elif event.type == EventType.NODE_FAILED:
-            sets += ["error = ?", "duration_ms = ?"]
-            params += [_error_text(data.get("error")), data.get("durationMs")]
+            sets["attempt"] = data["attempt"]
+        if type_ == _NODE_PROGRESS:
+            sets["progress"] = data.get("progress")
+            sets["message"] = data.get("message")
+        elif type_ == _NODE_COMPLETED:
+            sets["output"] = _json(data.get("output"))
+            sets["duration_ms"] = data.get("durationMs")
+            sets["finished_at"] = at
+            sets["progress"] = 100
+        elif type_ == _NODE_FAILED:
+            sets["error"] = _error_text(data.get("error"))
+            sets["duration_ms"] = data.get("durationMs")
             if not data.get("willRetry"):
-                sets.append("finished_at = ?")
-                params.append(at)
-        elif event.type == EventType.NODE_WAITING:
-            sets.append("prompt = ?")
-            params.append(data.get("prompt"))
-        elif event.type == EventType.NODE_CANCELLED:
-            sets.append("finished_at = ?")
-            params.append(at)
-        params += [event.stream, node_id]
-        conn.execute(
-            f"UPDATE node_runs SET {', '.join(sets)} WHERE run_id = ? AND node_id = ?", params
-        )
+                sets["finished_at"] = at
+        elif type_ == _NODE_WAITING:
+            sets["prompt"] = data.get("prompt")
+        elif type_ == _NODE_CANCELLED:
+            sets["finished_at"] = at
+        node.set(sets)
+
+
+class RunsProjection:
+    name = "runs"
+
+    def schema(self, dialect: Dialect) -> str:
+        return schema(dialect)
+
+    def tables(self) -> list[str]:
+        return list(TABLES)
+
+    def lookups(self, events: Sequence[RecordedEvent]) -> list[RowLookup]:
+        runs = {event.stream for event in events if event.type.startswith("Run")}
+        return [RowLookup("runs", "id", RUN_STATE, runs)] if runs else []
+
+    def fold(self, events: Sequence[RecordedEvent], found: Mapping[str, FoundRows],
+             changes: RowChanges) -> None:
+        batch = _Batch(found.get("runs", {}))
+        run_event, node_event = batch.run_event, batch.node_event
+        for event in events:
+            type_ = event.type
+            if type_.startswith("Node"):
+                node_event(event)
+            elif type_.startswith("Run"):
+                run_event(event)
+        batch.write(changes)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ from eventstore_helpers import read_all, tick
 
 from eventstore.interface import EventStore
 from eventstore.records import NewEvent, RecordedEvent
+from eventstore.rows import Dialect, FoundRows, RowChanges, RowLookup
 from eventstore.sqlite import SQLiteEventStore
 from projections import all_projections
 
@@ -44,22 +45,21 @@ class Exploding:
 
     name = "exploding"
 
-    def __init__(self) -> None:
-        self.seen: list[int] = []
-
-    def create_schema(self, conn: sqlite3.Connection) -> None:
-        conn.execute("CREATE TABLE IF NOT EXISTS exploding_seen (position INTEGER PRIMARY KEY)")
-
-    def drop_schema(self, conn: sqlite3.Connection) -> None:
-        conn.execute("DROP TABLE IF EXISTS exploding_seen")
-
-    def apply(self, conn: sqlite3.Connection, event: RecordedEvent) -> None:
-        if event.type == "Boom":
-            raise RuntimeError("projection failed")
-        conn.execute("INSERT INTO exploding_seen VALUES (?)", (event.position,))
+    def schema(self, dialect: Dialect) -> str:
+        return "CREATE TABLE IF NOT EXISTS exploding_seen (position INTEGER PRIMARY KEY);"
 
     def tables(self) -> list[str]:
         return ["exploding_seen"]
+
+    def lookups(self, events: Sequence[RecordedEvent]) -> list[RowLookup]:
+        return []
+
+    def fold(self, events: Sequence[RecordedEvent], found: Mapping[str, FoundRows],
+             changes: RowChanges) -> None:
+        for event in events:
+            if event.type == "Boom":
+                raise RuntimeError("projection failed")
+            changes.insert("exploding_seen", {"position": event.position})
 
 
 def table_positions(path: Path, sql: str) -> list[int]:

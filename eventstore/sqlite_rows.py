@@ -1,0 +1,65 @@
+"""Projections on SQLite: the rows a fold looks up, and its row changes, in SQLite's SQL."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from eventstore.projector import Projector
+from eventstore.records import RecordedEvent
+from eventstore.rows import FoundRows, RowChanges, RowLookup, Statement, render
+
+# Keys per lookup statement: well under SQLite's limit on bound parameters.
+LOOKUP_CHUNK = 500
+
+_sql: dict[Statement, str] = {}
+
+
+def statement_sql(statement: Statement) -> str:
+    sql = _sql.get(statement)
+    if sql is None:
+        sql = _sql[statement] = render(statement, "?")
+    return sql
+
+
+def look_up(conn: sqlite3.Connection, lookup: RowLookup) -> FoundRows:
+    found: FoundRows = {}
+    keys = list(lookup.keys)
+    columns = ", ".join((lookup.key, *lookup.columns))
+    for i in range(0, len(keys), LOOKUP_CHUNK):
+        chunk = keys[i:i + LOOKUP_CHUNK]
+        rows = conn.execute(
+            f"SELECT {columns} FROM {lookup.table} WHERE {lookup.key} IN"
+            f" ({', '.join('?' * len(chunk))})", chunk).fetchall()
+        for row in rows:
+            found[row[0]] = row[1:]
+    return found
+
+
+def write_changes(conn: sqlite3.Connection, changes: RowChanges) -> None:
+    for statement, params in changes:
+        conn.executemany(statement_sql(statement), params)
+
+
+def project(
+    conn: sqlite3.Connection, projectors: Sequence[Projector], events: Sequence[RecordedEvent]
+) -> None:
+    """Fold `events` into every projection and write the result, on `conn`'s transaction."""
+    if not events:
+        return
+    for projector in projectors:
+        found: dict[str, FoundRows] = {}
+        for lookup in projector.lookups(events):
+            found[lookup.table] = look_up(conn, lookup)
+        changes = RowChanges()
+        projector.fold(events, found, changes)
+        write_changes(conn, changes)
+
+
+def create_schema(conn: sqlite3.Connection, projector: Projector) -> None:
+    conn.executescript(projector.schema("sqlite"))
+
+
+def drop_schema(conn: sqlite3.Connection, projector: Projector) -> None:
+    for table in projector.tables():
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
