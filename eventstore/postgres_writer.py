@@ -1,0 +1,183 @@
+"""Node-local group commit on PostgreSQL: many callers' appends in one transaction.
+
+Appends queued while a batch commits form the next batch. Its transaction locks the
+head row first (every node's appends take turns there), so positions are dense, taken
+in order and committed in order: a reader never sees position N+1 before N. The
+events, the projections' rows and checkpoints, the new head and one NOTIFY for the
+whole batch commit together. A caller's future resolves only after COMMIT returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from eventstore.errors import ConcurrencyConflict, StoreUnavailable
+from eventstore.hashchain import link_events
+from eventstore.interface import ANY_VERSION
+from eventstore.postgres_rows import Connection, project
+from eventstore.postgres_schema import INSERT_EVENT
+from eventstore.projector import Projector
+from eventstore.records import RecordedEvent, utc_now
+
+MAX_BATCH_APPENDS = 2000
+
+# What a lost, refused or timed-out connection raises: the batch is not acknowledged.
+UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
+
+
+@dataclass(slots=True)
+class _Append:
+    stream: str
+    encoded: list[tuple[str, bytes]]
+    expected_version: int
+    future: asyncio.Future[list[RecordedEvent]]
+
+
+Outcome = list[RecordedEvent] | ConcurrencyConflict
+
+
+class PostgresWriter:
+    """`submit` queues an append and waits for the commit of the batch carrying it."""
+
+    def __init__(self, pool: AsyncConnectionPool[Any], projectors: Sequence[Projector],
+                 channel: str, published: Callable[[list[RecordedEvent]], None]) -> None:
+        self._pool = pool
+        self._projectors = list(projectors)
+        self._channel = channel
+        self._published = published  # called with each batch's events, in commit order
+        self._names = [projector.name for projector in projectors]
+        self._queue: asyncio.Queue[_Append | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="pg-writer")
+
+    async def submit(self, stream: str, encoded: list[tuple[str, bytes]],
+                     expected_version: int) -> list[RecordedEvent]:
+        if self._closed:
+            raise StoreUnavailable("the store is closed")
+        future: asyncio.Future[list[RecordedEvent]] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Append(stream, encoded, expected_version, future))
+        return await future
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put_nowait(None)
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < MAX_BATCH_APPENDS and not self._queue.empty():
+                job = self._queue.get_nowait()
+                if job is None:
+                    stopping = True
+                    break
+                batch.append(job)
+            await self._commit_batch(batch)
+        # Anything queued behind the stop marker is refused, not silently dropped.
+        while not self._queue.empty():
+            job = self._queue.get_nowait()
+            if job is not None and not job.future.done():
+                job.future.set_exception(StoreUnavailable("the store is closed"))
+
+    async def _commit_batch(self, batch: list[_Append]) -> None:
+        try:
+            outcomes = await self._commit(batch)
+        except UNAVAILABLE as exc:
+            self._fail(batch, StoreUnavailable(f"write failed: {exc}"))
+            return
+        except Exception:
+            # One append made the batch fail (a projection refused its events, say):
+            # each goes again in a transaction of its own, so only the culprit fails.
+            for job in batch:
+                try:
+                    (outcome,) = await self._commit([job])
+                except UNAVAILABLE as exc:
+                    self._fail([job], StoreUnavailable(f"write failed: {exc}"))
+                except Exception as exc:
+                    self._fail([job], exc)
+                else:
+                    self._resolve([job], [outcome])
+            return
+        self._resolve(batch, outcomes)
+
+    def _resolve(self, batch: list[_Append], outcomes: list[Outcome]) -> None:
+        committed = [e for outcome in outcomes if isinstance(outcome, list) for e in outcome]
+        if committed:
+            self._published(committed)
+        for job, outcome in zip(batch, outcomes, strict=True):
+            if job.future.done():
+                continue  # its caller was cancelled: the events are in the log all the same
+            if isinstance(outcome, ConcurrencyConflict):
+                job.future.set_exception(outcome)
+            else:
+                job.future.set_result(outcome)
+
+    @staticmethod
+    def _fail(batch: list[_Append], error: BaseException) -> None:
+        for job in batch:
+            if not job.future.done():
+                job.future.set_exception(error)
+
+    async def _commit(self, batch: list[_Append]) -> list[Outcome]:
+        async with self._pool.connection() as conn, conn.transaction():
+            cursor = await conn.execute(
+                "SELECT position, hash FROM event_head FOR UPDATE")
+            row = await cursor.fetchone()
+            assert row is not None, "the head row is created with the schema"
+            position, prev = int(row[0]), str(row[1])
+            versions = await self._versions(conn, {job.stream for job in batch})
+            outcomes: list[Outcome] = []
+            recorded_at = utc_now()
+            events: list[RecordedEvent] = []
+            for job in batch:
+                current = versions.get(job.stream, 0)
+                expected = job.expected_version
+                if expected != ANY_VERSION and expected != current:
+                    outcomes.append(ConcurrencyConflict(job.stream, expected, current))
+                    continue
+                recorded = link_events(
+                    job.stream, current, position, prev, job.encoded, recorded_at)
+                last = recorded[-1]
+                position, prev, versions[job.stream] = last.position, last.hash, last.version
+                events += recorded
+                outcomes.append(recorded)
+            if not events:
+                return outcomes
+            async with conn.cursor() as insert:
+                await insert.executemany(INSERT_EVENT, [
+                    (e.position, e.stream, e.version, e.type, e.data, e.recorded_at,
+                     e.prev_hash, e.hash) for e in events])
+            await project(conn, self._projectors, events)
+            await conn.execute("UPDATE event_head SET position = %s, hash = %s",
+                               (position, prev))
+            if self._names:
+                await conn.execute(
+                    "UPDATE projection_checkpoints SET position = %s WHERE name = ANY(%s)",
+                    (position, self._names))
+            # One wake-up per batch for every node's feed (delivered at COMMIT).
+            await conn.execute("SELECT pg_notify(%s, %s)", (self._channel, str(position)))
+        return outcomes
+
+    @staticmethod
+    async def _versions(conn: Connection, streams: set[str]) -> dict[str, int]:
+        """Each stream's last version, read under the head lock (so no other node moves it)."""
+        cursor = await conn.execute(
+            "SELECT s, (SELECT max(version) FROM events WHERE stream = s)"
+            " FROM unnest(%s::text[]) AS s", (list(streams),))
+        return {stream: int(version or 0) for stream, version in await cursor.fetchall()}

@@ -1,0 +1,129 @@
+"""The PostgreSQL event store: the shared contract, plus what only several connections can show."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import psycopg
+import pytest
+from eventstore_contract import EventStoreContract, StoreOpener
+from eventstore_helpers import TIMEOUT, read_all, take, tick
+from postgres_fixtures import pg_database, pg_url
+from test_eventstore_sqlite import Exploding
+
+from eventstore.errors import StoreUnavailable
+from eventstore.interface import EventStore
+from eventstore.postgres import PostgresEventStore
+from eventstore.records import NewEvent
+from projections import all_projections
+
+
+class TestPostgresEventStore(EventStoreContract):
+    @pytest.fixture
+    async def open_store(self, pg_url: str) -> AsyncIterator[StoreOpener]:
+        opened: list[EventStore] = []
+
+        async def opener(*, ring_size: int | None = None) -> EventStore:
+            options = {} if ring_size is None else {"ring_size": ring_size}
+            store = await PostgresEventStore.open(pg_url, projectors=all_projections(), **options)
+            opened.append(store)
+            return store
+
+        yield opener
+        for store in opened:
+            await store.close()
+
+
+@pytest.fixture
+async def two_nodes(pg_url: str) -> AsyncIterator[tuple[PostgresEventStore, PostgresEventStore]]:
+    """Two stores on one database, as two service nodes hold them."""
+    first = await PostgresEventStore.open(pg_url, projectors=all_projections())
+    second = await PostgresEventStore.open(pg_url, projectors=all_projections())
+    yield first, second
+    await first.close()
+    await second.close()
+
+
+async def test_two_nodes_append_to_one_dense_chain_and_follow_each_other(
+    two_nodes: tuple[PostgresEventStore, PostgresEventStore],
+) -> None:
+    first, second = two_nodes
+
+    async def appender(store: PostgresEventStore, n: int) -> None:
+        for i in range(15):
+            await store.append(f"run-{n % 6}", [tick(n * 100 + i), tick(n * 100 + i)])
+
+    async def follow(store: PostgresEventStore, total: int) -> list[int]:
+        seen = []
+        async with contextlib.aclosing(store.subscribe(after=0)) as events:
+            async for event in events:
+                seen.append(event.position)
+                if len(seen) == total:
+                    return seen
+        return seen
+
+    total = 2 * 15 * 10
+    followers = [asyncio.create_task(follow(store, total)) for store in (first, second)]
+    await asyncio.gather(*(appender(first if n % 2 else second, n) for n in range(10)))
+    seen = await asyncio.wait_for(asyncio.gather(*followers), TIMEOUT)
+    log = await read_all(first)
+    assert [e.position for e in log] == list(range(1, total + 1))
+    assert seen == [[e.position for e in log]] * 2
+    for stream in {e.stream for e in log}:
+        versions = [e.version for e in log if e.stream == stream]
+        assert versions == list(range(1, len(versions) + 1))
+    assert (await second.verify()).ok
+
+
+async def test_a_cursor_from_another_node_resumes_at_once(
+    two_nodes: tuple[PostgresEventStore, PostgresEventStore],
+) -> None:
+    first, second = two_nodes
+    await first.append("run-a", [tick(1)])
+    recorded = await first.append("run-a", [tick(2), tick(3)])
+    # The client reconnects to the other node before its feed has heard of the commit.
+    async with contextlib.aclosing(second.subscribe("run-a", after=recorded[0].position)) as events:
+        assert await take(events, 1) == recorded[1:]
+
+
+async def test_the_feed_comes_back_after_its_connection_is_killed(
+    two_nodes: tuple[PostgresEventStore, PostgresEventStore], pg_url: str,
+) -> None:
+    first, second = two_nodes
+    await first.append("run-a", [tick(1)])
+    async with contextlib.aclosing(second.subscribe(after=1)) as events:
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE query LIKE 'LISTEN %' AND pid != pg_backend_pid()").fetchone()
+        assert killed is not None and killed[0] >= 1
+        # Written while the node's listener is gone: found by its poll or after it listens again.
+        recorded = await first.append("run-a", [tick(2)])
+        assert await take(events, 1) == recorded
+
+
+async def test_a_projection_failure_fails_only_its_own_append(pg_url: str) -> None:
+    store = await PostgresEventStore.open(pg_url, projectors=[*all_projections(), Exploding()])
+    try:
+        await store.append("run-a", [tick(1)])
+        others = [asyncio.ensure_future(store.append(f"run-{i}", [tick(i)])) for i in range(5)]
+        with pytest.raises(RuntimeError, match="projection failed"):
+            await store.append("run-a", [tick(2), NewEvent("Boom")])
+        await asyncio.gather(*others)
+        log = await read_all(store)
+        assert [e.position for e in log] == list(range(1, 7))
+        assert (await store.verify()).ok
+        seen = await store.fetch_all("SELECT position FROM exploding_seen ORDER BY position")
+        assert [row[0] for row in seen] == list(range(1, 7))
+        checkpoint = await store.fetch_all(
+            "SELECT position FROM projection_checkpoints WHERE name = 'exploding'")
+        assert checkpoint == [(6,)]
+    finally:
+        await store.close()
+
+
+async def test_an_unreachable_database_is_reported_as_unavailable() -> None:
+    with pytest.raises(StoreUnavailable):
+        await PostgresEventStore.open("postgresql://postgres@127.0.0.1:1/none?connect_timeout=1")
