@@ -36,6 +36,10 @@ RUN_STATUS_WORDS: dict[str, str] = {
     RunStatus.CANCELLED: "cancelled",
 }
 
+# A run that ended without an error sends run_completed with one of these statuses.
+RUN_COMPLETED_STATUSES = (RUN_STATUS_WORDS[RunStatus.COMPLETED],
+                          RUN_STATUS_WORDS[RunStatus.CANCELLED])
+
 STEP_STATUS_WORDS: dict[str, str] = {
     NodeStatus.PENDING: "pending",
     NodeStatus.RUNNING: "running",
@@ -95,7 +99,8 @@ class ChatDialect:
             if kind == EventType.RUN_STARTED:
                 return _frame({"type": "run_started", "runId": run_id, "workflowId": workflow_id})
             if kind == EventType.RUN_COMPLETED:
-                return _frame({"type": "run_completed", "runId": run_id, "status": "completed"})
+                return _frame({"type": "run_completed", "runId": run_id,
+                               "status": RUN_STATUS_WORDS[RunStatus.COMPLETED]})
             if kind == EventType.RUN_CANCELLED:
                 # A cancelled run ended without an error: run_completed carries the status.
                 return _frame({"type": "run_completed", "runId": run_id,

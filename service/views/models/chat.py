@@ -6,15 +6,17 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, RootModel
 
-from service.dialects.chat import RUN_STATUS_WORDS, STEP_STATUS_WORDS
+from service.dialects.chat import RUN_COMPLETED_STATUSES, RUN_STATUS_WORDS, STEP_STATUS_WORDS
 from service.views.models.base import ResponseModel, Timestamp, Uuid, one_of
 
 if TYPE_CHECKING:
     ChatRunStatus = str
     ChatStepStatus = str
+    ChatCompletedStatus = str
 else:
     ChatRunStatus = one_of(RUN_STATUS_WORDS.values())
     ChatStepStatus = one_of(STEP_STATUS_WORDS.values())
+    ChatCompletedStatus = one_of(RUN_COMPLETED_STATUSES)
 
 
 class Chat(ResponseModel):
@@ -79,7 +81,7 @@ class ChatStepFailed(ResponseModel):
 class ChatRunCompleted(ResponseModel):
     type: Literal["run_completed"]
     runId: Uuid
-    status: Literal["completed", "cancelled"]
+    status: ChatCompletedStatus
 
 
 class ChatRunFailed(ResponseModel):
