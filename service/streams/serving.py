@@ -73,7 +73,7 @@ def never_terminal(event: RecordedEvent) -> bool:
     return False
 
 
-class EventStreamResponse(web.StreamResponse):
+class EventStreamResponse(BoundedWriter, web.StreamResponse):
     """One SSE response. While it serves it is in `app[keys.STREAMS]` (the registry).
 
     Per event the serving loop only awaits the subscription and writes: keepalives,
@@ -88,7 +88,7 @@ class EventStreamResponse(web.StreamResponse):
     # sharing its keys and costs about 1.5 KB each.
     __slots__ = (
         "_events", "_render", "_options", "_is_terminal", "_prelude", "_on_disconnect",
-        "access", "_writer", "_disconnect_check_s", "_access_check_s", "outcome",
+        "access", "_disconnect_check_s", "_access_check_s", "outcome",
         "events_sent", "request_started", "_next_access_check", "_access_task", "_task",
         "_ending", "_last_write", "_keepalive_task", "_timer",
     )
@@ -107,6 +107,7 @@ class EventStreamResponse(web.StreamResponse):
     ) -> None:
         # Compression stays off (it is opt-in per response): it would buffer frames.
         super().__init__(headers={**SSE_HEADERS, **(headers or {})})
+        self._init_writer()
         self._events = events
         self._render = render
         self._options = options
@@ -115,7 +116,6 @@ class EventStreamResponse(web.StreamResponse):
         self._on_disconnect = on_disconnect
         # Whose stream it is and what it may read: asked again while it runs.
         self.access = access
-        self._writer: BoundedWriter | None = None  # once the headers are out
         self._disconnect_check_s = 0.0
         self._access_check_s = 0.0
         # Why it ended: terminal, closed, revoked, timeout, gone, unavailable, error, head.
@@ -131,13 +131,6 @@ class EventStreamResponse(web.StreamResponse):
         self._last_write = 0.0
         self._keepalive_task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
-
-    @property
-    def client_gone(self) -> bool:
-        """The client left (or was dropped): there is nobody to write to any more."""
-        if self._writer is None:
-            return self.outcome == "gone"  # gone before the headers went out
-        return self._writer.gone
 
     def close(self, reason: str = "closed") -> None:
         """End the stream at the next opportunity: server shutdown ("closed"), or its
@@ -176,6 +169,7 @@ class EventStreamResponse(web.StreamResponse):
             payload = await super().prepare(request)
         except ConnectionError:
             # Gone before the headers went out: still a disconnect to act on.
+            self.client_gone = True
             self.outcome = "gone"
             await self._events_done()
             await self._after_disconnect()
@@ -193,8 +187,8 @@ class EventStreamResponse(web.StreamResponse):
         self._access_check_s = settings.stream_access_check_s
         if self._on_disconnect is not None:
             self._disconnect_check_s = min(self._disconnect_check_s, ON_DISCONNECT_CHECK_S)
-        self._writer = BoundedWriter(payload, request.transport, settings.stream_buffer_bytes,
-                                     settings.stream_write_deadline_s)
+        self._bound_writes(payload, request.transport, settings.stream_buffer_bytes,
+                           settings.stream_write_deadline_s)
         registry = request.app[keys.STREAMS]
         registry.opened(self)
         try:
@@ -219,7 +213,7 @@ class EventStreamResponse(web.StreamResponse):
             # cleanly, so the client sees an error, reconnects and resumes from its last id.
             self.outcome = "error"
             log.exception("stream failed")
-            self._writer.abort()
+            self._abort()
         finally:
             registry.closed(self)
         if self.outcome == "gone":
@@ -241,8 +235,7 @@ class EventStreamResponse(web.StreamResponse):
             # A bug: end the stream as the check at open would (cut off, logged), never
             # let it run on unchecked.
             log.exception("stream access check failed")
-            if self._writer is not None:
-                self._writer.abort()
+            self._abort()
             self._end("error")
         finally:
             self._access_task = None
@@ -290,7 +283,7 @@ class EventStreamResponse(web.StreamResponse):
         if deadline is not None and now >= deadline:
             self._end("timeout")
             return None
-        if self._writer is None or self._writer.client_left():
+        if self._client_left():
             self._end("gone")
             return None
         due = [] if deadline is None else [deadline]
@@ -310,10 +303,6 @@ class EventStreamResponse(web.StreamResponse):
         due.append(self._next_access_check)
         due.append(now + self._disconnect_check_s)
         return loop.call_at(min(due), self._rearm, deadline)
-
-    async def _send(self, data: bytes) -> None:
-        assert self._writer is not None  # serving means the headers are out
-        await self._writer.send(data)
 
     def _rearm(self, deadline: float | None) -> None:
         self._timer = self._tick(deadline)

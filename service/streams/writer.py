@@ -17,29 +17,42 @@ class ClientGone(Exception):
 
 
 class BoundedWriter:
-    # One per open stream: slots keep it small.
-    __slots__ = ("_payload", "_transport", "_low_water", "_high_water", "_deadline_s", "gone")
+    """The writing half of a stream response (a base class of EventStreamResponse).
 
-    def __init__(
+    A base class, not an object of its own: thousands of streams stay open, and a second
+    object per stream measurably raised the memory an idle stream costs.
+    """
+
+    __slots__ = (
+        "_payload", "_transport", "_low_water", "_high_water", "_write_deadline_s",
+        "client_gone",
+    )
+
+    def _init_writer(self) -> None:
+        self._payload: AbstractStreamWriter | None = None  # once the headers are out
+        self._transport: asyncio.Transport | None = None
+        self._low_water = self._high_water = 0
+        self._write_deadline_s = 0.0
+        self.client_gone = False  # it left, or was dropped: nobody to write to any more
+
+    def _bound_writes(
         self,
         payload: AbstractStreamWriter,
         transport: asyncio.Transport | None,
         buffer_bytes: int,
         deadline_s: float,
     ) -> None:
-        # The prepared response's payload writer, not the response: the response holds
-        # this object, and a reference back would keep both alive until a GC pass.
+        """Write to `payload` (the prepared response's writer) within these bounds."""
         self._payload = payload
         self._transport = transport
-        self._low_water = self._high_water = 0
         if transport is not None:
             transport.set_write_buffer_limits(high=buffer_bytes)
             self._low_water, self._high_water = transport.get_write_buffer_limits()
-        self._deadline_s = deadline_s
-        self.gone = transport is None
+        self._write_deadline_s = deadline_s
 
-    async def send(self, data: bytes) -> None:
+    async def _send(self, data: bytes) -> None:
         """Write `data`; ClientGone (the connection aborted) if the client cannot take it."""
+        assert self._payload is not None  # serving means the headers are out
         transport = self._transport
         try:
             if transport is not None and not transport.is_closing() and (
@@ -49,20 +62,20 @@ class BoundedWriter:
                 # write leaves it below the high one: the write cannot wait for the client.
                 await self._payload.write(data)
             else:
-                await asyncio.wait_for(self._payload.write(data), self._deadline_s)
+                await asyncio.wait_for(self._payload.write(data), self._write_deadline_s)
         except (TimeoutError, ConnectionError, RuntimeError) as exc:
-            self.abort()
+            self._abort()
             raise ClientGone(str(exc) or type(exc).__name__) from exc
 
-    def abort(self) -> None:
+    def _abort(self) -> None:
         """Drop the connection and what the client never read: its memory is released now."""
-        self.gone = True
+        self.client_gone = True
         if self._transport is not None:
             self._transport.abort()
 
-    def client_left(self) -> bool:
-        """Whether the connection is closed or closing (it is then `gone`)."""
+    def _client_left(self) -> bool:
+        """Whether the connection is closed or closing (the client is then gone)."""
         transport = self._transport
         if transport is None or transport.is_closing():
-            self.gone = True
-        return self.gone
+            self.client_gone = True
+        return self.client_gone
