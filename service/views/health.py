@@ -9,7 +9,7 @@ from aiohttp import web
 from service import keys
 from service.auth.principal import PRINCIPAL
 from service.routing import UNAUTHORIZED, UNAVAILABLE, Access, RouteTable, bare
-from service.views.models.events import Health
+from service.views.models.health import Health
 
 
 async def healthz(request: web.Request) -> web.Response:

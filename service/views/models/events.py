@@ -1,8 +1,8 @@
-"""The raw log's answers: events, the chain's verification, and the service's health."""
+"""The raw log's answers: events and the verification of their hash chain."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
@@ -33,12 +33,3 @@ class LogVerification(ResponseModel):
     reason: str | None
     verifiedAt: Timestamp
 
-
-class Health(ResponseModel):
-    status: Literal["ok"]
-    head: Count = Field(description="The log's last position.")
-    store: dict[str, Any] | None = Field(None, description=(
-        "Global admins only. Backend facts: for SQLite `walBytes`, `walRestartBytes`, "
-        "`lastPassive` and `lastRestart` (the last checkpoint of each kind: mode, at, "
-        "durationMs, frames, complete), `restarts`, `restartsIncomplete`, and the live "
-        "ring's `ringEvents`, `ringBytes` and `ringBudgetBytes`."))

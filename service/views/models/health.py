@@ -1,0 +1,19 @@
+"""GET /healthz: liveness, readiness and, for global admins, the store's resources."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from service.views.models.base import Count, ResponseModel
+
+
+class Health(ResponseModel):
+    status: Literal["ok"]
+    head: Count = Field(description="The log's last position.")
+    store: dict[str, Any] | None = Field(None, description=(
+        "Global admins only. Backend facts: for SQLite `walBytes`, `walRestartBytes`, "
+        "`lastPassive` and `lastRestart` (the last checkpoint of each kind: mode, at, "
+        "durationMs, frames, complete), `restarts`, `restartsIncomplete`, and the live "
+        "ring's `ringEvents`, `ringBytes` and `ringBudgetBytes`."))
