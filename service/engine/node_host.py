@@ -8,6 +8,7 @@ the engine's, asked of it directly.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -48,7 +49,11 @@ class RunNodeHost:
                  submit: Callable[[Request], None]) -> None:
         self._services = services
         self._state = state
-        self._submit = submit  # into the run driver's inbox
+        # Into the run driver's inbox. Weakly: the driver holds this host, and a strong
+        # reference back would make every finished run a reference cycle, whose state (each
+        # node's output) would then wait for the cyclic collector instead of being freed
+        # when the run ends; with large outputs that showed as RSS growing run after run.
+        self._submit = weakref.WeakMethod(submit)
 
     @property
     def run_id(self) -> str:
@@ -64,14 +69,21 @@ class RunNodeHost:
 
     async def report(self, node_id: str, attempt: int, type_: str, data: dict[str, Any]) -> None:
         request = Report(node_id, attempt, type_, data, asyncio.get_running_loop().create_future())
-        self._submit(request)
+        self._send(request)
         await request.reply
 
     async def enter_waiting(self, node_id: str, attempt: int,
                             prompt: Any) -> tuple[asyncio.Future[dict[str, Any]], str | None]:
         request = EnterWaiting(node_id, attempt, prompt, asyncio.get_running_loop().create_future())
-        self._submit(request)
+        self._send(request)
         return await request.reply
+
+    def _send(self, request: Request) -> None:
+        submit = self._submit()
+        if submit is None:  # the driver is gone, so its node tasks were stopped: stop too
+            request.reply.cancel()
+        else:
+            submit(request)
 
     async def start_child(self, node_id: str, params: dict[str, Any]) -> str:
         return await self._services.start_child(self._state, node_id, params)
