@@ -20,7 +20,7 @@ test: $(STAMP)
 
 # The fault suite at a larger scale: 200 runs, 40 clients, 40+ kills, longer fuzzing.
 soak: $(STAMP)
-	FAULTS_SOAK=1 $(BIN)/python -m pytest -q tests/test_faults_crash_loop.py tests/test_faults_fuzz.py tests/test_faults_browser.py tests/test_faults_disk.py
+	FAULTS_SOAK=1 $(BIN)/python -m pytest -q tests/faults
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -8,19 +8,12 @@ difference under the budgets plus 10%.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from bench.common import note, report, scratch_dir
 from eventstore.sqlite import READER_POOL_SIZE
 from eventstore.sqlite_writer import WRITER_CACHE_BYTES
 from service.settings import load_settings
-
-TESTS = Path(__file__).resolve().parent.parent / "tests"
-sys.path.insert(0, str(TESTS))  # the served-process helpers and the load are the tests' own
-
-from faults_support import ServerProcess, admin_token  # noqa: E402
-from large_payloads import large_payload_runs, rss_bytes  # noqa: E402
+from tests.support.large_payloads import large_payload_runs, rss_bytes
+from tests.support.server_process import ServerProcess, admin_token
 
 RUNS = 100
 LARGE = 400 * 1024

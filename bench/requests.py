@@ -15,21 +15,15 @@ bench exists to compare request-body parsing before and after a change).
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import aiohttp
 import orjson
 
 from bench.common import note, percentile, report, scratch_dir
-
-TESTS = Path(__file__).resolve().parent.parent / "tests"
-sys.path.insert(0, str(TESTS))  # the served-process helpers are the tests' own
-
-from faults_support import ServerProcess, admin_token  # noqa: E402
+from tests.support.server_process import ServerProcess, admin_token
 
 CLIENTS = 8
 EXECUTE_S = 10.0

@@ -10,16 +10,10 @@ least 0.9 of the first, list p99 flat within 1.5x.
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 from bench.common import note, report, scratch_dir
-
-TESTS = Path(__file__).resolve().parent.parent / "tests"
-sys.path.insert(0, str(TESTS))  # the served-process helpers and the load are the tests' own
-
-from faults_support import ServerProcess, admin_token  # noqa: E402
-from sustained_load import Interval, sustained_load  # noqa: E402
+from tests.support.server_process import ServerProcess, admin_token
+from tests.support.sustained_load import Interval, sustained_load
 
 LONG = True  # not part of a plain `make bench`
 DURATION_S = float(os.environ.get("BENCH_SOAK_S", "600"))

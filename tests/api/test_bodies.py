@@ -8,10 +8,9 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
-from api_fixtures import QUICK_WORKFLOW, create_workflow
-from auth_fixtures import admin, anon, auth_server, auth_settings, new_client  # noqa: F401
 
 from service.limits import MAX_FIELD_ERRORS
+from tests.support.api import QUICK_WORKFLOW, create_workflow
 
 
 async def bad_fields(resp: aiohttp.ClientResponse) -> set[str]:

@@ -2,7 +2,7 @@
 OpenAPI document, under the console's Content-Security-Policy.
 
 The HTTP tests check headers and asset paths. The browser test loads the page in headless
-Chromium (Debian's package, see browser_support.py; it skips and says why where there is
+Chromium (Debian's package, see tests/support/browser.py; it skips and says why where there is
 none) against the app on a real loopback port, and fails on any CSP violation, any script
 error or any request that leaves the app's origin.
 """
@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from browser_support import CHROMIUM_ARGS, chromium
-from console_fixtures import assert_no_inline_script_or_style
 
 from service.app import create_app
 from service.openapi import OPENAPI_PATH
 from service.settings import Settings
 from service.views.console import CSP
+from tests.support.browser import CHROMIUM_ARGS
+from tests.support.console import assert_no_inline_script_or_style
 
 DOCS = "/api/docs"
 ASSETS = ("init.js", "swagger-ui-bundle.js", "swagger-ui.css")

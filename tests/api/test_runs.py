@@ -7,7 +7,8 @@ import uuid
 
 import aiohttp
 from aiohttp.test_utils import TestClient
-from api_fixtures import (
+
+from tests.support.api import (
     APPROVAL_WORKFLOW,
     QUICK_WORKFLOW,
     create_workflow,
@@ -15,7 +16,6 @@ from api_fixtures import (
     start_waiting_run,
     wait_for_status,
 )
-from auth_fixtures import admin, anon, auth_server, auth_settings, new_client  # noqa: F401
 
 
 async def test_blocking_execute_with_json_returns_the_finished_run(admin: TestClient) -> None:

@@ -7,19 +7,15 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from auth_fixtures import (  # noqa: F401
-    ClientFactory,
-    admin,
-    anon,
-    auth_settings,
-    new_client,
-    user_client,
-)
 
 from service.app import create_app
 from service.auth import access
 from service.auth.roles import Role
 from service.settings import Settings
+from tests.support.auth import (
+    ClientFactory,
+    user_client,
+)
 
 
 async def _role(request: web.Request) -> web.Response:

@@ -10,19 +10,16 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from api_fixtures import APPROVAL_WORKFLOW, QUICK_WORKFLOW
-from auth_fixtures import (
+
+from service import keys
+from tests.support.api import APPROVAL_WORKFLOW, QUICK_WORKFLOW
+from tests.support.auth import (
     ADMIN_PASSWORD,
     USER_PASSWORD,
     ClientFactory,
-    auth_server,
-    auth_settings,
     create_user,
     login,
-    new_client,
 )
-
-from service import keys
 
 ACTORS = ("anon", "other", "viewer", "runner", "editor", "admin")
 

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from auth_fixtures import ADMIN_PASSWORD, login, make_settings
 from cryptography.fernet import Fernet
 
 from service.app import create_app
 from service.auth.session_key import KEY_FILE
 from service.auth.setup import SESSION_COOKIE
 from service.settings import SettingsError
+from tests.support.auth import ADMIN_PASSWORD, login, make_settings
 
 
 async def test_first_start_creates_admin_and_default(aiohttp_client: Any, tmp_path: Path) -> None:

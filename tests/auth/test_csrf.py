@@ -6,15 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from auth_fixtures import (  # noqa: F401
+
+from tests.support.auth import (
     ADMIN_PASSWORD,
-    admin,
-    anon,
-    auth_server,
-    auth_settings,
     bearer,
     create_token,
-    new_client,
 )
 
 
@@ -97,9 +93,8 @@ async def test_safe_methods_need_nothing(admin: TestClient) -> None:
 async def test_the_public_origin_behind_a_proxy_passes_and_nothing_else_does(
     aiohttp_client: Any, tmp_path: Path
 ) -> None:
-    from auth_fixtures import login, make_settings
-
     from service.app import create_app
+    from tests.support.auth import login, make_settings
 
     settings = make_settings(tmp_path, public_origin="https://Runs.Example.com/")
     client = await aiohttp_client(create_app(settings))

@@ -5,18 +5,13 @@ from __future__ import annotations
 import io
 
 from aiohttp.test_utils import TestClient
-from auth_fixtures import (  # noqa: F401
-    ADMIN_PASSWORD,
-    ClientFactory,
-    admin,
-    anon,
-    auth_server,
-    auth_settings,
-    login,
-    new_client,
-)
 
 from service.auth.setup import SESSION_COOKIE
+from tests.support.auth import (
+    ADMIN_PASSWORD,
+    ClientFactory,
+    login,
+)
 
 
 async def test_login_sets_an_httponly_lax_cookie_and_me_names_the_user(anon: TestClient) -> None:

@@ -11,24 +11,20 @@ from typing import Any
 import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
-from api_fixtures import APPROVAL_WORKFLOW, create_workflow, start_waiting_run
-from auth_fixtures import (  # noqa: F401
-    ADMIN_PASSWORD,
-    USER_PASSWORD,
-    ClientFactory,
-    admin,
-    auth_server,
-    auth_settings,
-    bearer,
-    create_token,
-    login,
-    new_client,
-    user_client,
-)
-from sse_reader import iter_frames
 
 from service import keys
 from service.auth.setup import SESSION_COOKIE
+from tests.support.api import APPROVAL_WORKFLOW, create_workflow, start_waiting_run
+from tests.support.auth import (
+    ADMIN_PASSWORD,
+    USER_PASSWORD,
+    ClientFactory,
+    bearer,
+    create_token,
+    login,
+    user_client,
+)
+from tests.support.sse import iter_frames
 
 NEW_PASSWORD = "a-brand-new-password"
 
@@ -205,10 +201,9 @@ async def test_a_stream_checks_its_access_again_while_it_runs(
 ) -> None:
     """Credentials taken away where the server cannot see it (here `runstream users
     passwd`, another process) end the stream within `stream_access_check_s`."""
-    from auth_fixtures import make_settings
-    from test_auth_cli import arun
-
     from service.app import create_app
+    from tests.support.auth import make_settings
+    from tests.support.cli import arun
 
     app = create_app(make_settings(tmp_path, stream_access_check_s=0.2))
     client = await aiohttp_client(app)

@@ -8,22 +8,17 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from auth_fixtures import (  # noqa: F401
-    ADMIN_PASSWORD,
-    USER_PASSWORD,
-    ClientFactory,
-    admin,
-    anon,
-    auth_server,
-    create_user,
-    login,
-    make_settings,
-    new_client,
-)
 
 from service.auth.setup import SESSION_COOKIE
 from service.auth.throttle import MAX_TRACKED_KEYS, LoginThrottle, ThrottleLimits
 from service.settings import Settings
+from tests.support.auth import (
+    ADMIN_PASSWORD,
+    USER_PASSWORD,
+    create_user,
+    login,
+    make_settings,
+)
 
 PER_ACCOUNT = 3
 PER_CLIENT = 7

@@ -5,20 +5,14 @@ from __future__ import annotations
 import sqlite3
 
 from aiohttp.test_utils import TestClient
-from auth_fixtures import (  # noqa: F401
-    ClientFactory,
-    admin,
-    anon,
-    auth_server,
-    auth_settings,
-    bearer,
-    create_token,
-    create_user,
-    new_client,
-    user_client,
-)
 
 from service.settings import Settings
+from tests.support.auth import (
+    ClientFactory,
+    bearer,
+    create_token,
+    user_client,
+)
 
 JSON = {"Content-Type": "application/json"}
 

@@ -5,19 +5,14 @@ from __future__ import annotations
 import sqlite3
 
 from aiohttp.test_utils import TestClient
-from auth_fixtures import (  # noqa: F401
-    ClientFactory,
-    admin,
-    anon,
-    auth_server,
-    auth_settings,
-    create_user,
-    login,
-    new_client,
-    user_client,
-)
 
 from service.settings import Settings
+from tests.support.auth import (
+    ClientFactory,
+    create_user,
+    login,
+    user_client,
+)
 
 JSON = {"Content-Type": "application/json"}
 

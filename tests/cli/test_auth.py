@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-from auth_fixtures import bearer, login, make_settings
 
 from service.app import create_app
-from service.cli import main
+from tests.support.auth import bearer, login, make_settings
+from tests.support.cli import arun, run
 
 
 @pytest.fixture(autouse=True)
@@ -20,17 +18,6 @@ def no_runstream_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI reads RUNSTREAM_* like `serve` does; keep the caller's environment out."""
     for name in [n for n in os.environ if n.startswith("RUNSTREAM_")]:
         monkeypatch.delenv(name)
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, json.loads(out) if out.strip() else None, err
-
-
-async def arun(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
-    """`run` from a test that already has an event loop (the CLI starts its own)."""
-    return await asyncio.to_thread(run, capsys, *argv)
 
 
 async def test_users_add_then_login(

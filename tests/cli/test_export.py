@@ -10,10 +10,10 @@ from typing import Any
 
 import orjson
 import pytest
-from eventstore_helpers import read_all, tick
 
 from eventstore.sqlite import SQLiteEventStore
 from projections import all_projections
+from tests.support.eventstore import read_all, tick
 
 RUNSTREAM = Path(sys.executable).parent / "runstream"
 

@@ -9,7 +9,7 @@ import pytest
 
 from service.cli import main
 
-EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "config" / "examples").glob("*.json"))
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "config" / "examples").glob("*.json"))
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

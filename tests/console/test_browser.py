@@ -8,23 +8,20 @@ browser download is never used.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from api_fixtures import APPROVAL_WORKFLOW, QUICK_WORKFLOW, create_workflow, wait_for_status
-from auth_fixtures import ADMIN_PASSWORD, USER_PASSWORD, create_user, login
-from browser_support import CHROMIUM, CHROMIUM_ARGS, chromium
-from console_fixtures import create_workspace
 
 from service import keys
 from service.app import create_app
 from service.settings import Settings, load_settings
+from tests.support.api import APPROVAL_WORKFLOW, QUICK_WORKFLOW, create_workflow, wait_for_status
+from tests.support.auth import ADMIN_PASSWORD, USER_PASSWORD, create_user, login
+from tests.support.browser import CHROMIUM_ARGS
+from tests.support.console import create_workspace
 
 async_api = pytest.importorskip(
     "playwright.async_api", reason="playwright is not installed (pip install -e '.[dev]')"

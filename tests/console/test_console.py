@@ -11,15 +11,14 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from api_fixtures import APPROVAL_WORKFLOW, QUICK_WORKFLOW, create_workflow, execute
-from auth_fixtures import ADMIN_PASSWORD, USER_PASSWORD, ClientFactory, create_user, login
-from auth_fixtures import auth_settings as auth_settings  # noqa: F401
-from console_fixtures import assert_no_inline_script_or_style, create_workspace
-from sse_reader import SSEFrame, iter_frames
 
 from service.app import create_app
 from service.settings import Settings
 from service.views.console import CSP
+from tests.support.api import APPROVAL_WORKFLOW, QUICK_WORKFLOW, create_workflow, execute
+from tests.support.auth import ADMIN_PASSWORD, USER_PASSWORD, ClientFactory, create_user, login
+from tests.support.console import assert_no_inline_script_or_style, create_workspace
+from tests.support.sse import SSEFrame, iter_frames
 
 FEED = "/api/v1/workflow-runs/stream"
 

@@ -1,4 +1,4 @@
-"""Shared fixtures for the dialect tests: the real app, logged-in clients, the seeds' examples.
+"""Helpers for the dialect tests: the admin's session, stream reading, the seeds' examples.
 
 The seed documents' own example frames and bodies (../shared/seeds/000-003) are copied
 here verbatim as the golden fixtures; `assert_shape` compares what the service emits
@@ -8,23 +8,24 @@ with them key by key and JSON type by JSON type.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import orjson
-import pytest
-from aiohttp.test_utils import TestClient, TestServer
-from auth_fixtures import ADMIN_PASSWORD, USER_PASSWORD, bearer, create_token, create_user, login
-from sse_reader import SSEFrame, iter_frames
+from aiohttp.test_utils import TestClient
 
 from service.app import create_app
-from service.settings import Settings, load_settings
-
-__all__ = [
-    "Api", "ClientFactory", "api", "assert_shape", "dialect_server", "dialect_settings",
-    "json_type", "make_api", "make_app", "new_client", "read_stream", "seed_frames",
-]
+from service.settings import Settings
+from tests.support.auth import (
+    ADMIN_PASSWORD,
+    USER_PASSWORD,
+    ClientFactory,
+    bearer,
+    create_token,
+    create_user,
+    login,
+)
+from tests.support.sse import SSEFrame, iter_frames
 
 # -- the seeds' examples ---------------------------------------------------------------
 
@@ -151,7 +152,7 @@ SEED_003_NODE_STATUSES = {"pending", "in_progress", "completed", "failed", "bloc
 
 def seed_frames(text: str) -> list[SSEFrame]:
     """The frames of a seed's example stream, parsed like a client would."""
-    from sse_reader import parse_lines
+    from tests.support.sse import parse_lines
 
     return parse_lines(text.split("\n"))
 
@@ -198,34 +199,8 @@ def assert_shape(ours: Any, seed: Any, nullable: frozenset[str] = frozenset(),
 
 # -- the app ---------------------------------------------------------------------------
 
-ClientFactory = Callable[[], Awaitable[TestClient]]
-
-
-@pytest.fixture
-def dialect_settings(tmp_path: Path) -> Settings:
-    return load_settings(overrides={
-        "data_dir": tmp_path, "admin_password": ADMIN_PASSWORD, "synchronous": "NORMAL",
-        "splox_keepalive_interval_s": 0.2, "stream_retry_ms": 500,
-    }, environ={})
-
-
 def make_app(settings: Settings) -> Any:
     return create_app(settings)
-
-
-@pytest.fixture
-async def dialect_server(aiohttp_server: Any, dialect_settings: Settings) -> TestServer:
-    server: TestServer = await aiohttp_server(make_app(dialect_settings))
-    return server
-
-
-@pytest.fixture
-def new_client(aiohttp_client: Any, dialect_server: TestServer) -> ClientFactory:
-    async def make() -> TestClient:
-        client: TestClient = await aiohttp_client(dialect_server)
-        return client
-
-    return make
 
 
 class Api:
@@ -294,13 +269,6 @@ async def make_api(aiohttp_server: Any, aiohttp_client: Any, settings: Settings)
     client = await make()
     await login(client, "admin", ADMIN_PASSWORD)
     return Api(client, make)
-
-
-@pytest.fixture
-async def api(new_client: ClientFactory) -> Api:
-    client = await new_client()
-    await login(client, "admin", ADMIN_PASSWORD)
-    return Api(client, new_client)
 
 
 async def read_stream(

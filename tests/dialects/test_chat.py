@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from dialect_fixtures import *  # noqa: F403
-from dialect_fixtures import (
+from tests.dialects.helpers import (
     SEED_000_ERRORS,
     SEED_000_FIELDS,
     SEED_000_STREAM,

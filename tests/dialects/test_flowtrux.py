@@ -8,9 +8,9 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from auth_fixtures import ADMIN_PASSWORD
-from dialect_fixtures import *  # noqa: F403
-from dialect_fixtures import (
+
+from service.settings import Settings
+from tests.dialects.helpers import (
     SEED_002_FRAMES,
     SEED_002_LOG_KEYS,
     SEED_002_START_KEYS,
@@ -21,9 +21,8 @@ from dialect_fixtures import (
     read_stream,
     seed_frames,
 )
-from sse_reader import SSEFrame, iter_frames
-
-from service.settings import Settings
+from tests.support.auth import ADMIN_PASSWORD
+from tests.support.sse import SSEFrame, iter_frames
 
 TERMINAL = set(SEED_002_TERMINAL)
 CLASSIFY = {

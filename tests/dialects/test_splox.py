@@ -6,9 +6,8 @@ import asyncio
 import uuid
 from typing import Any
 
-from auth_fixtures import bearer, create_token
-from dialect_fixtures import *  # noqa: F403
-from dialect_fixtures import (
+from service.settings import Settings
+from tests.dialects.helpers import (
     SEED_003_EVENT,
     SEED_003_NODE_STATUSES,
     SEED_003_REQUEST_STATUSES,
@@ -18,9 +17,8 @@ from dialect_fixtures import (
     make_api,
     read_stream,
 )
-from sse_reader import SSEFrame, iter_frames
-
-from service.settings import Settings
+from tests.support.auth import bearer, create_token
+from tests.support.sse import SSEFrame, iter_frames
 
 # Fields a run or node has not reached yet, or that only some runs have.
 REQUEST_NULLABLE = frozenset({"parent_node_execution_id", "parent_workflow_request_id",

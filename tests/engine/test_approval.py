@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from engine_fixtures import *  # noqa: F403
-from engine_fixtures import Harness
-
 from projections.vocabulary import EventType, NodeStatus, RunStatus
+from tests.support.engine import Harness
 
 APPROVAL = {"name": "a", "trigger": {"staticData": {"v": "1.2"}}, "nodes": [
     {"id": "prep", "type": "noop"},

@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 
-from engine_fixtures import *  # noqa: F403
-from engine_fixtures import CountingServer, Harness, make_engine
-
 from eventstore.sqlite import SQLiteEventStore
 from projections.vocabulary import EventType, NodeStatus, RunStatus
 from service.settings.engine import EngineSettings
 from service.workflows import WorkflowRepository
+from tests.support.engine import CountingServer, Harness, make_engine
 
 SLOW = {"name": "slow", "nodes": [
     {"id": "wait", "type": "delay", "params": {"ms": 10_000}},

@@ -8,8 +8,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from engine_fixtures import *  # noqa: F403
-from engine_fixtures import TEST_SETTINGS, CountingServer, Harness
 
 from eventstore.sqlite import SQLiteEventStore
 from projections import all_projections
@@ -17,6 +15,7 @@ from projections.vocabulary import EventType, NodeStatus, RunStatus
 from service.engine.engine import Engine
 from service.engine.event_limits import MAX_ERROR_CHARS
 from service.workflows import WorkflowRepository
+from tests.support.engine import TEST_SETTINGS, CountingServer, Harness
 
 LIMIT = 64 * 1024
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from engine_fixtures import *  # noqa: F403
-from engine_fixtures import Harness
-
 from projections.vocabulary import EventType, NodeStatus, RunStatus
+from tests.support.engine import Harness
 
 
 def n(id_: str, type_: str = "noop", after: list[Any] | None = None, **extra: Any) -> dict:

@@ -6,14 +6,13 @@ from typing import Any
 
 import orjson
 import pytest
-from engine_fixtures import *  # noqa: F403
-from engine_fixtures import CountingServer, Harness, make_engine
 
 from eventstore.sqlite import SQLiteEventStore
 from projections.vocabulary import RunStatus
 from service.engine.http_client import AddressPolicy, TargetRefused
 from service.settings.engine import EngineSettings
 from service.workflows import WorkflowRepository
+from tests.support.engine import CountingServer, Harness, make_engine
 
 
 def request(params: dict[str, Any], **extra: Any) -> dict[str, Any]:

@@ -6,8 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from engine_fixtures import *  # noqa: F403
-from engine_fixtures import Harness
 
 from eventstore.sqlite import SQLiteEventStore
 from projections.vocabulary import EventType, RunStatus
@@ -15,6 +13,7 @@ from service.engine.engine import Engine
 from service.engine.registry import builtin_registry
 from service.settings.engine import EngineSettings
 from service.workflows import WorkflowInvalid, WorkflowRepository
+from tests.support.engine import Harness
 
 PLUGIN = '''
 import asyncio

@@ -14,15 +14,14 @@ from pathlib import Path
 
 import orjson
 import pytest
-from engine_fixtures import *  # noqa: F403
-from engine_fixtures import CountingServer, make_engine
 
 from eventstore.sqlite import SQLiteEventStore
 from projections import all_projections
 from projections.vocabulary import EventType, NodeStatus, RunStatus
 from service.workflows import WorkflowRepository
+from tests.support.engine import CountingServer, make_engine
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RUNS = 4
 
 CHILD = """

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from engine_fixtures import *  # noqa: F403
-from engine_fixtures import CountingServer, Harness
-
 from projections.vocabulary import EventType, NodeStatus, RunStatus
+from tests.support.engine import CountingServer, Harness
 
 
 def _t(iso: str) -> float:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from cryptography.fernet import Fernet
-from engine_fixtures import *  # noqa: F403
-from engine_fixtures import CountingServer, Harness, make_engine
 
 from eventstore.sqlite import SQLiteEventStore
 from projections.vocabulary import EventType, RunStatus
 from service.settings.engine import EngineSettings
 from service.workflows import WorkflowRepository
+from tests.support.engine import CountingServer, Harness, make_engine
 
 SECRET = "tok-9f8e7d6c5b4a"
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine_fixtures import *  # noqa: F403
-from engine_fixtures import Harness
-
 from projections.vocabulary import EventType, NodeStatus, RunStatus
 from service.workflows.importer import import_directory
+from tests.support.engine import Harness
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "config" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
 
 
 async def children_of(harness: Harness, run_id: str) -> list[str]:

@@ -18,7 +18,6 @@ from contextlib import aclosing
 from typing import Protocol
 
 import pytest
-from eventstore_helpers import TIMEOUT, positions, read_all, take, take_until, tick
 
 from eventstore.errors import (
     ConcurrencyConflict,
@@ -29,6 +28,7 @@ from eventstore.errors import (
 from eventstore.hashchain import GENESIS_HASH, canonical_bytes, chain_hash
 from eventstore.interface import ANY_VERSION, NO_STREAM, EventStore
 from eventstore.records import NewEvent, RecordedEvent
+from tests.support.eventstore import TIMEOUT, positions, read_all, take, take_until, tick
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from eventstore_helpers import head_reaches, read_all, tick
 
 from eventstore.interface import NO_STREAM
 from eventstore.records import RecordedEvent
 from eventstore.sqlite import SQLiteEventStore
 from projections import all_projections
+from tests.support.eventstore import head_reaches, read_all, tick
 
 APPENDERS = 50
 APPENDS_EACH = 20

@@ -10,11 +10,11 @@ import threading
 from pathlib import Path
 
 import pytest
-from eventstore_helpers import read_all, tick
 
 from eventstore.sqlite import SQLiteEventStore, verify_file
 from projections import all_projections
 from projections.rebuild import rebuild
+from tests.support.eventstore import read_all, tick
 
 CHILD = Path(__file__).with_name("crash_appender.py")
 KILL_AFTER = 400  # acknowledged events

@@ -8,14 +8,14 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from eventstore_contract import EventStoreContract, StoreOpener
-from eventstore_helpers import read_all, tick
 
 from eventstore.interface import EventStore
 from eventstore.records import NewEvent, RecordedEvent
 from eventstore.rows import Dialect, FoundRows, RowChanges, RowLookup
 from eventstore.sqlite import SQLiteEventStore
 from projections import all_projections
+from tests.eventstore.contract import EventStoreContract, StoreOpener
+from tests.support.eventstore import read_all, tick
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import orjson
 import pytest
-from eventstore_helpers import tick
 
 from eventstore.hashchain import canonical_bytes, chain_hash
 from eventstore.sqlite import SQLiteEventStore, verify_file
 from projections import all_projections
+from tests.support.eventstore import tick
 
 RUNSTREAM = Path(sys.executable).parent / "runstream"
 EVENTS = 20

@@ -18,17 +18,17 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from conftest import report_summary
-from faults_support import (
+
+from tests.support.browser import CHROMIUM_ARGS
+from tests.support.server_process import (
     ADMIN_PASSWORD,
-    CHROMIUM_ARGS,
     Api,
     ServerProcess,
     admin_token,
-    chromium,
     create_workflow,
 )
-from sse_reader import iter_frames
+from tests.support.sse import iter_frames
+from tests.support.summary import report_summary
 
 async_api = pytest.importorskip(
     "playwright.async_api", reason="playwright is not installed (pip install -e '.[dev]')")

@@ -23,9 +23,10 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from conftest import report_summary
-from faults_support import Api, ServerProcess, admin_token, create_workflow, run_cli
-from sse_reader import iter_frames
+
+from tests.support.server_process import Api, ServerProcess, admin_token, create_workflow, run_cli
+from tests.support.sse import iter_frames
+from tests.support.summary import report_summary
 
 SOAK = os.environ.get("FAULTS_SOAK") == "1"
 SEED = int(os.environ.get("FAULTS_SEED", "6"))

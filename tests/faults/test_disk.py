@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import report_summary
-from faults_support import Api, ServerProcess, admin_token, create_workflow, run_cli
+
+from tests.support.server_process import Api, ServerProcess, admin_token, create_workflow, run_cli
+from tests.support.summary import report_summary
 
 pytestmark = pytest.mark.slow
 

@@ -22,16 +22,17 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
-from conftest import report_summary
-from faults_support import (
+
+from tests.support.openapi_conformance import Conformance
+from tests.support.server_process import (
     USER_PASSWORD,
     Api,
     ServerProcess,
     admin_token,
     create_workflow,
 )
-from openapi_conformance import Conformance
-from sse_reader import read_frames
+from tests.support.sse import read_frames
+from tests.support.summary import report_summary
 
 SOAK = os.environ.get("FAULTS_SOAK") == "1"
 EXAMPLES_PER_OPERATION = 60 if SOAK else 20

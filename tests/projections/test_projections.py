@@ -13,8 +13,6 @@ from typing import Any
 
 import orjson
 import pytest
-from eventstore_helpers import head_reaches
-from run_histories import append_concurrently, created, node, random_runs
 
 from eventstore.interface import NO_STREAM
 from eventstore.records import NewEvent
@@ -23,6 +21,8 @@ from projections import all_projections
 from projections.rebuild import rebuild
 from projections.runs import TABLES, activity_run_id
 from projections.vocabulary import EventType as E
+from tests.projections.run_histories import append_concurrently, created, node, random_runs
+from tests.support.eventstore import head_reaches
 
 RUNSTREAM = Path(sys.executable).parent / "runstream"
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import report_summary
-from faults_support import ServerProcess, admin_token
-from large_payloads import large_payload_runs, rss_bytes
 
 from eventstore.errors import EventTooLarge
 from eventstore.records import NewEvent
 from eventstore.sqlite import SQLiteEventStore
+from tests.support.large_payloads import large_payload_runs, rss_bytes
+from tests.support.server_process import ServerProcess, admin_token
+from tests.support.summary import report_summary
 
 MIB = 1024 * 1024
 RING_BYTES = 32 * MIB

@@ -1,8 +1,8 @@
 """The SQLite WAL stays bounded under sustained writers, readers and open streams, and a
 large WAL left by a crash is folded back and emptied at the next start.
 
-Both run the real `runstream serve` (tests/faults_support.py) under the load of
-tests/sustained_load.py: without the writer's RESTART checkpoint the WAL of the first
+Both run the real `runstream serve` (tests/support/server_process.py) under the load of
+tests/support/sustained_load.py: without the writer's RESTART checkpoint the WAL of the first
 test grows past 200 MB in its 30 seconds.
 """
 
@@ -14,9 +14,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from conftest import report_summary
-from faults_support import ServerProcess, admin_token, run_cli
-from sustained_load import CHAIN_LENGTH, run_statuses, sustained_load
+
+from tests.support.server_process import ServerProcess, admin_token, run_cli
+from tests.support.summary import report_summary
+from tests.support.sustained_load import CHAIN_LENGTH, run_statuses, sustained_load
 
 pytestmark = pytest.mark.slow
 

@@ -12,15 +12,14 @@ import httpx
 import httpx_sse
 import pytest
 from aiohttp.test_utils import TestClient
-from api_fixtures import APPROVAL_WORKFLOW, create_workflow, start_waiting_run, wait_for_status
-from auth_fixtures import admin, anon, auth_server, auth_settings, new_client  # noqa: F401
-from sse_reader import SSEFrame, iter_frames, read_frames
 from structlog.testing import capture_logs
 
 from eventstore.records import NewEvent
 from projections.vocabulary import EventType
 from service import keys
 from service.settings import Settings
+from tests.support.api import APPROVAL_WORKFLOW, create_workflow, start_waiting_run, wait_for_status
+from tests.support.sse import SSEFrame, iter_frames, read_frames
 
 
 def event_frames(frames: list[SSEFrame]) -> list[SSEFrame]:
@@ -195,7 +194,7 @@ async def test_a_maintained_sse_client_reads_the_same_stream(
 async def test_another_user_cannot_follow_a_run_even_with_a_cursor(
     admin: TestClient, new_client: Any
 ) -> None:
-    from auth_fixtures import create_user, login
+    from tests.support.auth import create_user, login
 
     workflow_id = await create_workflow(admin, APPROVAL_WORKFLOW)
     run_id = await start_waiting_run(admin, workflow_id, x=1)
@@ -212,7 +211,7 @@ async def test_another_user_cannot_follow_a_run_even_with_a_cursor(
 
 @pytest.fixture
 def slow_settings(tmp_path: Any) -> Settings:
-    from auth_fixtures import make_settings
+    from tests.support.auth import make_settings
 
     return make_settings(tmp_path, stream_write_deadline_s=0.5, stream_buffer_bytes=16384)
 
@@ -220,9 +219,8 @@ def slow_settings(tmp_path: Any) -> Settings:
 async def test_a_client_that_never_reads_is_dropped(
     aiohttp_server: Any, aiohttp_client: Any, slow_settings: Settings
 ) -> None:
-    from auth_fixtures import ADMIN_PASSWORD, login
-
     from service.app import create_app
+    from tests.support.auth import ADMIN_PASSWORD, login
 
     server = await aiohttp_server(create_app(slow_settings))
     client = await aiohttp_client(server)
@@ -276,9 +274,8 @@ async def test_a_client_that_never_reads_is_dropped(
 async def test_shutdown_closes_open_streams_cleanly(
     aiohttp_server: Any, aiohttp_client: Any, auth_settings: Settings
 ) -> None:
-    from auth_fixtures import ADMIN_PASSWORD, login
-
     from service.app import create_app
+    from tests.support.auth import ADMIN_PASSWORD, login
 
     server = await aiohttp_server(create_app(auth_settings))
     client = await aiohttp_client(server)
@@ -346,13 +343,12 @@ async def test_a_failing_stream_is_cut_off_and_logged_and_the_client_can_resume(
     the body cleanly, which would look like the end of the stream: the body is cut off,
     the error is logged with the request's line, and a reconnect resumes after the last
     event the client got."""
-    from auth_fixtures import ADMIN_PASSWORD, login
-
     from service.app import create_app
     from service.auth.access import LiveAccess, require_principal
     from service.streams.cursor import parse_cursor
     from service.streams.serving import EventStreamResponse, StreamOptions, encoding
     from service.streams.sse import Frame
+    from tests.support.auth import ADMIN_PASSWORD, login
 
     app = create_app(auth_settings)
     failures = []
@@ -400,9 +396,8 @@ async def test_a_failing_stream_is_cut_off_and_logged_and_the_client_can_resume(
 async def test_a_user_may_hold_only_so_many_streams_and_a_left_one_frees_its_place(
     aiohttp_client: Any, tmp_path: Any
 ) -> None:
-    from auth_fixtures import ADMIN_PASSWORD, login, make_settings
-
     from service.app import create_app
+    from tests.support.auth import ADMIN_PASSWORD, login, make_settings
 
     settings = make_settings(tmp_path, stream_max_per_user=2, stream_disconnect_check_s=0.1)
     app = create_app(settings)

@@ -1,4 +1,4 @@
-"""Shared fixtures and helpers for the identity tests: a real app on a real SQLite file."""
+"""Identity helpers: test settings with a known admin password, login, users and tokens."""
 
 from __future__ import annotations
 
@@ -6,10 +6,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from service.app import create_app
 from service.settings import Settings, load_settings
 
 ADMIN_PASSWORD = "admin-secret-pw"
@@ -19,45 +17,12 @@ ClientFactory = Callable[[], Awaitable[TestClient]]
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """Settings on `data_dir`, isolated from the caller's environment and config files."""
     return load_settings(
         overrides={"data_dir": data_dir, "admin_password": ADMIN_PASSWORD,
                    "synchronous": "NORMAL", **overrides},
         environ={},
     )
-
-
-@pytest.fixture
-def auth_settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path)
-
-
-@pytest.fixture
-async def auth_server(aiohttp_server: Any, auth_settings: Settings) -> TestServer:
-    server: TestServer = await aiohttp_server(create_app(auth_settings))
-    return server
-
-
-@pytest.fixture
-def new_client(aiohttp_client: Any, auth_server: TestServer) -> ClientFactory:
-    """Each client has its own cookie jar, all talking to the same server."""
-
-    async def make() -> TestClient:
-        client: TestClient = await aiohttp_client(auth_server)
-        return client
-
-    return make
-
-
-@pytest.fixture
-async def anon(new_client: ClientFactory) -> TestClient:
-    return await new_client()
-
-
-@pytest.fixture
-async def admin(new_client: ClientFactory) -> TestClient:
-    client = await new_client()
-    await login(client, "admin", ADMIN_PASSWORD, expect=200)
-    return client
 
 
 async def login(

@@ -18,9 +18,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def chromium() -> Path:
-    """Debian's Chromium, installed on first use where this process may install it."""
+def installed_chromium() -> Path:
+    """Debian's Chromium, installed on first use where this process may install it (the
+    `chromium` fixture); the test is skipped, saying why, where it cannot be."""
     if CHROMIUM.exists():
         return CHROMIUM
     if os.geteuid() != 0 or shutil.which("apt-get") is None:

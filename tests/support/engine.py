@@ -1,46 +1,21 @@
-"""Shared fixtures and helpers for the engine tests: a real store on a SQLite file in tmp_path.
-
-Import with `from engine_fixtures import *` (fixtures must be module globals to be found).
-"""
+"""Engine helpers: a harness that runs definitions and reads their events back, and a local
+HTTP server that counts hits (the fixtures that build them are in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from aiohttp import web
 
 from eventstore.sqlite import SQLiteEventStore
-from projections import all_projections
 from service.engine.engine import Engine
 from service.engine.state import RunState
 from service.settings.engine import EngineSettings
 from service.workflows import WorkflowRepository
 
-__all__ = [
-    "CountingServer", "Harness", "counting_server", "engine", "harness", "repo", "store",
-]
-
 TEST_SETTINGS = EngineSettings(http_allow_hosts=("127.0.0.1",), default_node_timeout_ms=10_000)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteEventStore]:
-    opened = await SQLiteEventStore.open(
-        tmp_path / "runstream.db", projectors=all_projections(), synchronous="NORMAL"
-    )
-    yield opened
-    await opened.close()
-
-
-@pytest.fixture
-async def repo(store: SQLiteEventStore) -> WorkflowRepository:
-    repository = WorkflowRepository(store)
-    await repository.ensure_schema()
-    return repository
 
 
 class Harness:
@@ -93,20 +68,6 @@ class Harness:
 def make_engine(store: SQLiteEventStore, repo: WorkflowRepository,
                 settings: EngineSettings = TEST_SETTINGS) -> Engine:
     return Engine(store, repo, settings)
-
-
-@pytest.fixture
-async def engine(store: SQLiteEventStore, repo: WorkflowRepository) -> AsyncIterator[Engine]:
-    running = make_engine(store, repo)
-    await running.start()
-    yield running
-    await running.stop()
-
-
-@pytest.fixture
-async def harness(store: SQLiteEventStore, repo: WorkflowRepository,
-                  engine: Engine) -> Harness:
-    return Harness(store, repo, engine)
 
 
 class CountingServer:
@@ -165,11 +126,3 @@ class CountingServer:
     async def stop(self) -> None:
         if self.runner is not None:
             await self.runner.cleanup()
-
-
-@pytest.fixture
-async def counting_server() -> AsyncIterator[CountingServer]:
-    server = CountingServer()
-    await server.start()
-    yield server
-    await server.stop()

@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
-import pytest
-from browser_support import CHROMIUM, CHROMIUM_ARGS, chromium
 
 ADMIN_PASSWORD = "faults-admin-password"
 USER_PASSWORD = "faults-user-password"
@@ -143,15 +139,6 @@ class ServerProcess:
             return ""
 
 
-@pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[ServerProcess]:
-    """A started server on a fresh data dir, stopped at the end of the test."""
-    server = ServerProcess(tmp_path / "data")
-    await server.start()
-    yield server
-    await server.stop()
-
-
 class Api:
     """An aiohttp session against a served base URL, optionally with a bearer token."""
 
@@ -214,5 +201,3 @@ def node_completions(events: list[dict[str, Any]]) -> dict[tuple[str, str], list
             data = event["data"]
             done.setdefault((event["stream"], data["nodeId"]), []).append(data.get("attempt"))
     return done
-
-

@@ -7,13 +7,12 @@ from typing import Any
 
 import orjson
 import pytest
-from engine_fixtures import *  # noqa: F403
 
 from service.workflows import WorkflowInvalid, WorkflowNotFound, WorkflowRepository
 from service.workflows.errors import WorkflowVersionNotFound
 from service.workflows.importer import import_directory, import_workflow_file
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "config" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
 
 
 def node(id_: str, type_: str = "noop", after: list[Any] | None = None, **extra: Any) -> dict:

@@ -13,9 +13,6 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp.test_utils import TestClient
-from auth_fixtures import admin, anon, auth_server, auth_settings, new_client  # noqa: F401
-from engine_fixtures import *  # noqa: F403
-from engine_fixtures import Harness
 from jsonschema import Draft202012Validator
 from pydantic import Field
 
@@ -28,8 +25,9 @@ from service.workflows import WorkflowInvalid
 from service.workflows.definition import parse_definition
 from service.workflows.repository import WorkflowRepository
 from service.workflows.schema import JSON_SCHEMA_DIALECT, workflow_json_schema
+from tests.support.engine import Harness
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "config" / "examples").glob("*.json"))
 COMMITTED_SCHEMA = ROOT / "config" / "workflow.schema.json"
 
