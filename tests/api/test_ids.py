@@ -8,8 +8,8 @@ from urllib.parse import quote
 
 import pytest
 from aiohttp.test_utils import TestClient
-from api_fixtures import QUICK_WORKFLOW, create_workflow
-from auth_fixtures import admin, auth_server, auth_settings, new_client  # noqa: F401
+
+from tests.support.api import QUICK_WORKFLOW, create_workflow
 
 # Spellings of a UUID that `uuid.UUID` would take but that are not an id here.
 REFUSED: dict[str, Callable[[str], str]] = {

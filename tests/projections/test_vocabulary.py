@@ -16,8 +16,6 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp.test_utils import TestClient
-from api_fixtures import create_workflow, wait_for_status
-from auth_fixtures import ADMIN_PASSWORD, create_user, login, make_settings
 from pydantic import TypeAdapter
 
 from projections.payloads import (
@@ -38,6 +36,8 @@ from service.dialects import v1
 from service.engine.registry import default_registry
 from service.outcomes import CancelOutcome, ResumeOutcome
 from service.views.console_vocabulary import console_vocabulary
+from tests.support.api import create_workflow, wait_for_status
+from tests.support.auth import ADMIN_PASSWORD, create_user, login, make_settings
 
 # A node type that thinks and reports progress (no built-in does both), loaded the way
 # every plugin is: through the `runstream.nodes` entry points.
