@@ -21,7 +21,7 @@ from service.settings import DEFAULT_CONFIG, EngineSettings, Settings, SettingsE
 from service.settings.names import MOVED, env_name
 from service.settings.reference import OPERATIONS_DOC, generated, toml_value
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def toml(path: Path, text: str) -> Path:
