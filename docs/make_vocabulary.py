@@ -1,7 +1,7 @@
 """Make docs/vocabulary.md: the service's words and limits, from the modules that own them.
 
 Statuses and their words in each dialect, event types and their payloads, roles, the
-outcomes of cancel and resume, and the fixed limits. tests/test_vocabulary.py fails when
+outcomes of cancel and resume, and the fixed limits. tests/projections/test_vocabulary.py fails when
 the page and the modules disagree. Run from the repository root:
 
     .venv/bin/python docs/make_vocabulary.py
@@ -58,7 +58,7 @@ def render() -> str:
         "",
         "The service's words and fixed limits, each declared once in the module named under",
         "its heading. This page is made from those modules by `docs/make_vocabulary.py`;",
-        "`tests/test_vocabulary.py` fails when they disagree. The console reads the same",
+        "`tests/projections/test_vocabulary.py` fails when they disagree. The console reads the same",
         "words from `vocabulary.js`, generated from the same modules.",
         "",
         "## Run statuses",

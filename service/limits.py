@@ -2,7 +2,7 @@
 
 The request models, the workflow definition model, the console (through vocabulary.js)
 and the OpenAPI document take their bounds from here; docs/vocabulary.md lists them with
-the sentence under each (tests/test_vocabulary.py keeps the two equal). Limits an
+the sentence under each (tests/projections/test_vocabulary.py keeps the two equal). Limits an
 operator may change (body and event sizes, rates) are settings, not these.
 """
 

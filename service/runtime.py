@@ -46,7 +46,7 @@ def raise_open_files_limit() -> int:
 # first one is freed: then it raises its threshold to that size, and later large blocks
 # come from heap arenas that keep their pages. With events of hundreds of KB passing
 # through, RSS then grew by 15 MB a run and never came back, although every structure
-# holding events was within its byte budget (tests/large_payloads.py: 30 runs of 400 KB
+# holding events was within its byte budget (tests/support/large_payloads.py: 30 runs of 400 KB
 # documents, 156 -> 595 MB; with the threshold fixed, flat at 209 MB). Setting the
 # threshold explicitly turns the adjustment off.
 MALLOC_MMAP_THRESHOLD_BYTES = 128 * 1024

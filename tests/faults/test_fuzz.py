@@ -3,7 +3,7 @@
 1. Property-based fuzzing of every operation of GET /api/v1/openapi.json with schemathesis
    (valid and invalid requests), as anonymous, viewer, runner and admin: no 5xx, no hang,
    every error a JSON error body `{"error": {"code", "message"}}`, and every answer that is
-   not a live stream conforms to the document (tests/openapi_conformance.py).
+   not a live stream conforms to the document (tests/support/openapi_conformance.py).
 2. Targeted cases: invalid UUIDs, bodies over max_body_bytes (413 JSON) and deeply nested,
    malformed Last-Event-IDs, workflows with cycles and template injection, newlines in node
    output that try to inject SSE frames, and slow-loris clients that must not block others.

@@ -16,10 +16,7 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp.test_utils import TestClient
-from api_fixtures import APPROVAL_WORKFLOW, QUICK_WORKFLOW
 from conftest import ADMIN_PASSWORD
-from openapi_conformance import Conformance
-from sse_reader import SSEFrame, iter_frames
 
 from service.app import create_app
 from service.openapi import OPENAPI_PATH, build_document
@@ -27,6 +24,9 @@ from service.routing import ROUTES
 from service.settings import Settings
 from service.views.api_docs import load_api_docs
 from service.views.console import load_console
+from tests.support.api import APPROVAL_WORKFLOW, QUICK_WORKFLOW
+from tests.support.openapi_conformance import Conformance
+from tests.support.sse import SSEFrame, iter_frames
 
 STREAM_WITHIN_S = 10.0
 WRITES = frozenset({"POST", "PUT", "DELETE"})
