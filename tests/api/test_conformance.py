@@ -16,7 +16,6 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp.test_utils import TestClient
-from conftest import ADMIN_PASSWORD
 
 from service.app import create_app
 from service.openapi import OPENAPI_PATH, build_document
@@ -25,6 +24,7 @@ from service.settings import Settings
 from service.views.api_docs import load_api_docs
 from service.views.console import load_console
 from tests.support.api import APPROVAL_WORKFLOW, QUICK_WORKFLOW
+from tests.support.auth import ADMIN_PASSWORD
 from tests.support.openapi_conformance import Conformance
 from tests.support.sse import SSEFrame, iter_frames
 
