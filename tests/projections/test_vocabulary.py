@@ -250,7 +250,7 @@ async def test_members_take_exactly_the_declared_roles(admin: TestClient) -> Non
 
 # -- the docs ----------------------------------------------------------------------------
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def test_docs_vocabulary_page_is_made_from_the_modules() -> None:
