@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from eventstore.interface import EventStore
-from eventstore.records import NewEvent, RecordedEvent
-from eventstore.rows import Dialect, FoundRows, RowChanges, RowLookup
+from eventstore.records import NewEvent
 from eventstore.sqlite import SQLiteEventStore
 from projections import all_projections
 from tests.eventstore.contract import EventStoreContract, StoreOpener
+from tests.eventstore.exploding import Exploding
 from tests.support.eventstore import read_all, tick
 
 
@@ -38,28 +38,6 @@ class TestSQLiteEventStore(EventStoreContract):
         yield opener
         for store in opened:
             await store.close()
-
-
-class Exploding:
-    """A projection that fails on one event type, to show an append is all or nothing."""
-
-    name = "exploding"
-
-    def schema(self, dialect: Dialect) -> str:
-        return "CREATE TABLE IF NOT EXISTS exploding_seen (position INTEGER PRIMARY KEY);"
-
-    def tables(self) -> list[str]:
-        return ["exploding_seen"]
-
-    def lookups(self, events: Sequence[RecordedEvent]) -> list[RowLookup]:
-        return []
-
-    def fold(self, events: Sequence[RecordedEvent], found: Mapping[str, FoundRows],
-             changes: RowChanges) -> None:
-        for event in events:
-            if event.type == "Boom":
-                raise RuntimeError("projection failed")
-            changes.insert("exploding_seen", {"position": event.position})
 
 
 def table_positions(path: Path, sql: str) -> list[int]:

@@ -1,4 +1,5 @@
-"""PostgreSQL for tests: a database of this test run's own, a fresh schema for each test.
+"""Fixtures for the event store tests. PostgreSQL: a database of this test run's own, a
+fresh schema for each test.
 
 The server is RUNSTREAM_TEST_POSTGRES_URL (default: the local one, trust auth). Where it
 cannot be reached the PostgreSQL tests skip and say why, unless

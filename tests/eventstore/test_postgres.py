@@ -8,16 +8,15 @@ from collections.abc import AsyncIterator
 
 import psycopg
 import pytest
-from eventstore_contract import EventStoreContract, StoreOpener
-from eventstore_helpers import TIMEOUT, read_all, take, tick
-from postgres_fixtures import pg_database, pg_url
-from test_eventstore_sqlite import Exploding
 
 from eventstore.errors import StoreUnavailable
 from eventstore.interface import EventStore
 from eventstore.postgres import PostgresEventStore
 from eventstore.records import NewEvent
 from projections import all_projections
+from tests.eventstore.contract import EventStoreContract, StoreOpener
+from tests.eventstore.exploding import Exploding
+from tests.support.eventstore import TIMEOUT, read_all, take, tick
 
 
 class TestPostgresEventStore(EventStoreContract):

@@ -9,7 +9,6 @@ from typing import Any
 
 import orjson
 import pytest
-from run_histories import created, node, random_runs
 
 from eventstore.records import NewEvent, RecordedEvent
 from eventstore.rows import RowChanges
@@ -17,6 +16,7 @@ from eventstore.sqlite_rows import create_schema, project
 from projections.runs import RunsProjection
 from projections.runs_schema import TABLES
 from projections.vocabulary import EventType as E
+from tests.projections.run_histories import created, node, random_runs
 
 
 def record(history: list[tuple[str, NewEvent]]) -> list[RecordedEvent]:
