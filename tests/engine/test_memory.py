@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import gc
 
-from engine_fixtures import *  # noqa: F403
-from engine_fixtures import Harness
-
 from projections.vocabulary import EventType, RunStatus
 from service.engine.runner import RunActor
 from service.engine.state import RunState
+from tests.support.engine import Harness
 
 CHAIN = {
     "name": "chain",
