@@ -1,4 +1,5 @@
-"""Make docs/screenshots/run-list.png and docs/screenshots/run-view.png.
+"""Make the console's screenshots in docs/screenshots/: the run list, a run waiting for
+approval, and the graph view of a run with a failed branch and of one waiting for approval.
 
 Serves the app in-process on a free loopback port with a throwaway data directory, seeds a
 few workflows and runs through the public API, and photographs the console in headless
@@ -68,6 +69,17 @@ RELEASE = {
 }
 
 
+SHOTS = ("run-list.png", "run-view.png", "graph-waiting.png", "graph-failed.png")
+
+
+async def card_box(page: Any, inside: str) -> dict[str, float]:
+    """The page area of the card holding `inside` (the graph and its node panel)."""
+    box = await page.locator(f".card:has({inside})").bounding_box()
+    if box is None:
+        raise RuntimeError(f"nothing on the page holds {inside}")
+    return dict(box)
+
+
 def make_app() -> tuple[web.Application, Path]:
     data_dir = Path(tempfile.mkdtemp(prefix="runstream-shots-"))
     settings = load_settings(
@@ -100,17 +112,20 @@ async def wait_for(http: aiohttp.ClientSession, run_id: str, status: str) -> Non
     raise RuntimeError(f"run {run_id} never became {status}")
 
 
-async def seed(http: aiohttp.ClientSession) -> str:
-    """A handful of runs in every state; returns the run the run view shows."""
+async def seed(http: aiohttp.ClientSession) -> tuple[str, str]:
+    """A handful of runs in every state; returns the waiting run and a failed one."""
     await call(http, "POST", "/api/v1/auth/login", {"username": "admin", "password": PASSWORD})
     classify = (await call(http, "POST", "/api/v1/workflows", CLASSIFY))["id"]
     export = (await call(http, "POST", "/api/v1/workflows", EXPORT))["id"]
     release = (await call(http, "POST", "/api/v1/workflows", RELEASE))["id"]
+    failed = ""
     for n, status in enumerate([200, 200, 404, 200, 200], start=1):
-        await call(http, "POST", "/api/v1/workflow-runs/execute", {
+        run = await call(http, "POST", "/api/v1/workflow-runs/execute", {
             "workflowId": classify,
             "inputs": {"status": status, "id": 4100 + n, "subject": f"Printer on floor {n} jams"},
         })
+        if status == 404:
+            failed = run["id"]
     cancelled = await start(http, export, {})
     await wait_for(http, cancelled, "running")
     await call(http, "POST", "/api/v1/workflow-runs/cancel",
@@ -119,7 +134,7 @@ async def seed(http: aiohttp.ClientSession) -> str:
     shown = await start(http, release, {
         "version": "2.4.0", "changes": ["resumable feeds", "web console", "audit view"]})
     await wait_for(http, shown, "waiting")
-    return shown
+    return shown, failed
 
 
 async def main() -> int:
@@ -134,7 +149,7 @@ async def main() -> int:
     try:
         # unsafe=True: the default jar refuses cookies from an IP address such as 127.0.0.1.
         async with aiohttp.ClientSession(base, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-            run_id = await seed(http)
+            run_id, failed_id = await seed(http)
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(
                 executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -152,10 +167,18 @@ async def main() -> int:
             await page.wait_for_selector('tr.node-row[data-node-id="approve"][data-status="waiting"]')
             await page.wait_for_selector(".live-live")
             await page.screenshot(path=str(OUT / "run-view.png"), full_page=True)
+            await page.screenshot(path=str(OUT / "graph-waiting.png"),
+                                  clip=await card_box(page, "#run-graph"))
+            await page.goto(f"{base}/#/runs/{failed_id}")
+            await page.wait_for_selector('#run-graph .gnode[data-node-id="bad"][data-status="failed"]')
+            await page.click('#run-graph .gnode[data-node-id="bad"]')
+            await page.wait_for_selector("#node-panel .node-error")
+            await page.screenshot(path=str(OUT / "graph-failed.png"),
+                                  clip=await card_box(page, "#run-graph"))
             await browser.close()
     finally:
         await runner.cleanup()
-    print(f"wrote {OUT / 'run-list.png'} and {OUT / 'run-view.png'} (data in {data_dir})")
+    print(f"wrote {', '.join(SHOTS)} in {OUT} (data in {data_dir})")
     return 0
 
 

@@ -1,5 +1,6 @@
-// One run, live: nodes with status, attempt, duration, progress, thinking, input/output,
-// a timeline, and the actions the caller's workspace role allows (cancel, approve/reject).
+// One run, live: a graph of its nodes (click one for its panel), a table of nodes with status,
+// attempt, duration, progress, thinking, input/output, a timeline, and the actions the
+// caller's workspace role allows (cancel, approve/reject).
 // Frames from the run's EventSource (which resumes by itself) trigger a fetch of the new
 // raw events after the last position seen; progress has no v1 frame, so while a node is
 // running the raw events are also read once a second.
@@ -9,6 +10,8 @@ import {
   badge, between, debounce, errorBox, fmtDuration, fmtTime, h, jsonView, replace, shortId,
 } from './dom.js';
 import { follow, liveIndicator } from './live.js';
+import { workflowGraph } from './graph.js';
+import { nodePanel } from './nodepanel.js';
 import { RunState, isTerminal } from './runstate.js';
 import { CANCEL_OUTCOME, LIMITS, NODE_STATUS, ROLE } from './vocabulary.js';
 
@@ -172,11 +175,23 @@ export function runView(runId) {
     const head = h('div', { class: 'page-head' });
     const summaryBox = h('div');
     const actions = h('div');
+    const graphBox = h('section', { class: 'card graph-card' });
+    const panelBox = h('div', { class: 'node-panel-box' });
     const nodesBox = h('section', { class: 'card' });
     const timelineBox = h('section', { class: 'card' });
     const approvals = new Map();
     let cancelBox = null;
     let refreshSoon = () => {};
+    // The graph is drawn once from the definition (or, without one, the nodes the log named).
+    let selected = null;
+    const showPanel = () => {
+      replace(panelBox, selected ? nodePanel(state.node(selected), () => { selected = null; graph.select(null); showPanel(); }) : null);
+    };
+    const graph = workflowGraph((definition && definition.nodes) || state.list(), {
+      id: 'run-graph',
+      onSelect: (nodeId) => { selected = nodeId; graph.select(nodeId); showPanel(); },
+    });
+    replace(graphBox, h('h2', {}, 'Graph'), graph.el, panelBox);
 
     const render = () => {
       replace(head, h('h1', {}, 'Run ', h('span', { class: 'mono' }, shortId(run.id))),
@@ -199,6 +214,10 @@ export function runView(runId) {
           h('tbody', {}, state.list().map((node) => nodeRows(node, ctx)))));
       restoreOpen(nodesBox, open);
       replace(timelineBox, h('h2', {}, 'Timeline'), timeline(state));
+      graph.update(state.list());
+      const panelOpen = openKeys(panelBox);
+      showPanel();
+      restoreOpen(panelBox, panelOpen);
     };
 
     let close = () => {};
@@ -224,7 +243,7 @@ export function runView(runId) {
     };
     refreshSoon = debounce(refresh, 60);
 
-    replace(el, head, summaryBox, actions, nodesBox, timelineBox);
+    replace(el, head, summaryBox, actions, graphBox, nodesBox, timelineBox);
     render();
     if (!isTerminal(run.status)) {
       const handlers = Object.fromEntries(STREAM_EVENTS.map((name) => [name, () => refreshSoon()]));

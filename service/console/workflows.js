@@ -1,7 +1,8 @@
 // Workflows: the list, one definition and its versions, and starting a run with JSON inputs.
 
 import { get, qs, startRun } from './api.js';
-import { errorBox, fmtTime, h, replace, shortId } from './dom.js';
+import { errorBox, fmtTime, h, jsonView, replace, shortId } from './dom.js';
+import { workflowGraph } from './graph.js';
 import { visibleWorkflows } from './runs.js';
 import { navigate } from './app.js';
 import { ROLE } from './vocabulary.js';
@@ -79,12 +80,22 @@ export function workflowView(workflowId, query) {
       href: `#/workflows/${workflowId}${qs({ version: v })}`, class: v === chosen ? 'active' : '',
     }, `v${v}`)));
     const nodes = (shown.definition.nodes || []);
+    const nodeBox = h('div', { class: 'node-panel-box' });
+    const graph = workflowGraph(nodes, {
+      id: 'workflow-graph',
+      onSelect: (nodeId) => {
+        graph.select(nodeId);
+        replace(nodeBox, h('aside', { class: 'node-panel', id: 'node-panel', dataset: { nodeId } },
+          h('h3', {}, nodeId), jsonView(nodes.find((n) => n.id === nodeId), 'node')));
+      },
+    });
     replace(el,
       h('div', { class: 'page-head' }, h('h1', {}, workflow.name), h('span', { class: 'muted mono' }, shortId(workflow.id)),
         h('a', { href: `#/runs${qs({ workflowId })}`, class: 'button secondary' }, 'Runs of this workflow')),
       h('section', { class: 'card' }, h('h2', {}, 'Start a run'),
         canRun ? startForm(workflow) : h('p', { class: 'muted' }, 'Starting runs needs the runner role in this workspace.')),
       h('section', { class: 'card' }, h('h2', {}, `Definition (version ${chosen})`), versions,
+        graph.el, nodeBox,
         h('table', { class: 'nodes' },
           h('thead', {}, h('tr', {}, ['Node', 'Type', 'After'].map((t) => h('th', {}, t)))),
           h('tbody', {}, nodes.map((n) => h('tr', {},

@@ -1,0 +1,45 @@
+// The panel a click on a graph node opens: everything the run's log says about that node
+// (status, attempt, duration, progress, prompt, errors, thinking, input and output).
+
+import { badge, between, fmtDuration, fmtTime, h, jsonView } from './dom.js';
+import { NODE_STATUS } from './vocabulary.js';
+
+const asText = (value) => (typeof value === 'string' ? value : JSON.stringify(value));
+
+/** The panel of one node (a RunState node); `onClose` hides it. */
+export function nodePanel(node, onClose) {
+  const running = node.status === NODE_STATUS.RUNNING;
+  const duration = node.durationMs ?? (node.startedAt && running ? between(node.startedAt, null) : null);
+  const facts = h('dl', { class: 'facts' },
+    h('dt', {}, 'Node'), h('dd', { class: 'mono' }, node.id),
+    h('dt', {}, 'Type'), h('dd', {}, node.type || '—'),
+    h('dt', {}, 'Status'), h('dd', { class: 'panel-status' }, badge(node.status)),
+    h('dt', {}, 'Attempt'), h('dd', { class: 'panel-attempt' }, node.attempt ? String(node.attempt) : '—'),
+    h('dt', {}, 'Started'), h('dd', {}, fmtTime(node.startedAt)),
+    h('dt', {}, 'Duration'), h('dd', { class: 'panel-duration' }, fmtDuration(duration)),
+    node.progress !== null && node.progress !== undefined
+      ? [h('dt', {}, 'Progress'), h('dd', {}, `${Math.round(node.progress)}%${node.message ? ` · ${node.message}` : ''}`)]
+      : null,
+    node.resumedBy ? [h('dt', {}, 'Answered by'), h('dd', {}, node.resumedBy)] : null);
+  const sections = [];
+  if (node.status === NODE_STATUS.SKIPPED) {
+    sections.push(h('p', { class: 'muted' }, 'Skipped: it lies on a branch the run did not take.'));
+  }
+  if (node.prompt !== null && node.prompt !== undefined) {
+    sections.push(h('div', { class: 'prompt' }, h('strong', {}, 'Waiting for: '), asText(node.prompt)));
+  }
+  if (node.error) {
+    sections.push(h('div', { class: 'error node-error', role: 'alert' }, `Attempt ${node.attempt} failed: `, asText(node.error)));
+  }
+  if (node.thinking) {
+    sections.push(h('div', { class: 'thinking' }, h('h4', {}, 'Thinking'), h('pre', { class: 'thinking-text' }, node.thinking)));
+  }
+  sections.push(h('div', { class: 'io' },
+    h('div', { class: 'panel-input' }, h('h4', {}, 'Input'), jsonView(node.input, 'input')),
+    h('div', { class: 'panel-output' }, h('h4', {}, 'Output'), jsonView(node.output, 'output'))));
+  return h('aside', { class: 'node-panel', id: 'node-panel', dataset: { nodeId: node.id, status: node.status } },
+    h('div', { class: 'node-panel-head' },
+      h('h3', {}, node.name || node.id),
+      h('button', { type: 'button', class: 'secondary', id: 'node-panel-close', onclick: onClose }, 'Close')),
+    facts, sections);
+}
