@@ -14,10 +14,10 @@ from service import keys
 from service.auth.schema import DEFAULT_WORKSPACE_ID
 from service.auth.setup import setup_auth
 from service.engine.engine import Engine
-from service.keyfiles import fernet_key
 from service.middleware import json_errors, request_context
 from service.openapi import view as openapi_view
 from service.routing import RouteTable
+from service.secrets.key import secrets_key
 from service.settings import Settings
 from service.streams.frame_cache import FrameCache
 from service.streams.registry import StreamRegistry
@@ -35,12 +35,12 @@ from service.views import (
     splox,
     workflow_runs,
     workflows,
+    workspace_secrets,
 )
 from service.workflows.importer import import_directory
 from service.workflows.repository import WorkflowRepository
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "config" / "examples"
-SECRETS_KEY_FILE = "secrets.key"
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -68,12 +68,10 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
     app[keys.WORKFLOWS] = repository
     if settings.load_examples:
         await import_directory(repository, EXAMPLES_DIR, DEFAULT_WORKSPACE_ID, "system")
-    secrets_key = fernet_key(
-        settings.engine.secrets_key, settings.data_dir, SECRETS_KEY_FILE, "engine.secrets_key"
-    ).decode()
-    engine_settings = settings.engine.model_copy(update={"secrets_key": secrets_key})
+    engine_settings = settings.engine.model_copy(update={"secrets_key": secrets_key(settings)})
     engine = Engine(store, repository, engine_settings)
     app[keys.ENGINE] = engine
+    app[keys.WORKSPACE_SECRETS] = engine.workspace_secrets
     await engine.start()
     yield
     # Stops run tasks without recording anything: the runs continue after a restart.
@@ -100,7 +98,7 @@ def create_app(settings: Settings) -> web.Application:
     # runs_feed's /workflow-runs/stream must precede workflow_runs' /workflow-runs/{runId}.
     table = RouteTable()
     for views in (
-        health, auth_routes, workflows, runs_feed, workflow_runs, events, audit, chats,
+        health, auth_routes, workspace_secrets, workflows, runs_feed, workflow_runs, events, audit, chats,
         flowtrux, splox, schemas, openapi_view, api_docs, console,
     ):
         views.register_routes(table)

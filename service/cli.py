@@ -27,6 +27,7 @@ from service.runtime import (
     raise_open_files_limit,
     tune_gc_on_startup,
 )
+from service.secrets import commands as secret_commands
 from service.settings import Settings, SettingsError
 from service.workflows import commands as workflow_commands
 
@@ -132,8 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_options(export)
     export.set_defaults(func=cmd_export)
 
-    # Identity and workflow chores live beside their packages.
-    for module in (auth_commands, workflow_commands):
+    # Identity, workflow and secret chores live beside their packages.
+    for module in (auth_commands, workflow_commands, secret_commands):
         module.add_commands(sub)
     return parser
 

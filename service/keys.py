@@ -14,6 +14,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     from eventstore.sqlite import SQLiteEventStore
     from service.engine.engine import Engine
+    from service.secrets.repository import WorkspaceSecrets
     from service.settings import Settings
     from service.streams.frame_cache import FrameCache
     from service.streams.registry import StreamRegistry
@@ -27,3 +28,4 @@ WORKFLOWS: web.AppKey[WorkflowRepository] = web.AppKey("workflows")
 FRAMES: web.AppKey[FrameCache] = web.AppKey("frames")
 # Open streams: the per-user limit, revocation and shutdown (service/streams/registry.py).
 STREAMS: web.AppKey[StreamRegistry] = web.AppKey("streams")
+WORKSPACE_SECRETS: web.AppKey[WorkspaceSecrets] = web.AppKey("workspace_secrets")

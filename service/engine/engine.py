@@ -23,6 +23,7 @@ from service.engine.scheduler import Scheduler
 from service.engine.secrets import Redactor, SecretVault
 from service.engine.state import RunState
 from service.outcomes import CancelOutcome, ResumeOutcome
+from service.secrets.repository import WorkspaceSecrets
 from service.settings.engine import EngineSettings
 from service.workflows.definition import WorkflowDefinition
 from service.workflows.errors import WorkflowInvalid, WorkflowNotFound
@@ -59,6 +60,7 @@ class Engine:
         self.registry = registry or default_registry(self.settings.entry_point_group)
         self.http = HttpClient(self.settings)
         self.vault = SecretVault(store, self.settings.secrets_key)
+        self.workspace_secrets = WorkspaceSecrets(store, self.vault.fernet)
         self.scheduler = Scheduler(self.settings.max_concurrent_runs)
         self._actors: dict[str, RunActor] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -75,6 +77,7 @@ class Engine:
     async def start(self, recover: bool = True) -> None:
         """Start accepting runs; by default continue every unfinished run first."""
         await self.vault.ensure_schema()
+        await self.workspace_secrets.ensure_schema()
         self._started = True
         if recover:
             await self.recover()

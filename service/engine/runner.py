@@ -51,6 +51,7 @@ from service.engine.run_log import RunLog
 from service.engine.secrets import Redactor
 from service.engine.state import RunState
 from service.outcomes import CancelOutcome, ResumeOutcome
+from service.secrets.repository import WorkspaceSecrets
 from service.settings.engine import EngineSettings
 from service.workflows.definition import WorkflowDefinition
 from service.workflows.repository import Workflow
@@ -68,6 +69,9 @@ class RunHost(NodeServices, Protocol):
 
     @property
     def registry(self) -> NodeRegistry: ...
+
+    @property
+    def workspace_secrets(self) -> WorkspaceSecrets: ...
 
 
 class RunActor:
@@ -152,6 +156,12 @@ class RunActor:
                     "error": "the run's env values were lost in a restart (no secrets key)"})
                 return
             self.env = {}
+        # Read at every start (after a restart too): a run sees the values of its workspace
+        # as they are when its driver starts, and redacts each from all it writes.
+        secrets = await self.engine.workspace_secrets.values(
+            str(state.created.get("workspaceId", "")))
+        self.redact.add(secrets.values())
+        self.render_ctx.secrets = secrets
         for step in restart_steps(state):
             match step:
                 case CancelRun(request):

@@ -1,4 +1,4 @@
-"""Env values are secrets: redacted from everything the engine writes, kept off the log.
+"""Env values and workspace secrets: redacted from everything the engine writes, kept off the log.
 
 With a Fernet key configured, a run's env values are stored encrypted in a table
 beside the log (never in it) until the run ends, so a run resumed after a restart
@@ -8,7 +8,7 @@ still has them; without one they live only in memory.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -25,8 +25,13 @@ class Redactor:
     """Replaces every occurrence of any secret value inside a JSON value with ***."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
+        self.secrets: list[str] = []
+        self.add(env.values())
+
+    def add(self, values: Iterable[str]) -> None:
+        """Redact these values too (a run's workspace secrets, once they are read)."""
         # Longest first, so a secret that contains another is replaced whole.
-        self.secrets = sorted({v for v in env.values() if isinstance(v, str) and v},
+        self.secrets = sorted({*self.secrets, *(v for v in values if isinstance(v, str) and v)},
                               key=len, reverse=True)
 
     def __call__(self, value: Any) -> Any:

@@ -42,6 +42,8 @@ TAGS = [
     {"name": "users", "description": "Users (global admins)."},
     {"name": "tokens", "description": "API tokens."},
     {"name": "workspaces", "description": "Workspaces and member roles."},
+    {"name": "secrets", "description": "Workspace secrets for `{{secrets.NAME}}` (never "
+                                       "answered)."},
     {"name": "workflows", "description": "Versioned workflow definitions."},
     {"name": "workflow-runs", "description": "Runs: execute, stream, cancel, read."},
     {"name": "events", "description": "The raw event log and its verification."},

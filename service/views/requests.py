@@ -31,6 +31,7 @@ from service.limits import (
     MAX_USERNAME,
     MIN_PASSWORD_LENGTH,
 )
+from service.secrets.repository import MAX_VALUE_CHARS
 from service.views.body import RequestModel, UuidStr
 from service.workflows.schema import definition_components
 
@@ -224,3 +225,11 @@ class MemberAdd(IdentityRequest):
         if (self.userId is None) == (self.username is None):
             raise ValueError("give exactly one of userId or username")
         return self
+
+
+class SecretValue(RequestModel):
+    """A workspace secret's value (its name is in the path)."""
+
+    requires_json_type = True
+    value: Annotated[str, StringConstraints(min_length=1, max_length=MAX_VALUE_CHARS),
+                     Field(description="Stored encrypted; never answered.")]

@@ -1,7 +1,7 @@
 """`{{...}}` templates: dotted-path lookups into a run's data, never `eval`.
 
-Roots: `trigger.data.x`, `inputs.x` (the same object as trigger.data), `env.X`
-and `nodes.ID.output.path`. A string that is exactly one template keeps the
+Roots: `trigger.data.x`, `inputs.x` (the same object as trigger.data), `env.X`,
+`secrets.NAME` (the run's workspace secrets) and `nodes.ID.output.path`. A string that is exactly one template keeps the
 value's JSON type; templates inside a longer string are interpolated as text.
 A path that leads nowhere renders as null (whole) or as an empty string (embedded).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -47,7 +47,7 @@ class TemplateError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Reference:
-    """A parsed template path: `root` is trigger, inputs, env or nodes."""
+    """A parsed template path: `root` is trigger, inputs, env, secrets or nodes."""
 
     root: str
     path: tuple[str, ...]
@@ -74,11 +74,17 @@ def parse_reference(expression: str) -> Reference:
         if len(rest) != 1:
             raise TemplateError(f"{{{{{text}}}}}: env takes exactly one name, e.g. env.API_KEY")
         return Reference("env", rest)
+    if root == "secrets":
+        if len(rest) != 1:
+            raise TemplateError(f"{{{{{text}}}}}: secrets takes exactly one name, e.g. "
+                                "secrets.LLM_KEY")
+        return Reference("secrets", rest)
     if root == "nodes":
         if len(rest) < 2 or rest[1] != "output":
             raise TemplateError(f"{{{{{text}}}}}: use nodes.ID.output[.path]")
         return Reference("nodes", rest[2:], node_id=rest[0])
-    raise TemplateError(f"{{{{{text}}}}}: unknown root {root!r} (trigger, inputs, env, nodes)")
+    raise TemplateError(f"{{{{{text}}}}}: unknown root {root!r} "
+                        "(trigger, inputs, env, secrets, nodes)")
 
 
 def references(value: Any) -> Iterator[Reference]:
@@ -119,6 +125,8 @@ class RenderContext:
     env: Mapping[str, str]
     # Anything with `in` and `[]` by node id (the engine passes a view of its run state).
     node_outputs: Any
+    # The workspace's secrets, read when the run's driver starts.
+    secrets: Mapping[str, str] = field(default_factory=dict)
 
 
 _MISSING = object()
@@ -143,6 +151,8 @@ def resolve(ref: Reference, ctx: RenderContext) -> Any:
         value = _lookup(ctx.trigger_data, ref.path)
     elif ref.root == "env":
         value = ctx.env.get(ref.path[0], _MISSING)
+    elif ref.root == "secrets":
+        value = ctx.secrets.get(ref.path[0], _MISSING)
     else:
         assert ref.node_id is not None
         if ref.node_id not in ctx.node_outputs:

@@ -149,6 +149,13 @@ async def test_identity_answers_conform(api: Checked, aiohttp_client: Any) -> No
     await api.call("POST", members, 201, json={"username": "member", "role": "viewer"})
     await api.call("POST", members, 200, json={"username": "member", "role": "runner"})
     await api.call("GET", members, 200)
+    secrets = f"/api/v1/workspaces/{ws}/secrets"
+    await api.call("PUT", f"{secrets}/API_KEY", 201, json={"value": "conform-secret"})
+    await api.call("PUT", f"{secrets}/API_KEY", 200, json={"value": "conform-secret-2"})
+    await api.call("PUT", f"{secrets}/bad-name", 400, json={"value": "x"})
+    await api.call("GET", secrets, 200)
+    await api.call("DELETE", f"{secrets}/API_KEY", 200)
+    await api.call("DELETE", f"{secrets}/API_KEY", 404)
     await api.call("DELETE", f"{members}/{user['data']['id']}", 200)
     await api.call("DELETE", f"{members}/{me['data']['id']}", 409)
     await api.call("POST", "/api/v1/auth/password", 200, json={

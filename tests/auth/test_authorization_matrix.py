@@ -91,6 +91,13 @@ def routes(w: World) -> list[tuple[str, str, Any, tuple[int, ...]]]:
         ("POST", f"/api/v1/workspaces/{w.workspace}/members",
          {"username": "newbie", "role": "viewer"}, (401, 404, 403, 403, 403, 201)),
         ("GET", f"/api/v1/workspaces/{w.workspace}/members", None, read),
+        # Secrets are the editors' and admins': the editor creates, the admin replaces.
+        ("PUT", f"/api/v1/workspaces/{w.workspace}/secrets/MATRIX", {"value": "matrix-value"},
+         (401, 404, 403, 403, 201, 200)),
+        ("GET", f"/api/v1/workspaces/{w.workspace}/secrets", None,
+         (401, 404, 403, 403, 200, 200)),
+        ("DELETE", f"/api/v1/workspaces/{w.workspace}/secrets/MATRIX", {},
+         (401, 404, 403, 403, 200, 404)),
         ("DELETE", f"/api/v1/workspaces/{w.workspace}/members/{w.victim}", {},
          (401, 404, 403, 403, 403, 200)),
         # A wrong current password: refused for everyone, and nothing changes.

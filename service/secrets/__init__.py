@@ -1,0 +1,1 @@
+"""Workspace secrets: named values, encrypted at rest, read by runs as `{{secrets.NAME}}`."""
