@@ -1,4 +1,4 @@
-"""The engine's HTTP client: refuses private, loopback and link-local targets.
+"""The engine's HTTP client: refuses every target address that is not global unicast.
 
 Names are checked after DNS resolution, inside the connector's resolver, so the
 address that is checked is the address that is connected to (no rebinding gap);
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -27,11 +27,39 @@ class TargetRefused(Exception):
     """The URL points at an address the service may not reach (never worth retrying)."""
 
 
+# NAT64 prefixes: the well-known one carries an IPv4 address in its last 32 bits, which a
+# NAT64 gateway then reaches (10.0.0.1 as 64:ff9b::a00:1); the local-use one is the
+# operator's own network.
+NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
+NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for (mapped, 6to4, NAT64), if any."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in NAT64_WELL_KNOWN:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def _forbidden(ip: IPAddress) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
-            or ip.is_reserved or ip.is_unspecified)
+    """Whether an address is anything but a global unicast one.
+
+    `is_global` is false for every special-purpose range of the IANA registries:
+    private, loopback, link-local, carrier-grade NAT (100.64.0.0/10, where a provider's
+    other customers or its own hosts answer), benchmarking, documentation, reserved, and
+    the IPv6 equivalents. Multicast is refused as well, global or not.
+    """
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in NAT64_LOCAL_USE:
+            return True
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            return _forbidden(embedded)
+    return not ip.is_global or ip.is_multicast or ip.is_unspecified
 
 
 class AddressPolicy:
@@ -54,7 +82,7 @@ class AddressPolicy:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
         if not _forbidden(ip) or any(ip in net for net in self.networks):
             return
-        raise TargetRefused(f"refused: {host} resolves to a non-public address ({ip})")
+        raise TargetRefused(f"refused: {host} resolves to a non-global address ({ip})")
 
     def check_url(self, url: URL) -> None:
         if url.scheme not in ("http", "https") or not url.host:
@@ -69,11 +97,11 @@ class AddressPolicy:
 
 
 class GuardedResolver(AbstractResolver):
-    """Resolves like aiohttp's default, then refuses names that lead to non-public addresses."""
+    """Resolves like aiohttp's default, then refuses names that lead to non-global addresses."""
 
-    def __init__(self, policy: AddressPolicy) -> None:
+    def __init__(self, policy: AddressPolicy, inner: AbstractResolver | None = None) -> None:
         self.policy = policy
-        self._inner = ThreadedResolver()
+        self._inner = inner or ThreadedResolver()
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
@@ -91,14 +119,19 @@ class GuardedResolver(AbstractResolver):
 class HttpClient:
     """The engine's one client session (created on first use, closed by Engine.stop)."""
 
-    def __init__(self, settings: EngineSettings) -> None:
+    def __init__(self, settings: EngineSettings,
+                 resolver: Callable[[], AbstractResolver] | None = None) -> None:
         self.settings = settings
         self.policy = AddressPolicy(settings.http_allow_hosts)
+        # What answers DNS questions before the policy sees the addresses (the system's
+        # resolver; a test gives one whose names lead where it wants, loopback only).
+        self._resolver = resolver or ThreadedResolver
         self._session: aiohttp.ClientSession | None = None
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(resolver=GuardedResolver(self.policy), limit=100)
+            resolver = GuardedResolver(self.policy, self._resolver())
+            connector = aiohttp.TCPConnector(resolver=resolver, limit=100)
             self._session = aiohttp.ClientSession(connector=connector, trust_env=False)
         return self._session
 

@@ -40,8 +40,9 @@ class EngineSettings(BaseModel):
     http_allow_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
         description="Hosts (names) or networks/addresses (CIDR or literal IP) that "
-                    "http_request may reach even though they are private, loopback or "
-                    "link-local; comma-separated in the environment.",
+                    "http_request may reach even though they are not global (private, "
+                    "loopback, link-local, carrier-grade NAT, ...); comma-separated in the "
+                    "environment.",
         json_schema_extra={"section": "The http_request node"},
     )
     http_max_response_bytes: int = Field(

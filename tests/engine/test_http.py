@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import orjson
 import pytest
+from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
 
 from eventstore.sqlite import SQLiteEventStore
 from projections.vocabulary import RunStatus
-from service.engine.http_client import AddressPolicy, TargetRefused
+from service.engine.http_client import AddressPolicy, HttpClient, TargetRefused
 from service.settings.engine import EngineSettings
 from service.workflows import WorkflowRepository
 from tests.support.engine import CountingServer, Harness, make_engine
@@ -138,6 +141,13 @@ async def test_the_request_timeout_fails_the_attempt(
     ("8.8.8.8", True), ("127.0.0.1", False), ("10.1.2.3", False), ("192.168.1.1", False),
     ("169.254.1.1", False), ("::1", False), ("fe80::1", False), ("::ffff:127.0.0.1", False),
     ("0.0.0.0", False), ("2606:4700::1111", True), ("fd00::1", False),
+    # Not private, yet not global either: carrier-grade NAT, benchmarking, documentation,
+    # reserved and broadcast, multicast, and IPv6 forms that stand for such an address.
+    ("100.64.0.1", False), ("100.127.255.254", False), ("198.18.0.1", False),
+    ("192.0.2.1", False), ("240.0.0.1", False), ("255.255.255.255", False),
+    ("224.0.0.1", False), ("::ffff:100.64.0.1", False), ("2001:db8::1", False),
+    ("64:ff9b::a00:1", False), ("64:ff9b:1::1", False), ("2002:7f00:1::", False),
+    ("64:ff9b::808:808", True), ("2002:808:808::", True), ("100.128.0.1", True),
 ])
 def test_the_address_policy(address: str, allowed: bool) -> None:
     policy = AddressPolicy([])
@@ -147,3 +157,43 @@ def test_the_address_policy(address: str, allowed: bool) -> None:
         with pytest.raises(TargetRefused):
             policy.check_ip(address, "h")
     AddressPolicy(["0.0.0.0/0", "::/0"]).check_ip(address, "h")
+
+
+@pytest.mark.parametrize("url", ["http://100.64.0.1/", "http://[::ffff:100.64.0.1]/",
+                                 "http://198.18.0.1:8080/x"])
+def test_a_literal_non_global_address_is_refused_before_any_request(url: str) -> None:
+    with pytest.raises(TargetRefused):
+        AddressPolicy(["127.0.0.1"]).check_url(URL(url))
+
+
+class LoopbackThenSharedResolver(AbstractResolver):
+    """Answers every name with 127.0.0.1 first, then a carrier-grade NAT address.
+
+    A client that checked only what it connects to first would reach the local server
+    (and be seen there), never the second address: the test sends nothing off loopback.
+    """
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        return [ResolveResult(hostname=host, host=address, port=port, family=socket.AF_INET,
+                              proto=0, flags=0) for address in ("127.0.0.1", "100.64.0.1")]
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_name_resolving_to_a_shared_address_is_refused_before_connecting(
+    store: SQLiteEventStore, repo: WorkflowRepository, counting_server: CountingServer,
+) -> None:
+    settings = EngineSettings(http_allow_hosts=("127.0.0.1",))
+    engine = make_engine(store, repo, settings)
+    engine.http = HttpClient(settings, resolver=LoopbackThenSharedResolver)
+    await engine.start()
+    try:
+        _, state = await Harness(store, repo, engine).run(request(
+            {"url": f"http://cgnat.example:{counting_server.port}/x"}))
+        assert state.status == RunStatus.FAILED
+        assert "cgnat.example resolves to a non-global address (100.64.0.1)" in state.error
+        assert counting_server.hits == {}
+    finally:
+        await engine.stop()

@@ -33,8 +33,8 @@ class HttpRequestParams(ParamsModel):
         "type": "string", "description": f"One of {', '.join(METHODS)} (any case).",
         "default": "GET"})] = "GET"
     url: Annotated[str, Field(min_length=1, description=(
-        "http or https; private, loopback and link-local addresses are refused unless "
-        "allow-listed (http_allow_hosts)."))]
+        "http or https; every address that is not global (private, loopback, link-local, "
+        "carrier-grade NAT, ...) is refused unless allow-listed (http_allow_hosts)."))]
     headers: dict[str, Any] = Field(default_factory=dict)
     body: Any = Field(None, description="Sent as JSON when an object or a list, else as text.")
     timeoutMs: Annotated[int, Field(gt=0)] | None = None
