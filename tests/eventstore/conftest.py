@@ -1,9 +1,9 @@
 """Fixtures for the event store tests. PostgreSQL: a database of this test run's own, a
 fresh schema for each test.
 
-The server is RUNSTREAM_TEST_POSTGRES_URL (default: the local one, trust auth). Where it
+The server is TESTS_POSTGRES_URL (default: the local one, trust auth). Where it
 cannot be reached the PostgreSQL tests skip and say why, unless
-RUNSTREAM_REQUIRE_POSTGRES=1 (CI sets it), which makes that a failure instead.
+TESTS_REQUIRE_POSTGRES=1 (CI sets it), which makes that a failure instead.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 SERVER_URL = os.environ.get(
-    "RUNSTREAM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    "TESTS_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def postgres_required() -> bool:
-    return os.environ.get("RUNSTREAM_REQUIRE_POSTGRES") == "1"
+    return os.environ.get("TESTS_REQUIRE_POSTGRES") == "1"
 
 
 def _server_or_skip() -> None:
@@ -30,7 +30,7 @@ def _server_or_skip() -> None:
     except psycopg.Error as exc:
         reason = f"PostgreSQL is not reachable at {SERVER_URL}: {str(exc).strip()}"
         if postgres_required():
-            pytest.fail(f"{reason} (RUNSTREAM_REQUIRE_POSTGRES=1)", pytrace=False)
+            pytest.fail(f"{reason} (TESTS_REQUIRE_POSTGRES=1)", pytrace=False)
         pytest.skip(reason)
 
 
