@@ -3,10 +3,11 @@
 import { LIMITS } from './vocabulary.js';
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, details = null) {
     super(message);
     this.status = status;
     this.code = code;
+    this.details = details; // e.g. a 422's {nodeIds, errors}
   }
 }
 
@@ -25,13 +26,14 @@ export async function api(method, path, body) {
   }
   if (!resp.ok) {
     const err = (payload && payload.error) || {};
-    throw new ApiError(resp.status, err.code || 'error', err.message || `${resp.status} ${resp.statusText}`);
+    throw new ApiError(resp.status, err.code || 'error', err.message || `${resp.status} ${resp.statusText}`, err.details || null);
   }
   return { data: payload ? payload.data : null, pagination: payload ? payload.pagination : null, headers: resp.headers };
 }
 
 export const get = (path) => api('GET', path);
 export const post = (path, body) => api('POST', path, body ?? {});
+export const put = (path, body) => api('PUT', path, body ?? {});
 
 /** A query string from an object, skipping empty values. */
 export function qs(params) {

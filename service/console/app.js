@@ -7,6 +7,8 @@ import { runsView } from './runs.js';
 import { runView } from './run.js';
 import { workflowsView, workflowView } from './workflows.js';
 import { auditView } from './audit.js';
+import { editorView } from './editor.js';
+import { diffView } from './versiondiff.js';
 import { ROLE, ROLE_RANK } from './vocabulary.js';
 
 
@@ -55,6 +57,9 @@ function markSection(section) {
 const ROUTES = [
   [/^runs\/([0-9a-f-]{36})$/i, 'runs', (m, q) => runView(m[1], q)],
   [/^runs$/, 'runs', (m, q) => runsView(q)],
+  [/^workflows\/new$/, 'workflows', () => editorView(null)],
+  [/^workflows\/([0-9a-f-]{36})\/edit$/i, 'workflows', (m) => editorView(m[1])],
+  [/^workflows\/([0-9a-f-]{36})\/diff$/i, 'workflows', (m, q) => diffView(m[1], q)],
   [/^workflows\/([0-9a-f-]{36})$/i, 'workflows', (m, q) => workflowView(m[1], q)],
   [/^workflows$/, 'workflows', (m, q) => workflowsView(q)],
   [/^audit(?:\/([0-9a-f-]{36}))?$/i, 'audit', (m, q) => auditView(m[1] || q.runId || '', q)],

@@ -68,7 +68,7 @@ function edgeLine(edge) {
 
 /**
  * The graph of `definitionNodes`. `onSelect(id)` is called when a node is clicked (or
- * chosen with Enter). Returns `{el, update(nodeStates), select(id), fit()}`.
+ * chosen with Enter). Returns `{el, update(nodeStates), select(id), mark(ids), fit()}`.
  */
 export function workflowGraph(definitionNodes, { onSelect = null, id = 'graph' } = {}) {
   const placed = layout(definitionNodes);
@@ -186,7 +186,12 @@ export function workflowGraph(definitionNodes, { onSelect = null, id = 'graph' }
     selected = nodeId;
     for (const [boxId, box] of boxes) box.classList.toggle('selected', boxId === nodeId);
   };
+  /** Outline the nodes a draft's problems name (the editor's preview). */
+  const mark = (nodeIds) => {
+    const named = new Set(nodeIds);
+    for (const [boxId, box] of boxes) box.classList.toggle('problem', named.has(boxId));
+  };
   // Fit once the frame has a width (it is attached after this returns).
   requestAnimationFrame(fit);
-  return { el: frame, update, select, fit };
+  return { el: frame, update, select, mark, fit };
 }

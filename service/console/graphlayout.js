@@ -21,13 +21,14 @@ export function edgesOf(nodes) {
 }
 
 /**
- * The ids on or behind a cycle (Kahn's algorithm: whatever is never freed), in definition
- * order; edges to ids that do not exist are ignored here (they are a problem of their own).
+ * The ids on a cycle, in definition order (as the API names them: Kahn's algorithm leaves
+ * what sits on or behind a cycle, and of those the ones that reach themselves are on one).
+ * Edges to ids that do not exist are ignored here: they are a problem of their own.
  */
 export function cycleMembers(nodes) {
   const ids = new Set(nodes.map((n) => n.id));
-  const indegree = new Map(nodes.map((n) => [n.id, 0]));
-  const successors = new Map(nodes.map((n) => [n.id, []]));
+  const indegree = new Map([...ids].map((id) => [id, 0]));
+  const successors = new Map([...ids].map((id) => [id, []]));
   for (const edge of edgesOf(nodes)) {
     if (!ids.has(edge.from) || !ids.has(edge.to)) continue;
     successors.get(edge.from).push(edge.to);
@@ -41,7 +42,20 @@ export function cycleMembers(nodes) {
       if (indegree.get(next) === 0 && !freed.has(next)) { freed.add(next); queue.push(next); }
     }
   }
-  return nodes.map((n) => n.id).filter((id) => !freed.has(id));
+  const stuck = new Set([...ids].filter((id) => !freed.has(id)));
+  const reachesItself = (start) => {
+    const stack = [...successors.get(start)];
+    const seen = new Set();
+    while (stack.length) {
+      const current = stack.pop();
+      if (current === start) return true;
+      if (seen.has(current) || !stuck.has(current)) continue;
+      seen.add(current);
+      stack.push(...successors.get(current));
+    }
+    return false;
+  };
+  return [...stuck].filter(reachesItself);
 }
 
 /** Each node's layer: 0 for sources, else one more than its furthest predecessor. */

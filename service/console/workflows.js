@@ -1,4 +1,5 @@
-// Workflows: the list, one definition and its versions, and starting a run with JSON inputs.
+// Workflows: the list, one definition (its graph, its versions, links to edit it and to compare
+// versions), and starting a run with JSON inputs.
 
 import { get, qs, startRun } from './api.js';
 import { errorBox, fmtTime, h, jsonView, replace, shortId } from './dom.js';
@@ -10,7 +11,9 @@ import { ROLE } from './vocabulary.js';
 export function workflowsView() {
   return async (el, session) => {
     const workflows = await visibleWorkflows(session);
-    replace(el, h('div', { class: 'page-head' }, h('h1', {}, 'Workflows')),
+    const canCreate = (session.me.workspaces || []).some((ws) => session.can(ws.id, ROLE.EDITOR));
+    replace(el, h('div', { class: 'page-head' }, h('h1', {}, 'Workflows'),
+      canCreate ? h('a', { href: '#/workflows/new', class: 'button', id: 'new-workflow' }, 'New workflow') : null),
       h('section', { class: 'card' }, workflows.length
         ? h('table', { id: 'workflows-table' },
           h('thead', {}, h('tr', {}, ['Name', 'Workspace', 'Version', 'Nodes', 'Updated', ''].map((t) => h('th', {}, t)))),
@@ -76,9 +79,12 @@ export function workflowView(workflowId, query) {
     let shown = workflow;
     if (chosen !== workflow.version) shown = (await get(`/api/v1/workflows/${workflowId}/versions/${chosen}`)).data;
     const canRun = session.can(workflow.workspaceId, ROLE.RUNNER);
+    const canEdit = session.can(workflow.workspaceId, ROLE.EDITOR);
     const versions = h('nav', { class: 'versions' }, 'Versions: ', (workflow.versions || []).map((v) => h('a', {
       href: `#/workflows/${workflowId}${qs({ version: v })}`, class: v === chosen ? 'active' : '',
-    }, `v${v}`)));
+    }, `v${v}`)), (workflow.versions || []).length > 1
+      ? h('a', { href: `#/workflows/${workflowId}/diff${qs({ from: Math.max(1, chosen - 1), to: chosen })}`, id: 'compare-versions', class: 'compare' }, 'Compare versions')
+      : null);
     const nodes = (shown.definition.nodes || []);
     const nodeBox = h('div', { class: 'node-panel-box' });
     const graph = workflowGraph(nodes, {
@@ -91,7 +97,8 @@ export function workflowView(workflowId, query) {
     });
     replace(el,
       h('div', { class: 'page-head' }, h('h1', {}, workflow.name), h('span', { class: 'muted mono' }, shortId(workflow.id)),
-        h('a', { href: `#/runs${qs({ workflowId })}`, class: 'button secondary' }, 'Runs of this workflow')),
+        h('a', { href: `#/runs${qs({ workflowId })}`, class: 'button secondary' }, 'Runs of this workflow'),
+        canEdit ? h('a', { href: `#/workflows/${workflowId}/edit`, class: 'button', id: 'edit-workflow' }, 'Edit') : null),
       h('section', { class: 'card' }, h('h2', {}, 'Start a run'),
         canRun ? startForm(workflow) : h('p', { class: 'muted' }, 'Starting runs needs the runner role in this workspace.')),
       h('section', { class: 'card' }, h('h2', {}, `Definition (version ${chosen})`), versions,

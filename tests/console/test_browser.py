@@ -8,26 +8,14 @@ browser download is never used.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from service import keys
-from service.app import create_app
-from service.settings import Settings, load_settings
 from tests.support.api import APPROVAL_WORKFLOW, QUICK_WORKFLOW, create_workflow, wait_for_status
 from tests.support.auth import ADMIN_PASSWORD, USER_PASSWORD, create_user, login
-from tests.support.browser import CHROMIUM_ARGS
+from tests.support.browser import open_console, start_in_background
 from tests.support.console import create_workspace
-
-async_api = pytest.importorskip(
-    "playwright.async_api", reason="playwright is not installed (pip install -e '.[dev]')"
-)
-
-STEP_MS = 10_000  # the longest any single UI step may take
 
 LIVE_WORKFLOW: dict[str, Any] = {
     "name": "Live pipeline",
@@ -45,84 +33,6 @@ LONG_WORKFLOW: dict[str, Any] = {
     "nodes": [{"id": "sleep", "type": "delay", "params": {"ms": 600_000}}],
 }
 
-
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings(
-        overrides={"data_dir": tmp_path, "admin_password": ADMIN_PASSWORD, "synchronous": "NORMAL"},
-        environ={},
-    )
-
-
-@pytest.fixture
-async def server(aiohttp_server: Any, settings: Settings) -> TestServer:
-    srv: TestServer = await aiohttp_server(create_app(settings))
-    return srv
-
-
-@pytest.fixture
-async def admin_api(aiohttp_client: Any, server: TestServer) -> TestClient:
-    client: TestClient = await aiohttp_client(server)
-    await login(client, "admin", ADMIN_PASSWORD)
-    return client
-
-
-@pytest.fixture
-async def browser(chromium: Path) -> AsyncIterator[Any]:
-    async with async_api.async_playwright() as playwright:
-        # Playwright gives every launch a fresh, empty profile directory.
-        instance = await playwright.chromium.launch(
-            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
-        )
-        yield instance
-        await instance.close()
-
-
-class Console:
-    """One browser context (own cookies) on the console, failing on any script error."""
-
-    def __init__(self, page: Any, base: str) -> None:
-        self.page = page
-        self.base = base
-        self.errors: list[str] = []
-        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        page.set_default_timeout(STEP_MS)
-
-    async def login(self, username: str, password: str) -> None:
-        await self.page.goto(self.base + "/")
-        await self.page.fill("#login-form input[name=username]", username)
-        await self.page.fill("#login-form input[name=password]", password)
-        await self.page.click("#login-form button[type=submit]")
-        await self.page.wait_for_selector("#runs-table, #runs-empty")
-
-    async def go(self, hash_path: str) -> None:
-        await self.page.goto(f"{self.base}/#{hash_path}")
-
-    async def node_status(self, node_id: str, status: str) -> None:
-        await self.page.wait_for_selector(
-            f'tr.node-row[data-node-id="{node_id}"][data-status="{status}"]'
-        )
-
-    async def run_status(self, status: str) -> None:
-        await self.page.wait_for_selector(f'#run-status [data-status="{status}"]')
-
-    async def count(self, workflow_id: str, status: str) -> str:
-        cell = self.page.locator(f'#run-counts tr[data-workflow-id="{workflow_id}"] td.count-{status}')
-        return str(await cell.inner_text())
-
-
-async def open_console(browser: Any, server: TestServer) -> Console:
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
-    return Console(await context.new_page(), str(server.make_url("")).rstrip("/"))
-
-
-async def start_in_background(client: TestClient, workflow_id: str, user: str = "test") -> str:
-    """Start a run without waiting for it (the blocking execute endpoint would)."""
-    app = client.server.app
-    assert app is not None
-    return str(await app[keys.ENGINE].start_run(workflow_id, "default", {}, {}, user))
 
 
 async def test_log_in_start_a_run_and_watch_its_nodes_complete_live(
@@ -290,133 +200,4 @@ async def test_a_viewer_sees_no_cancel_or_approve_controls(
     assert "runner role" in await console.page.inner_text("main")
     await console.go(f"/workflows/{workflow_id}")
     await console.page.wait_for_selector("text=Starting runs needs the runner role")
-    assert console.errors == []
-
-
-# -- the graph view -----------------------------------------------------------------------
-
-BRANCHING_WORKFLOW: dict[str, Any] = {
-    "name": "Branching",
-    "nodes": [
-        {"id": "fetch", "type": "transform", "params": {"value": {"status": "{{inputs.code}}"}}},
-        {"id": "check", "type": "condition", "after": ["fetch"],
-         "params": {"left": "{{nodes.fetch.output.status}}", "op": "eq", "right": 200}},
-        {"id": "ok", "type": "transform", "after": [{"node": "check", "branch": True}],
-         "params": {"value": "fine"}},
-        {"id": "bad", "type": "fail", "after": [{"node": "check", "branch": False}],
-         "params": {"message": "ticket not found"}},
-        {"id": "report", "type": "noop", "after": ["bad"]},
-    ],
-}
-
-
-def graph_node(node_id: str, status: str = "") -> str:
-    state = f'[data-status="{status}"]' if status else ""
-    return f'#run-graph .gnode[data-node-id="{node_id}"]{state}'
-
-
-async def test_a_runs_graph_goes_from_scheduled_to_completed_live(
-    browser: Any, server: TestServer, admin_api: TestClient
-) -> None:
-    workflow_id = await create_workflow(admin_api, {
-        **LIVE_WORKFLOW, "nodes": [{**node, "params": {"ms": 3000}} if node["id"] == "wait"
-                                   else node for node in LIVE_WORKFLOW["nodes"]]})
-    run_id = await start_in_background(admin_api, workflow_id)
-    console = await open_console(browser, server)
-    page = console.page
-    await console.login("admin", ADMIN_PASSWORD)
-    await console.go(f"/runs/{run_id}")
-    # While the delay runs, what follows it is still scheduled, and the delay shows progress.
-    await page.wait_for_selector(graph_node("wait", "running"))
-    assert await page.locator(graph_node("finish", "scheduled")).count() == 1
-    assert await page.locator(graph_node("prepare", "completed")).count() == 1
-    await page.wait_for_function(
-        "() => Number(document.querySelector('#run-graph .gnode[data-node-id=wait]')"
-        "?.dataset.progress) > 0")
-    await page.wait_for_selector(graph_node("finish", "completed"))
-    await console.run_status("completed")
-    facts = await page.text_content(graph_node("wait") + " .gnode-facts") or ""
-    assert facts.startswith("completed · attempt 1 · ") and facts.endswith(" s"), facts
-    # A click opens the node's panel with what the log holds for it.
-    await page.click(graph_node("finish"))
-    await page.wait_for_selector('#node-panel[data-node-id="finish"]')
-    assert (await page.inner_text("#node-panel .panel-output pre.json")).strip() == "null"
-    assert await page.inner_text("#node-panel .panel-attempt") == "1"
-    assert console.errors == []
-
-
-async def test_a_failed_node_shows_failed_and_a_branch_not_taken_skipped(
-    browser: Any, server: TestServer, admin_api: TestClient
-) -> None:
-    workflow_id = await create_workflow(admin_api, BRANCHING_WORKFLOW)
-    app = admin_api.server.app
-    assert app is not None
-    engine = app[keys.ENGINE]
-    passed = str(await engine.start_run(workflow_id, "default", {"code": 200}, {}, "test"))
-    failed = str(await engine.start_run(workflow_id, "default", {"code": 404}, {}, "test"))
-    await wait_for_status(admin_api, passed, "completed")
-    await wait_for_status(admin_api, failed, "failed")
-    console = await open_console(browser, server)
-    page = console.page
-    await console.login("admin", ADMIN_PASSWORD)
-
-    await console.go(f"/runs/{passed}")
-    await page.wait_for_selector(graph_node("ok", "completed"))
-    for skipped in ("bad", "report"):
-        assert await page.locator(graph_node(skipped, "skipped")).count() == 1, skipped
-    # Branch edges say which branch they follow; edges into skipped nodes are drawn as such.
-    labels = await page.locator("#run-graph .gedge-label").all_text_contents()
-    assert sorted(labels) == ["false", "true"]
-    assert await page.locator('#run-graph .gedge.to-skipped[data-to="report"]').count() == 1
-    await page.click(graph_node("bad"))
-    assert "did not take" in await page.inner_text('#node-panel[data-node-id="bad"]')
-
-    await console.go(f"/runs/{failed}")
-    await page.wait_for_selector(graph_node("bad", "failed"))
-    assert await page.locator(graph_node("check", "completed")).count() == 1
-    # Failed nodes are drawn in the failure colour (the stylesheet's --bad).
-    stroke = await page.eval_on_selector(graph_node("bad") + " .gnode-box",
-                                         "el => getComputedStyle(el).stroke")
-    assert stroke == "rgb(197, 48, 48)", stroke
-    await page.click(graph_node("bad"))
-    await page.wait_for_selector('#node-panel[data-node-id="bad"] .node-error')
-    assert "ticket not found" in await page.inner_text("#node-panel .node-error")
-    await page.click("#node-panel-close")
-    assert await page.locator("#node-panel").count() == 0
-    assert console.errors == []
-
-
-async def test_a_graph_of_a_hundred_nodes_has_no_overlaps_and_zooms(
-    browser: Any, server: TestServer, admin_api: TestClient
-) -> None:
-    # Ten chains of ten, each chain fed by the one before at its middle: wide and deep.
-    nodes: list[dict[str, Any]] = []
-    for chain in range(10):
-        for step in range(10):
-            after = [f"c{chain}s{step - 1}"] if step else []
-            if chain and step == 5:
-                after.append(f"c{chain - 1}s2")
-            nodes.append({"id": f"c{chain}s{step}", "type": "noop", "after": after})
-    workflow_id = await create_workflow(admin_api, {"name": "Hundred", "nodes": nodes})
-    console = await open_console(browser, server)
-    page = console.page
-    await console.login("admin", ADMIN_PASSWORD)
-    await console.go(f"/workflows/{workflow_id}")
-    await page.wait_for_selector("#workflow-graph .gnode")
-    boxes = await page.eval_on_selector_all(
-        "#workflow-graph .gnode",
-        "els => els.map(g => { const t = g.transform.baseVal.consolidate().matrix; "
-        "const b = g.querySelector('.gnode-box'); return [t.e, t.f, b.width.baseVal.value, "
-        "b.height.baseVal.value]; })")
-    assert len(boxes) == 100
-    for i, (x1, y1, w1, h1) in enumerate(boxes):
-        for x2, y2, w2, h2 in boxes[i + 1:]:
-            assert x1 + w1 <= x2 or x2 + w2 <= x1 or y1 + h1 <= y2 or y2 + h2 <= y1
-    # Fitting keeps names readable (never below 0.6), and the buttons zoom.
-    fitted = float(await page.get_attribute("#workflow-graph", "data-zoom") or "0")
-    assert fitted >= 0.6
-    await page.click('#workflow-graph button[aria-label="Zoom in"]')
-    assert float(await page.get_attribute("#workflow-graph", "data-zoom") or "0") > fitted
-    await page.click("#workflow-graph .graph-fit")
-    assert float(await page.get_attribute("#workflow-graph", "data-zoom") or "0") == fitted
     assert console.errors == []

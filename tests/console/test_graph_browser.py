@@ -1,0 +1,143 @@
+"""The graph view of runs and workflows in a real browser (see test_browser.py for how):
+live statuses, failed and skipped nodes, node panels, and a 100-node graph that stays apart
+and zooms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from tests.support.api import create_workflow, wait_for_status
+from tests.support.auth import ADMIN_PASSWORD
+from tests.support.browser import open_console, start_in_background
+
+SLOW_PIPELINE: dict[str, Any] = {
+    "name": "Slow pipeline",
+    "nodes": [
+        {"id": "prepare", "type": "transform", "params": {"value": {"x": 1}}},
+        {"id": "wait", "type": "delay", "after": ["prepare"], "params": {"ms": 3000}},
+        {"id": "finish", "type": "transform", "after": ["wait"],
+         "params": {"value": "{{nodes.prepare.output.x}}"}},
+    ],
+}
+BRANCHING_WORKFLOW: dict[str, Any] = {
+    "name": "Branching",
+    "nodes": [
+        {"id": "fetch", "type": "transform", "params": {"value": {"status": "{{inputs.code}}"}}},
+        {"id": "check", "type": "condition", "after": ["fetch"],
+         "params": {"left": "{{nodes.fetch.output.status}}", "op": "eq", "right": 200}},
+        {"id": "ok", "type": "transform", "after": [{"node": "check", "branch": True}],
+         "params": {"value": "fine"}},
+        {"id": "bad", "type": "fail", "after": [{"node": "check", "branch": False}],
+         "params": {"message": "ticket not found"}},
+        {"id": "report", "type": "noop", "after": ["bad"]},
+    ],
+}
+
+
+def graph_node(node_id: str, status: str = "") -> str:
+    state = f'[data-status="{status}"]' if status else ""
+    return f'#run-graph .gnode[data-node-id="{node_id}"]{state}'
+
+
+async def test_a_runs_graph_goes_from_scheduled_to_completed_live(
+    browser: Any, server: TestServer, admin_api: TestClient
+) -> None:
+    workflow_id = await create_workflow(admin_api, SLOW_PIPELINE)
+    run_id = await start_in_background(admin_api, workflow_id)
+    console = await open_console(browser, server)
+    page = console.page
+    await console.login("admin", ADMIN_PASSWORD)
+    await console.go(f"/runs/{run_id}")
+    # While the delay runs, what follows it is still scheduled, and the delay shows progress.
+    await page.wait_for_selector(graph_node("wait", "running"))
+    assert await page.locator(graph_node("finish", "scheduled")).count() == 1
+    assert await page.locator(graph_node("prepare", "completed")).count() == 1
+    await page.wait_for_function(
+        "() => Number(document.querySelector('#run-graph .gnode[data-node-id=wait]')"
+        "?.dataset.progress) > 0")
+    await page.wait_for_selector(graph_node("finish", "completed"))
+    await console.run_status("completed")
+    facts = await page.text_content(graph_node("wait") + " .gnode-facts") or ""
+    assert facts.startswith("completed · attempt 1 · ") and facts.endswith(" s"), facts
+    # A click opens the node's panel with what the log holds for it.
+    await page.click(graph_node("finish"))
+    await page.wait_for_selector('#node-panel[data-node-id="finish"]')
+    assert (await page.inner_text("#node-panel .panel-output pre.json")).strip() == "1"
+    assert await page.inner_text("#node-panel .panel-attempt") == "1"
+    assert console.errors == []
+
+
+async def test_a_failed_node_shows_failed_and_a_branch_not_taken_skipped(
+    browser: Any, server: TestServer, admin_api: TestClient
+) -> None:
+    workflow_id = await create_workflow(admin_api, BRANCHING_WORKFLOW)
+    passed = await start_in_background(admin_api, workflow_id, inputs={"code": 200})
+    failed = await start_in_background(admin_api, workflow_id, inputs={"code": 404})
+    await wait_for_status(admin_api, passed, "completed")
+    await wait_for_status(admin_api, failed, "failed")
+    console = await open_console(browser, server)
+    page = console.page
+    await console.login("admin", ADMIN_PASSWORD)
+
+    await console.go(f"/runs/{passed}")
+    await page.wait_for_selector(graph_node("ok", "completed"))
+    for skipped in ("bad", "report"):
+        assert await page.locator(graph_node(skipped, "skipped")).count() == 1, skipped
+    # Branch edges say which branch they follow; edges into skipped nodes are drawn as such.
+    labels = await page.locator("#run-graph .gedge-label").all_text_contents()
+    assert sorted(labels) == ["false", "true"]
+    assert await page.locator('#run-graph .gedge.to-skipped[data-to="report"]').count() == 1
+    await page.click(graph_node("bad"))
+    assert "did not take" in await page.inner_text('#node-panel[data-node-id="bad"]')
+
+    await console.go(f"/runs/{failed}")
+    await page.wait_for_selector(graph_node("bad", "failed"))
+    assert await page.locator(graph_node("check", "completed")).count() == 1
+    # Failed nodes are drawn in the failure colour (the stylesheet's --bad).
+    stroke = await page.eval_on_selector(graph_node("bad") + " .gnode-box",
+                                         "el => getComputedStyle(el).stroke")
+    assert stroke == "rgb(197, 48, 48)", stroke
+    await page.click(graph_node("bad"))
+    await page.wait_for_selector('#node-panel[data-node-id="bad"] .node-error')
+    assert "ticket not found" in await page.inner_text("#node-panel .node-error")
+    await page.click("#node-panel-close")
+    assert await page.locator("#node-panel").count() == 0
+    assert console.errors == []
+
+
+async def test_a_graph_of_a_hundred_nodes_has_no_overlaps_and_zooms(
+    browser: Any, server: TestServer, admin_api: TestClient
+) -> None:
+    # Ten chains of ten, each chain fed by the one before at its middle: wide and deep.
+    nodes: list[dict[str, Any]] = []
+    for chain in range(10):
+        for step in range(10):
+            after = [f"c{chain}s{step - 1}"] if step else []
+            if chain and step == 5:
+                after.append(f"c{chain - 1}s2")
+            nodes.append({"id": f"c{chain}s{step}", "type": "noop", "after": after})
+    workflow_id = await create_workflow(admin_api, {"name": "Hundred", "nodes": nodes})
+    console = await open_console(browser, server)
+    page = console.page
+    await console.login("admin", ADMIN_PASSWORD)
+    await console.go(f"/workflows/{workflow_id}")
+    await page.wait_for_selector("#workflow-graph .gnode")
+    boxes = await page.eval_on_selector_all(
+        "#workflow-graph .gnode",
+        "els => els.map(g => { const t = g.transform.baseVal.consolidate().matrix; "
+        "const b = g.querySelector('.gnode-box'); return [t.e, t.f, b.width.baseVal.value, "
+        "b.height.baseVal.value]; })")
+    assert len(boxes) == 100
+    for i, (x1, y1, w1, h1) in enumerate(boxes):
+        for x2, y2, w2, h2 in boxes[i + 1:]:
+            assert x1 + w1 <= x2 or x2 + w2 <= x1 or y1 + h1 <= y2 or y2 + h2 <= y1
+    # Fitting keeps names readable (never below 0.6), and the buttons zoom.
+    fitted = float(await page.get_attribute("#workflow-graph", "data-zoom") or "0")
+    assert fitted >= 0.6
+    await page.click('#workflow-graph button[aria-label="Zoom in"]')
+    assert float(await page.get_attribute("#workflow-graph", "data-zoom") or "0") > fitted
+    await page.click("#workflow-graph .graph-fit")
+    assert float(await page.get_attribute("#workflow-graph", "data-zoom") or "0") == fitted
+    assert console.errors == []
