@@ -80,8 +80,11 @@ class PostgresFeed:
 
     async def _follow(self) -> None:
         while True:
+            # asyncio.timeout, not wait_for: wait_for (3.11) can swallow a cancellation
+            # that arrives as the wake-up does, and stop() would wait for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                async with asyncio.timeout(self._poll_interval):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 if await self._read_head() > self._hub.head:

@@ -3,12 +3,16 @@ app with logged-in clients, and an engine on a real store. Area folders add thei
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from eventstore.sqlite import SQLiteEventStore
 from projections import all_projections
@@ -17,8 +21,10 @@ from service.engine.engine import Engine
 from service.settings import Settings
 from service.workflows import WorkflowRepository
 from tests.support.auth import ADMIN_PASSWORD, ClientFactory, login, make_settings
+from tests.support.backends import Backend, PostgresBackend, SQLiteBackend
 from tests.support.browser import installed_chromium
 from tests.support.engine import CountingServer, Harness, make_engine
+from tests.support.postgres import SERVER_URL, server_or_skip
 from tests.support.summary import SUMMARY_LINES
 
 
@@ -101,6 +107,49 @@ async def counting_server() -> AsyncIterator[CountingServer]:
     await server.start()
     yield server
     await server.stop()
+
+
+# -- PostgreSQL, and one log on either backend -------------------------------------------
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """The URL of a database created for this test run, dropped when it ends."""
+    server_or_skip()
+    name = f"runstream_test_{os.getpid()}_{secrets.token_hex(3)}"
+    with psycopg.connect(SERVER_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"'.encode())
+    try:
+        yield make_conninfo(SERVER_URL, dbname=name)
+    finally:
+        with psycopg.connect(SERVER_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
+@pytest.fixture
+def pg_url(pg_database: str) -> Iterator[str]:
+    """A URL whose connections see only a schema of this test's own (an empty log)."""
+    schema = f"t_{secrets.token_hex(4)}"
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}".encode())
+    options = " ".join(filter(None, [
+        conninfo_to_dict(pg_database).get("options"), f"-c search_path={schema}"]))
+    try:
+        yield make_conninfo(pg_database, options=options)
+    finally:
+        with psycopg.connect(pg_database, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE".encode())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    """A fresh log on each backend in turn (the PostgreSQL one needs a server: see pg_database)."""
+    chosen: Backend
+    if request.param == "sqlite":
+        chosen = SQLiteBackend(tmp_path / "runstream.db")
+    else:
+        chosen = PostgresBackend(request.getfixturevalue("pg_url"))
+    yield chosen
+    await chosen.close()
 
 
 @pytest.fixture(scope="session")

@@ -6,14 +6,12 @@ import asyncio
 import random
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
 from eventstore.interface import NO_STREAM
 from eventstore.records import RecordedEvent
-from eventstore.sqlite import SQLiteEventStore
-from projections import all_projections
+from tests.support.backends import Backend
 from tests.support.eventstore import head_reaches, read_all, tick
 
 APPENDERS = 50
@@ -42,10 +40,9 @@ def stream_of(appender: int, i: int) -> str:
 
 @pytest.mark.parametrize("ring_size", [64, 8192])
 async def test_every_subscriber_sees_the_final_log_order_without_gap_or_duplicate(
-    tmp_path: Path, ring_size: int
+    backend: Backend, ring_size: int
 ) -> None:
-    store = await SQLiteEventStore.open(
-        tmp_path / "runstream.db", projectors=all_projections(), ring_size=ring_size)
+    store = await backend.open(ring_size=ring_size)
     rng = random.Random(ring_size)
     subscribers = [
         Subscriber(None, start_at_head=0, cursor_from_head=0.0, slow=False),
@@ -113,9 +110,9 @@ async def test_every_subscriber_sees_the_final_log_order_without_gap_or_duplicat
 
 
 async def test_competing_appenders_with_expected_versions_never_fork_a_stream(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
-    store = await SQLiteEventStore.open(tmp_path / "runstream.db")
+    store = await backend.open(projectors=[])
     try:
         await store.append("run-shared", [tick(0)], NO_STREAM)
         wins = 0

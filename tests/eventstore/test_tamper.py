@@ -15,6 +15,7 @@ import pytest
 from eventstore.hashchain import canonical_bytes, chain_hash
 from eventstore.sqlite import SQLiteEventStore, verify_file
 from projections import all_projections
+from tests.support.backends import Backend
 from tests.support.eventstore import tick
 
 RUNSTREAM = Path(sys.executable).parent / "runstream"
@@ -29,6 +30,20 @@ async def data_dir(tmp_path: Path) -> Path:
         await store.append(f"run-{i % 3}", [tick(i), tick(i, second=True)])
     await store.close()
     return tmp_path
+
+
+@pytest.fixture
+async def log(backend: Backend) -> Backend:
+    """The same log as `data_dir`, on each backend."""
+    store = await backend.open()
+    for i in range(EVENTS // 2):
+        await store.append(f"run-{i % 3}", [tick(i), tick(i, second=True)])
+    await store.close()
+    return backend
+
+
+def tamper_with(log: Backend, sql: str, *params: object) -> None:
+    assert log.execute(sql, *params) == 1
 
 
 def tamper(data_dir: Path, sql: str, *params: object) -> None:
@@ -70,61 +85,56 @@ async def test_an_untouched_log_verifies(data_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("column", list(EDITS))
-async def test_an_edited_column_is_named_at_its_position(data_dir: Path, column: str) -> None:
+async def test_an_edited_column_is_named_at_its_position(log: Backend, column: str) -> None:
+    assert (await log.verify()).ok
     sql, value = EDITS[column]
-    tamper(data_dir, sql, value, TAMPERED)
-    result = verify_file(data_dir / "runstream.db")
+    tamper_with(log, sql, value, TAMPERED)
+    result = await log.verify()
     assert not result.ok
     assert result.first_bad_position == TAMPERED
     assert result.checked == TAMPERED - 1
     assert result.reason
 
 
-async def test_a_deleted_middle_row_is_named_at_its_position(data_dir: Path) -> None:
-    tamper(data_dir, "DELETE FROM events WHERE position = ?", TAMPERED)
-    result = verify_file(data_dir / "runstream.db")
+async def test_a_deleted_middle_row_is_named_at_its_position(log: Backend) -> None:
+    tamper_with(log, "DELETE FROM events WHERE position = ?", TAMPERED)
+    result = await log.verify()
     assert result.first_bad_position == TAMPERED
     assert "missing" in (result.reason or "")
 
 
-async def test_a_deleted_last_row_is_named(data_dir: Path) -> None:
+async def test_a_deleted_last_row_is_named(log: Backend) -> None:
     # The chain alone cannot show a cut-off tail, but the projections were checkpointed
     # in the same transactions as the events, so a log ending before them was cut.
-    tamper(data_dir, "DELETE FROM events WHERE position = ?", EVENTS)
-    result = verify_file(data_dir / "runstream.db")
+    tamper_with(log, "DELETE FROM events WHERE position = ?", EVENTS)
+    result = await log.verify()
     assert not result.ok
     assert result.first_bad_position == EVENTS
 
 
-async def test_a_deleted_first_row_is_named(data_dir: Path) -> None:
-    tamper(data_dir, "DELETE FROM events WHERE position = ?", 1)
-    assert verify_file(data_dir / "runstream.db").first_bad_position == 1
+async def test_a_deleted_first_row_is_named(log: Backend) -> None:
+    tamper_with(log, "DELETE FROM events WHERE position = ?", 1)
+    assert (await log.verify()).first_bad_position == 1
 
 
 async def test_a_row_rewritten_with_a_recomputed_hash_breaks_the_next_link(
-    data_dir: Path,
+    log: Backend,
 ) -> None:
     # A forger who recomputes the edited row's own hash still cannot fix its successor.
-    conn = sqlite3.connect(data_dir / "runstream.db")
-    try:
-        row = conn.execute(
-            "SELECT stream, version, type, recorded_at, prev_hash FROM events WHERE position = ?",
-            (TAMPERED,)).fetchone()
-        stream, version, type_, recorded_at, prev_hash = row
-        forged = b'{"n":999}'
-        digest = chain_hash(prev_hash, canonical_bytes(
-            TAMPERED, stream, version, type_, forged, recorded_at))
-        with conn:
-            conn.execute("UPDATE events SET data = ?, hash = ? WHERE position = ?",
-                         (forged, digest, TAMPERED))
-    finally:
-        conn.close()
-    assert verify_file(data_dir / "runstream.db").first_bad_position == TAMPERED + 1
+    (row,) = log.query(
+        "SELECT stream, version, type, recorded_at, prev_hash FROM events WHERE position = ?",
+        TAMPERED)
+    forged = b'{"n":999}'
+    digest = chain_hash(row["prev_hash"], canonical_bytes(
+        TAMPERED, row["stream"], row["version"], row["type"], forged, row["recorded_at"]))
+    tamper_with(log, "UPDATE events SET data = ?, hash = ? WHERE position = ?",
+                forged, digest, TAMPERED)
+    assert (await log.verify()).first_bad_position == TAMPERED + 1
 
 
-async def test_the_store_api_reports_tampering(data_dir: Path) -> None:
-    tamper(data_dir, "UPDATE events SET data = ? WHERE position = ?", b'{"n":1}', TAMPERED)
-    store = await SQLiteEventStore.open(data_dir / "runstream.db", projectors=all_projections())
+async def test_the_store_api_reports_tampering(log: Backend) -> None:
+    tamper_with(log, "UPDATE events SET data = ? WHERE position = ?", b'{"n":1}', TAMPERED)
+    store = await log.open()
     try:
         result = await store.verify()
     finally:
