@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.common import note, percentile, report, scratch_dir
-from eventstore.interface import NO_STREAM
+from eventstore.interface import NO_STREAM, EventStore
 from eventstore.projector import Projector
 from eventstore.records import NewEvent
 from eventstore.sqlite import EVENT_COLUMNS, SCHEMA, SQLiteEventStore
@@ -24,6 +24,44 @@ from projections.vocabulary import EventType
 WRITERS = 200
 APPENDS_EACH = 500  # 100,000 events in all
 SYNCHRONOUS = "FULL"
+
+
+def run_event(n: int, i: int) -> NewEvent:
+    """The i-th event of run n, as the engine writes a run: created, started, then steps."""
+    if i == 0:
+        return NewEvent(EventType.RUN_CREATED, {
+            "workflowId": f"wf-{n % 50}", "workflowName": f"Workflow {n % 50}",
+            "workspaceId": "ws-1", "inputs": {"n": n}})
+    if i == 1:
+        return NewEvent(EventType.RUN_STARTED)
+    if i % 3 == 2:
+        return NewEvent(EventType.NODE_STARTED, {
+            "nodeId": f"node-{i}", "nodeName": "Step", "nodeType": "code", "attempt": 1,
+            "input": {"i": i}})
+    if i % 3 == 0:
+        return NewEvent(EventType.NODE_PROGRESS, {
+            "nodeId": f"node-{i - 1}", "progress": 50, "message": "half way"})
+    return NewEvent(EventType.NODE_COMPLETED, {
+        "nodeId": f"node-{i - 2}", "attempt": 1, "output": {"ok": True}, "durationMs": 12})
+
+
+async def append_runs(store: EventStore) -> tuple[float, list[float]]:
+    """WRITERS runs appended at once, one event per append; (seconds, append latencies)."""
+    latencies: list[float] = []
+
+    async def run(n: int) -> None:
+        run_id = f"run-{n:04d}"
+        version = NO_STREAM
+        for i in range(APPENDS_EACH):
+            event = run_event(n, i)
+            started = time.perf_counter()
+            recorded = await store.append(run_id, [event], version)
+            latencies.append(time.perf_counter() - started)
+            version = recorded[-1].version
+
+    started = time.perf_counter()
+    await asyncio.gather(*(run(n) for n in range(WRITERS)))
+    return time.perf_counter() - started, latencies
 
 
 async def run_appenders(path: Path, projectors: Sequence[Projector]) -> dict[str, float]:
@@ -40,38 +78,7 @@ async def run_appenders(path: Path, projectors: Sequence[Projector]) -> dict[str
             hooked(conn)
 
     store._writer.before_commit = count_commit
-    latencies: list[float] = []
-
-    async def run(n: int) -> None:
-        # A run as the engine writes it: created, started, then one event per step.
-        run_id = f"run-{n:04d}"
-        version = NO_STREAM
-        created = NewEvent(EventType.RUN_CREATED, {
-            "workflowId": f"wf-{n % 50}", "workflowName": f"Workflow {n % 50}",
-            "workspaceId": "ws-1", "inputs": {"n": n}})
-        first = [created, NewEvent(EventType.RUN_STARTED)]
-        for i in range(APPENDS_EACH):
-            if i < 2:
-                event = first[i]
-            elif i % 3 == 2:
-                event = NewEvent(EventType.NODE_STARTED, {
-                    "nodeId": f"node-{i}", "nodeName": "Step", "nodeType": "code",
-                    "attempt": 1, "input": {"i": i}})
-            elif i % 3 == 0:
-                event = NewEvent(EventType.NODE_PROGRESS, {
-                    "nodeId": f"node-{i - 1}", "progress": 50, "message": "half way"})
-            else:
-                event = NewEvent(EventType.NODE_COMPLETED, {
-                    "nodeId": f"node-{i - 2}", "attempt": 1, "output": {"ok": True},
-                    "durationMs": 12})
-            started = time.perf_counter()
-            recorded = await store.append(run_id, [event], version)
-            latencies.append(time.perf_counter() - started)
-            version = recorded[-1].version
-
-    started = time.perf_counter()
-    await asyncio.gather(*(run(n) for n in range(WRITERS)))
-    seconds = time.perf_counter() - started
+    seconds, latencies = await append_runs(store)
     events = await store.head()
     await store.close()
     return {

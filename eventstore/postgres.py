@@ -205,6 +205,7 @@ class PostgresEventStore(EventStore):
     def status(self) -> dict[str, Any]:
         pool = self._pool.get_stats()
         return {"backend": "postgresql", "listening": self._feed.listening,
+                "groupCommits": self._writer.batches,
                 "poolSize": pool.get("pool_size", 0), "poolAvailable": pool.get("pool_available", 0),
                 **self.hub.status()}
 

@@ -55,6 +55,7 @@ class PostgresWriter:
         self._queue: asyncio.Queue[_Append | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self.batches = 0  # transactions that committed events (status, benchmarks)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="pg-writer")
@@ -119,6 +120,7 @@ class PostgresWriter:
     def _resolve(self, batch: list[_Append], outcomes: list[Outcome]) -> None:
         committed = [e for outcome in outcomes if isinstance(outcome, list) for e in outcome]
         if committed:
+            self.batches += 1
             self._published(committed)
         for job, outcome in zip(batch, outcomes, strict=True):
             if job.future.done():
