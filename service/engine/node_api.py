@@ -96,6 +96,12 @@ class NodeHost(Protocol):
     async def cancel_child(self, child_id: str, reason: str, by: str) -> str:
         """Cancel the child run; the cancel outcome."""
 
+    def node_type(self, name: str) -> Any:
+        """The registered node type of that name (KeyError when there is none)."""
+
+    def render_args(self, value: Any, args: Mapping[str, Any]) -> Any:
+        """`value` with its `{{args.x}}` templates rendered from `args`."""
+
 
 class NodeContext:
     """Handed to `NodeType.run`: one attempt of one node, and what it may ask of its run."""
@@ -160,6 +166,26 @@ class NodeContext:
     async def cancel_child(self, child_id: str, reason: str, by: str) -> str:
         return await self._host.cancel_child(child_id, reason, by)
 
+    async def run_node_type(self, name: str, params: dict[str, Any],
+                            args: Mapping[str, Any] | None = None) -> Any:
+        """Run another node type within this attempt (an agent's tool); its output.
+
+        `args`: what `{{args.x}}` in `params` reads. Its reports are this node's; a failure
+        raises NodeError.
+        """
+        try:
+            node_type = self._host.node_type(name)
+        except KeyError:
+            raise NodeError(f"no node type named {name!r}", retryable=False) from None
+        if args is not None:
+            params = self._host.render_args(params, args)
+        try:
+            return await node_type.run(params, {}, self)
+        except NodeError:
+            raise
+        except Exception as exc:
+            raise NodeError(f"{type(exc).__name__}: {exc}") from None
+
 
 class NodeType:
     """Base class for node types (plugins may subclass it or just provide `run`)."""
@@ -173,6 +199,9 @@ class NodeType:
     # when a workflow is saved and published in the workflow JSON Schema. None: any
     # object, checked only by `check`.
     params_model: ClassVar[type[BaseModel] | None] = None
+    # Params whose values the log never records (NodeStarted's input shows *** instead):
+    # credentials given in the definition rather than through {{secrets.NAME}}.
+    secret_params: ClassVar[frozenset[str]] = frozenset()
 
     def check(self, params: Mapping[str, Any]) -> list[str]:
         return []

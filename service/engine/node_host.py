@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from projections.vocabulary import RunStatus
 from service.engine.http_client import HttpClient
@@ -18,13 +18,21 @@ from service.engine.messages import EnterWaiting, Report, Request
 from service.engine.node_api import ChildOutcome
 from service.engine.state import RunState
 from service.outcomes import CancelOutcome
+from service.workflows.templates import RenderContext, render
+
+if TYPE_CHECKING:
+    from service.engine.registry import NodeRegistry
 
 
 class NodeServices(Protocol):
-    """What the engine gives running nodes: its HTTP client and child runs (`Engine`)."""
+    """What the engine gives running nodes: its HTTP client, its node types (an agent's
+    tools run as them) and child runs (`Engine`)."""
 
     @property
     def http(self) -> HttpClient: ...
+
+    @property
+    def registry(self) -> NodeRegistry: ...
 
     async def start_child(self, parent: RunState, node_id: str, params: dict[str, Any]) -> str:
         """Start a child run of `parent`'s node `node_id`; its id."""
@@ -100,3 +108,10 @@ class RunNodeHost:
 
     async def cancel_child(self, child_id: str, reason: str, by: str) -> str:
         return await self._services.cancel(child_id, reason, by)
+
+    def node_type(self, name: str) -> Any:
+        return self._services.registry.get(name)
+
+    def render_args(self, value: Any, args: Mapping[str, Any]) -> Any:
+        # Only `args` is left to render: the rest was rendered with the node's params.
+        return render(value, RenderContext({}, {}, {}, args=args))

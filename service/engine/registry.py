@@ -14,6 +14,7 @@ from typing import Any
 import structlog
 from pydantic import BaseModel
 
+from service.engine.nodes.agent import Agent
 from service.engine.nodes.builtin import BUILTIN_TYPES
 from service.engine.nodes.http import HttpRequest
 from service.engine.nodes.subworkflow import Subworkflow
@@ -68,6 +69,7 @@ def builtin_registry() -> NodeRegistry:
     registry = NodeRegistry()
     for name, node_type in {
         **BUILTIN_TYPES, "http_request": HttpRequest, "subworkflow": Subworkflow,
+        "agent": Agent,
     }.items():
         registry.register(name, node_type)
     return registry

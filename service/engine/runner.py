@@ -48,7 +48,7 @@ from service.engine.planner import (
 )
 from service.engine.registry import NodeRegistry
 from service.engine.run_log import RunLog
-from service.engine.secrets import Redactor
+from service.engine.secrets import REDACTED, Redactor
 from service.engine.state import RunState
 from service.outcomes import CancelOutcome, ResumeOutcome
 from service.secrets.repository import WorkspaceSecrets
@@ -220,7 +220,8 @@ class RunActor:
                 self.log.emit_node(EventType.NODE_STARTED, node_id, attempt=attempt, input=None)
                 await self.failed(node_id, attempt, refused, False)
                 return
-            self.log.emit_node(EventType.NODE_STARTED, node_id, attempt=attempt, input=params)
+            self.log.emit_node(EventType.NODE_STARTED, node_id, attempt=attempt,
+                               input=_recordable(params, node_type))
         if getattr(node_type, "pure", False) and record_start:
             try:
                 output = node_type.run_inline(params, inputs)
@@ -428,6 +429,13 @@ class _Outputs:
 
     def __getitem__(self, node_id: str) -> Any:
         return self._state.nodes[node_id].output
+
+
+def _recordable(params: dict[str, Any], node_type: Any) -> dict[str, Any]:
+    """The params as NodeStarted records them: a type's secret params as ***."""
+    hidden: frozenset[str] = getattr(node_type, "secret_params", frozenset())
+    return {key: REDACTED if key in hidden and value else value
+            for key, value in params.items()}
 
 
 def _resolve(future: asyncio.Future[Any], value: Any) -> None:

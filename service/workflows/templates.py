@@ -1,7 +1,8 @@
 """`{{...}}` templates: dotted-path lookups into a run's data, never `eval`.
 
 Roots: `trigger.data.x`, `inputs.x` (the same object as trigger.data), `env.X`,
-`secrets.NAME` (the run's workspace secrets) and `nodes.ID.output.path`. A string that is exactly one template keeps the
+`secrets.NAME` (the run's workspace secrets) and `nodes.ID.output.path`; `args.x` is
+an agent tool's arguments, left as it is until the tool runs. A string that is exactly one template keeps the
 value's JSON type; templates inside a longer string are interpolated as text.
 A path that leads nowhere renders as null (whole) or as an empty string (embedded).
 """
@@ -47,7 +48,7 @@ class TemplateError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Reference:
-    """A parsed template path: `root` is trigger, inputs, env, secrets or nodes."""
+    """A parsed template path: `root` is trigger, inputs, env, secrets, nodes or args."""
 
     root: str
     path: tuple[str, ...]
@@ -79,12 +80,14 @@ def parse_reference(expression: str) -> Reference:
             raise TemplateError(f"{{{{{text}}}}}: secrets takes exactly one name, e.g. "
                                 "secrets.LLM_KEY")
         return Reference("secrets", rest)
+    if root == "args":
+        return Reference("args", rest)
     if root == "nodes":
         if len(rest) < 2 or rest[1] != "output":
             raise TemplateError(f"{{{{{text}}}}}: use nodes.ID.output[.path]")
         return Reference("nodes", rest[2:], node_id=rest[0])
     raise TemplateError(f"{{{{{text}}}}}: unknown root {root!r} "
-                        "(trigger, inputs, env, secrets, nodes)")
+                        "(trigger, inputs, env, secrets, nodes, args)")
 
 
 def references(value: Any) -> Iterator[Reference]:
@@ -127,6 +130,9 @@ class RenderContext:
     node_outputs: Any
     # The workspace's secrets, read when the run's driver starts.
     secrets: Mapping[str, str] = field(default_factory=dict)
+    # A tool call's arguments; None while a node's params are rendered, so that
+    # `{{args.x}}` in an agent's tools survives until the call is made.
+    args: Mapping[str, Any] | None = None
 
 
 _MISSING = object()
@@ -147,7 +153,11 @@ def _lookup(value: Any, path: tuple[str, ...]) -> Any:
 
 def resolve(ref: Reference, ctx: RenderContext) -> Any:
     """The value a reference names, or None when the path leads nowhere."""
-    if ref.root in ("trigger", "inputs"):
+    if ref.root == "args":
+        if ctx.args is None:
+            return "{{" + ".".join(("args", *ref.path)) + "}}"
+        value = _lookup(ctx.args, ref.path)
+    elif ref.root in ("trigger", "inputs"):
         value = _lookup(ctx.trigger_data, ref.path)
     elif ref.root == "env":
         value = ctx.env.get(ref.path[0], _MISSING)

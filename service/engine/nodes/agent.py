@@ -1,0 +1,213 @@
+"""`agent`: a language model behind any OpenAI-compatible Chat Completions endpoint, with
+tools that run as node types.
+
+Each round streams one model call (service/engine/nodes/agent_client.py): reasoning
+reaches clients as NodeThinking events while the model answers, in batches
+(service/engine/nodes/agent_stream.py). A reply with tool calls is a tool round whatever
+its finish reason says: each call runs the node type its tool names with `{{args.x}}`
+from the call's arguments, the results go back to the model, up to `maxToolRounds`.
+The output carries the answer, the tool calls, and the usage of every call and their sum.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import Field, model_validator
+
+from service.engine.node_api import NodeContext, NodeError, NodeType
+from service.engine.nodes.agent_client import ModelCall, completions_url, stream_call
+from service.engine.nodes.agent_stream import Answer, ToolCall
+from service.engine.params import ParamsModel, templated
+
+CHARS_PER_TOKEN = 4  # for estimates, when a server reports no usage
+MAX_TOOL_RESULT_CHARS = 16384
+USAGE_FIELDS = ("promptTokens", "completionTokens", "reasoningTokens", "cachedTokens")
+
+
+class ToolRun(ParamsModel):
+    type: str = Field(description="The node type that runs the tool (http_request, ...).")
+    params: dict[str, Any] = Field(default_factory=dict, description=(
+        "That type's params; `{{args.x}}` reads the model's arguments."))
+
+
+class AgentTool(ParamsModel):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"},
+                                       description="The JSON Schema of the arguments.")
+    run: ToolRun
+    approval: Literal["never"] = Field("never", description=(
+        "`never`: the call runs as the model asks."))
+
+
+class Message(ParamsModel):
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str
+
+
+class AgentParams(ParamsModel):
+    endpoint: Annotated[str, Field(min_length=1, description=(
+        "The server's base URL (`.../v1`); the address rules of http_request apply."))]
+    model: Annotated[str, Field(min_length=1)]
+    apiKey: str | None = Field(None, description=(
+        "Sent as a Bearer token; use {{secrets.NAME}}. Never recorded."))
+    system: str | None = None
+    prompt: str | None = None
+    messages: list[Message] | None = Field(None, description="Instead of `prompt`.")
+    temperature: templated(float | int) | None = None  # type: ignore[valid-type]
+    maxTokens: templated(Annotated[int, Field(gt=0)]) | None = None  # type: ignore[valid-type]
+    output: Literal["text", "json"] = "text"
+    tools: list[AgentTool] = Field(default_factory=list)
+    maxToolRounds: Annotated[int, Field(ge=0, le=50)] = 5
+    extraBody: dict[str, Any] = Field(default_factory=dict, description=(
+        "Passed through in the request body (e.g. reasoning_effort)."))
+
+    @model_validator(mode="after")
+    def prompt_or_messages(self) -> AgentParams:
+        if (self.prompt is None) == (self.messages is None):
+            raise ValueError("give exactly one of prompt or messages")
+        return self
+
+
+class _Sink:
+    """Where a call's streamed text goes: reasoning as NodeThinking events."""
+
+    def __init__(self, ctx: NodeContext) -> None:
+        self.ctx = ctx
+
+    async def thinking(self, text: str) -> None:
+        await self.ctx.thinking(text)
+
+    async def answer(self, text: str) -> None:
+        return None  # the answer is the node's output (live answer text: not yet streamed)
+
+
+def _usage(answer: Answer, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """One call's figures: the server's, or estimated from the text (and saying so)."""
+    usage = answer.usage
+    figures: dict[str, Any] = {"model": answer.model, "timeToFirstTokenMs": answer.ttft_ms,
+                               "durationMs": answer.duration_ms}
+    if usage:
+        completion_details = usage.get("completion_tokens_details") or {}
+        prompt_details = usage.get("prompt_tokens_details") or {}
+        return {**figures, "estimated": False,
+                "promptTokens": int(usage.get("prompt_tokens") or 0),
+                "completionTokens": int(usage.get("completion_tokens") or 0),
+                "reasoningTokens": int(completion_details.get("reasoning_tokens") or 0),
+                "cachedTokens": int(prompt_details.get("cached_tokens") or 0)}
+    produced = len(answer.text) + len(answer.reasoning) + sum(
+        len(call.name) + len(call.arguments) for call in answer.tool_calls)
+    return {**figures, "estimated": True,
+            "promptTokens": -(-len(orjson.dumps(messages)) // CHARS_PER_TOKEN),
+            "completionTokens": -(-produced // CHARS_PER_TOKEN),
+            "reasoningTokens": -(-len(answer.reasoning) // CHARS_PER_TOKEN),
+            "cachedTokens": 0}
+
+
+def _total(calls: list[dict[str, Any]]) -> dict[str, Any]:
+    total: dict[str, Any] = {name: sum(call[name] for call in calls) for name in USAGE_FIELDS}
+    total["estimated"] = any(call["estimated"] for call in calls)
+    total["calls"] = len(calls)
+    return total
+
+
+def _tool_spec(tool: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "function", "function": {
+        "name": tool["name"], "description": tool.get("description", ""),
+        "parameters": tool.get("parameters") or {"type": "object"}}}
+
+
+class Agent(NodeType):
+    """params: endpoint, model, apiKey, system, prompt or messages, temperature, maxTokens,
+    output (text or json), tools, maxToolRounds, extraBody.
+
+    Output {text, data, model, finishReason, usage, calls, toolCalls}.
+    """
+
+    params_model = AgentParams
+    secret_params = frozenset({"apiKey"})
+
+    async def run(self, params: dict[str, Any], inputs: dict[str, Any], ctx: NodeContext) -> Any:
+        tools = {tool["name"]: tool for tool in params.get("tools") or ()}
+        messages: list[dict[str, Any]] = []
+        if params.get("system"):
+            messages.append({"role": "system", "content": str(params["system"])})
+        if params.get("messages") is not None:
+            messages += [{"role": m["role"], "content": m["content"]} for m in params["messages"]]
+        else:
+            messages.append({"role": "user", "content": str(params.get("prompt") or "")})
+        call = ModelCall(completions_url(str(params["endpoint"])),
+                         params.get("apiKey") or None, {})
+        calls: list[dict[str, Any]] = []
+        tool_calls: list[dict[str, Any]] = []
+        max_rounds = int(params.get("maxToolRounds", 5))
+        sink = _Sink(ctx)
+        for round_ in range(max_rounds + 1):
+            body = self._body(params, messages, tools if round_ < max_rounds else {})
+            answer = await stream_call(ctx.http, ModelCall(call.url, call.api_key, body), sink,
+                                       f"call-{ctx.node_id}-{round_}")
+            calls.append(_usage(answer, messages))
+            messages.append(answer.message())
+            if not answer.tool_calls:
+                return self._output(params, answer, calls, tool_calls)
+            for tool_call in answer.tool_calls:
+                record = await self._run_tool(tools, tool_call, ctx)
+                tool_calls.append(record)
+                messages.append({"role": "tool", "tool_call_id": tool_call.id,
+                                 "content": record["content"]})
+                del record["content"]
+        raise NodeError(f"the model still called tools after {max_rounds} rounds",
+                        retryable=False)
+
+    def _body(self, params: dict[str, Any], messages: list[dict[str, Any]],
+              tools: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        body: dict[str, Any] = {**(params.get("extraBody") or {}),
+                                "model": params["model"], "messages": messages,
+                                "stream": True, "stream_options": {"include_usage": True}}
+        if params.get("temperature") is not None:
+            body["temperature"] = params["temperature"]
+        if params.get("maxTokens") is not None:
+            body["max_tokens"] = params["maxTokens"]
+        if params.get("output") == "json":
+            body.setdefault("response_format", {"type": "json_object"})
+        if tools:
+            body["tools"] = [_tool_spec(tool) for tool in tools.values()]
+        return body
+
+    async def _run_tool(self, tools: dict[str, dict[str, Any]], call: ToolCall,
+                        ctx: NodeContext) -> dict[str, Any]:
+        """Run one call; its record, with `content`: what goes back to the model."""
+        record: dict[str, Any] = {"id": call.id, "name": call.name, "args": None}
+        try:
+            args = orjson.loads(call.arguments) if call.arguments.strip() else {}
+        except orjson.JSONDecodeError:
+            args = None
+        if not isinstance(args, dict):
+            error = f"the arguments are not a JSON object: {call.arguments[:200]!r}"
+            return {**record, "status": "failed", "error": error, "content": error}
+        record["args"] = args
+        tool = tools.get(call.name)
+        if tool is None:
+            error = f"no tool named {call.name!r}"
+            return {**record, "status": "failed", "error": error, "content": error}
+        run = tool["run"]
+        try:
+            output = await ctx.run_node_type(str(run["type"]), run.get("params") or {}, args)
+        except NodeError as exc:
+            return {**record, "status": "failed", "error": exc.message, "content": exc.message}
+        content = orjson.dumps(output).decode()[:MAX_TOOL_RESULT_CHARS]
+        return {**record, "status": "completed", "output": output, "content": content}
+
+    def _output(self, params: dict[str, Any], answer: Answer, calls: list[dict[str, Any]],
+                tool_calls: list[dict[str, Any]]) -> dict[str, Any]:
+        data = None
+        if params.get("output") == "json":
+            try:
+                data = orjson.loads(answer.text)
+            except orjson.JSONDecodeError:
+                raise NodeError(f"the answer is not JSON: {answer.text[:200]!r}") from None
+        return {"text": answer.text, "data": data, "model": answer.model,
+                "finishReason": answer.finish_reason, "usage": _total(calls), "calls": calls,
+                "toolCalls": tool_calls}

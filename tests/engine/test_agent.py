@@ -1,0 +1,215 @@
+"""The agent node against a local OpenAI-compatible server: reasoning streamed as
+NodeThinking, tool calls run as node types, usage, retries and json output."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import pytest
+
+from projections.vocabulary import EventType, RunStatus
+from tests.support.engine import CountingServer, Harness
+from tests.support.fake_llm import MODEL, FakeLLM, Reply, chunk, text, tool_call, usage
+
+KEY = "sk-agent-test-31337"
+
+
+@pytest.fixture
+async def llm() -> AsyncIterator[FakeLLM]:
+    server = FakeLLM()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def agent(llm: FakeLLM, retry: dict[str, Any] | None = None, **params: Any) -> dict[str, Any]:
+    node: dict[str, Any] = {"id": "classify", "type": "agent", "name": "Classify ticket",
+                            "params": {"endpoint": llm.endpoint, "model": MODEL,
+                                       "prompt": "Ticket: {{inputs.text}}", **params}}
+    if retry is not None:
+        node["retry"] = retry
+    return {"name": "agent", "nodes": [node]}
+
+
+async def thinking_texts(harness: Harness, run_id: str) -> list[str]:
+    return [d["text"] for t, d in await harness.node_events(run_id, "classify")
+            if t == EventType.NODE_THINKING]
+
+
+@pytest.mark.parametrize("field_name", ["reasoning_content", "reasoning"])
+async def test_reasoning_streams_as_thinking_and_stays_out_of_the_answer(
+    harness: Harness, llm: FakeLLM, field_name: str,
+) -> None:
+    llm.script(Reply([*text("The ticket ", "mentions an invoice.", field_name=field_name),
+                      *text("billing"), chunk(finish="stop"), usage(21, 7, reasoning=5)]))
+    run_id, state = await harness.run(
+        agent(llm, system="You classify support tickets.", temperature=0, maxTokens=512,
+              extraBody={"reasoning_effort": "low"}),
+        inputs={"text": "I was charged twice"})
+    assert state.status == RunStatus.COMPLETED, state.error
+    output = state.output["classify"]
+    assert output["text"] == "billing" and output["finishReason"] == "stop"
+    assert output["model"] == MODEL and output["toolCalls"] == []
+    assert "".join(await thinking_texts(harness, run_id)) == "The ticket mentions an invoice."
+    usage_total = output["usage"]
+    assert (usage_total["promptTokens"], usage_total["completionTokens"],
+            usage_total["reasoningTokens"], usage_total["estimated"]) == (21, 7, 5, False)
+    body, _ = llm.requests[0]
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+    assert body["messages"] == [
+        {"role": "system", "content": "You classify support tickets."},
+        {"role": "user", "content": "Ticket: I was charged twice"}]
+    assert (body["temperature"], body["max_tokens"], body["reasoning_effort"]) == (0, 512, "low")
+
+
+async def test_think_tags_cut_across_chunks_are_split_from_the_answer(
+    harness: Harness, llm: FakeLLM,
+) -> None:
+    llm.script(Reply([*text("<th", "ink>Looks like", " a refund</th", "ink>", "ref", "und<"),
+                      *text("3"), chunk(finish="stop"), usage(5, 5, choices=None)]))
+    run_id, state = await harness.run(agent(llm), inputs={"text": "money back"})
+    assert state.status == RunStatus.COMPLETED, state.error
+    assert state.output["classify"]["text"] == "refund<3"
+    assert "".join(await thinking_texts(harness, run_id)) == "Looks like a refund"
+    assert state.output["classify"]["usage"]["estimated"] is False
+
+
+async def test_a_long_answer_is_tens_of_events_not_thousands(
+    harness: Harness, llm: FakeLLM,
+) -> None:
+    pieces = [f"tok{i} " for i in range(2000)]
+    llm.script(Reply([*text(*pieces, field_name="reasoning_content"), *text("done"),
+                      chunk(finish="stop")]))
+    run_id, state = await harness.run(agent(llm), inputs={"text": "x"})
+    assert state.status == RunStatus.COMPLETED, state.error
+    thoughts = await thinking_texts(harness, run_id)
+    assert "".join(thoughts) == "".join(pieces)
+    assert len(thoughts) < 200, len(thoughts)
+
+
+async def test_without_usage_from_the_server_the_figures_are_estimated(
+    harness: Harness, llm: FakeLLM,
+) -> None:
+    llm.script(Reply([*text("a" * 40), chunk(finish="stop")]))
+    _, state = await harness.run(agent(llm), inputs={"text": "x"})
+    assert state.status == RunStatus.COMPLETED, state.error
+    figures = state.output["classify"]["usage"]
+    assert figures["estimated"] is True and figures["completionTokens"] == 10
+    assert figures["promptTokens"] > 0
+
+
+TOOLS = [
+    {"name": "lookup_customer", "description": "Find a customer by id",
+     "parameters": {"type": "object", "properties": {"id": {"type": "string"}},
+                    "required": ["id"]},
+     "run": {"type": "transform", "params": {"value": {"customer": "{{args.id}}",
+                                                       "tier": "gold"}}}},
+    {"name": "echo", "run": {"type": "http_request", "params": {
+        "method": "POST", "url": "URL", "body": {"asked": "{{args.q}}"}}}},
+]
+
+
+def tools_for(server: CountingServer) -> list[dict[str, Any]]:
+    tools = orjson.loads(orjson.dumps(TOOLS))
+    tools[1]["run"]["params"]["url"] = f"{server.base}/tool"
+    return list(tools)
+
+
+@pytest.mark.parametrize("same_index", [False, True], ids=["by-index", "all-at-index-0"])
+async def test_parallel_tool_calls_run_as_node_types_and_answer_the_model(
+    harness: Harness, llm: FakeLLM, counting_server: CountingServer, same_index: bool,
+) -> None:
+    second = 0 if same_index else 1
+    llm.script(
+        Reply([tool_call(0, "call_a", "lookup_customer", '{"id": '),
+               tool_call(0, None, None, '"c-42"}'),
+               tool_call(second, "call_b", "echo", '{"q": "hi"}'),
+               # A tool round, whatever this finish reason says.
+               chunk(finish="stop"), usage(30, 12)]),
+        Reply([*text("gold customer"), chunk(finish="stop"), usage(60, 3)]))
+    _, state = await harness.run(agent(llm, tools=tools_for(counting_server)),
+                                 inputs={"text": "who am I"})
+    assert state.status == RunStatus.COMPLETED, state.error
+    output = state.output["classify"]
+    assert output["text"] == "gold customer"
+    calls = {call["id"]: call for call in output["toolCalls"]}
+    assert calls["call_a"]["args"] == {"id": "c-42"} and calls["call_a"]["status"] == "completed"
+    assert calls["call_a"]["output"] == {"customer": "c-42", "tier": "gold"}
+    assert calls["call_b"]["output"]["status"] == 200
+    assert orjson.loads(counting_server.requests[0][2]) == {"asked": "hi"}
+    assert output["usage"]["promptTokens"] == 90 and output["usage"]["calls"] == 2
+    body, _ = llm.requests[1]
+    assistant, *results = body["messages"][-3:]
+    assert [c["id"] for c in assistant["tool_calls"]] == ["call_a", "call_b"]
+    assert [r["tool_call_id"] for r in results] == ["call_a", "call_b"]
+    assert orjson.loads(results[0]["content"]) == {"customer": "c-42", "tier": "gold"}
+    assert [t["function"]["name"] for t in llm.requests[0][0]["tools"]] == [
+        "lookup_customer", "echo"]
+
+
+async def test_a_429_with_retry_after_is_retried_within_the_attempt(
+    harness: Harness, llm: FakeLLM,
+) -> None:
+    llm.script(Reply(status=429, body={"error": {"message": "slow down"}},
+                     headers={"Retry-After": "1"}),
+               Reply([*text("ok"), chunk(finish="stop")]))
+    run_id, state = await harness.run(agent(llm), inputs={"text": "x"})
+    assert state.status == RunStatus.COMPLETED, state.error
+    assert len(llm.requests) == 2
+    starts = [d for t, d in await harness.node_events(run_id, "classify")
+              if t == EventType.NODE_STARTED]
+    assert len(starts) == 1  # one attempt
+
+
+async def test_insufficient_quota_is_never_retried(harness: Harness, llm: FakeLLM) -> None:
+    llm.script(*[Reply(status=429, body={"error": {"code": "insufficient_quota",
+                                                   "message": "pay up"}})] * 3)
+    _, state = await harness.run(agent(llm, retry={"maxAttempts": 3, "backoffMs": 1}),
+                                 inputs={"text": "x"})
+    assert state.status == RunStatus.FAILED
+    assert "insufficient_quota" in state.error and len(llm.requests) == 1
+
+
+async def test_a_stream_cut_off_after_deltas_fails_the_attempt_and_the_retry_policy_decides(
+    harness: Harness, llm: FakeLLM,
+) -> None:
+    llm.script(Reply([*text("half an ", "answer", "never ends")], cut_after=2),
+               Reply([*text("whole"), chunk(finish="stop")]))
+    run_id, state = await harness.run(agent(llm, retry={"maxAttempts": 2, "backoffMs": 1}),
+                                      inputs={"text": "x"})
+    assert state.status == RunStatus.COMPLETED, state.error
+    assert state.output["classify"]["text"] == "whole" and len(llm.requests) == 2
+    failed = [d for t, d in await harness.node_events(run_id, "classify")
+              if t == EventType.NODE_FAILED]
+    assert len(failed) == 1 and "broke" in failed[0]["error"] and failed[0]["willRetry"]
+
+
+async def test_json_output_is_parsed_and_an_answer_that_is_not_json_fails(
+    harness: Harness, llm: FakeLLM,
+) -> None:
+    llm.script(Reply([*text('{"label": ', '"billing"}'), chunk(finish="stop")]),
+               Reply([*text("billing, I think"), chunk(finish="stop")]))
+    _, state = await harness.run(agent(llm, output="json"), inputs={"text": "x"})
+    assert state.status == RunStatus.COMPLETED, state.error
+    assert state.output["classify"]["data"] == {"label": "billing"}
+    assert llm.requests[0][0]["response_format"] == {"type": "json_object"}
+    _, state = await harness.run(agent(llm, output="json"), inputs={"text": "x"})
+    assert state.status == RunStatus.FAILED and "not JSON" in state.error
+
+
+@pytest.mark.parametrize("api_key", [KEY, "{{env.LLM_KEY}}"], ids=["literal", "from-env"])
+async def test_the_api_key_is_sent_and_recorded_nowhere(
+    harness: Harness, llm: FakeLLM, api_key: str,
+) -> None:
+    llm.script(Reply(status=401, body={"error": {"message": f"bad key {KEY}"}}))
+    run_id, state = await harness.run(agent(llm, apiKey=api_key), inputs={"text": "x"},
+                                      envs={"LLM_KEY": KEY})
+    assert llm.requests[0][1]["Authorization"] == f"Bearer {KEY}"
+    assert state.status == RunStatus.FAILED and "401" in state.error
+    started = next(d for t, d in await harness.events(run_id) if t == EventType.NODE_STARTED)
+    assert started["input"]["apiKey"] == "***"
+    if api_key != KEY:  # a literal key is no secret of the run: only its own field is hidden
+        for _, data in await harness.events(run_id):
+            assert KEY not in str(data)
