@@ -11,6 +11,7 @@ from eventstore.sqlite import SQLiteEventStore
 from eventstore.sqlite_checkpoint import WalPolicy
 from projections import all_projections
 from service import keys
+from service.audit.setup import checkpoints_ctx
 from service.auth.schema import DEFAULT_WORKSPACE_ID
 from service.auth.setup import setup_auth
 from service.engine.engine import Engine
@@ -94,6 +95,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(_close_streams)
     setup_auth(app)
     app.cleanup_ctx.append(_engine_ctx)
+    app.cleanup_ctx.append(checkpoints_ctx)
     # Every route goes through the table, which documents it (service/routing.py).
     # runs_feed's /workflow-runs/stream must precede workflow_runs' /workflow-runs/{runId}.
     table = RouteTable()

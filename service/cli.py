@@ -13,6 +13,7 @@ from aiohttp import web
 from eventstore.sqlite import SQLiteEventStore, verify_file
 from projections import all_projections
 from projections.rebuild import rebuild
+from service.audit import commands as audit_commands
 from service.auth import commands as auth_commands
 from service.commands import (
     MissingDatabase,
@@ -133,8 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_options(export)
     export.set_defaults(func=cmd_export)
 
-    # Identity, workflow and secret chores live beside their packages.
-    for module in (auth_commands, workflow_commands, secret_commands):
+    # Identity, workflow, secret and audit chores live beside their packages.
+    for module in (auth_commands, workflow_commands, secret_commands, audit_commands):
         module.add_commands(sub)
     return parser
 

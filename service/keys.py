@@ -13,6 +13,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from eventstore.sqlite import SQLiteEventStore
+    from service.audit.checkpoints import Checkpoints
     from service.engine.engine import Engine
     from service.secrets.repository import WorkspaceSecrets
     from service.settings import Settings
@@ -29,3 +30,5 @@ FRAMES: web.AppKey[FrameCache] = web.AppKey("frames")
 # Open streams: the per-user limit, revocation and shutdown (service/streams/registry.py).
 STREAMS: web.AppKey[StreamRegistry] = web.AppKey("streams")
 WORKSPACE_SECRETS: web.AppKey[WorkspaceSecrets] = web.AppKey("workspace_secrets")
+# Signed checkpoints of the log's head (service/audit/).
+CHECKPOINTS: web.AppKey[Checkpoints] = web.AppKey("checkpoints")

@@ -47,6 +47,7 @@ TAGS = [
     {"name": "workflows", "description": "Versioned workflow definitions."},
     {"name": "workflow-runs", "description": "Runs: execute, stream, cancel, read."},
     {"name": "events", "description": "The raw event log and its verification."},
+    {"name": "audit", "description": "Signed checkpoints of the log's head."},
     {"name": "chat", "description": "Chat dialect (seeds 000, 001)."},
     {"name": "flowtrux", "description": "FlowTrux dialect (seed 002)."},
     {"name": "splox", "description": "Splox dialect (seed 003)."},

@@ -158,6 +158,23 @@ class Settings(BaseSettings):
         default=1800.0, gt=0, description="A Splox listen connection ends after it.",
     )
 
+    checkpoint_interval_s: float = Field(
+        default=3600.0, ge=0,
+        description="How often the service signs the log's head (position, hash, time) "
+                    "with its Ed25519 key (0: only on demand, POST /api/v1/audit/checkpoints).",
+        json_schema_extra=_section("Audit and metrics"),
+    )
+    checkpoint_key_file: str = Field(
+        default="",
+        description="A PEM Ed25519 private key that signs checkpoints; empty = checkpoint.key "
+                    "in the data dir, generated once with mode 0600.",
+    )
+    metrics_token: str = Field(
+        default="",
+        description="A bearer token (at least 16 characters) that may read GET /metrics "
+                    "besides global admins' tokens, for a Prometheus scraper; empty = none.",
+    )
+
     engine: EngineSettings = Field(
         default_factory=EngineSettings,
         description="The engine: runs, node timeouts, the http_request node.",
@@ -167,6 +184,13 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_enough(cls, value: str) -> str:
+        if value and len(value) < 16:
+            raise ValueError("a metrics token has at least 16 characters (or is empty)")
+        return value
 
     @model_validator(mode="after")
     def _across_fields(self) -> Settings:

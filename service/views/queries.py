@@ -108,3 +108,8 @@ def paged(request: web.Request, items: list[Any]) -> tuple[list[Any], dict[str, 
     start = (page - 1) * limit
     return items[start:start + limit], pagination(page, limit, len(items))
 
+
+
+class CheckpointListQuery(QueryModel):
+    limit: Annotated[int, Digits, Field(ge=1, le=1000, description=(
+        "At most this many checkpoints, newest first."))] = 100

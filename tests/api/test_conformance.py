@@ -205,6 +205,9 @@ async def test_run_answers_and_frames_conform(api: Checked) -> None:
     await api.call("GET", "/api/v1/events?limit=5", 200)
     await api.stream("GET", "/api/v1/events/stream", limit=5)
     await api.call("GET", "/api/v1/audit/verify", 200)
+    await api.call("POST", "/api/v1/audit/checkpoints", 201, json={})
+    await api.call("GET", "/api/v1/audit/checkpoints", 200)
+    await api.call("GET", "/api/v1/audit/checkpoints?limit=0", 400)
     waiting = await api.stream("POST", f"{base}/execute/stream", limit=4,
                                json={"workflowId": gated["id"], "inputs": {"x": 1}})
     waiting_id = waiting[1]["X-Workflow-Run-Id"]
