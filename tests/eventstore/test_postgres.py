@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -12,11 +14,11 @@ import pytest
 from eventstore.errors import StoreUnavailable
 from eventstore.interface import EventStore
 from eventstore.postgres import PostgresEventStore
-from eventstore.records import NewEvent
+from eventstore.records import NewEvent, RecordedEvent
 from projections import all_projections
 from tests.eventstore.contract import EventStoreContract, StoreOpener
 from tests.eventstore.exploding import Exploding
-from tests.support.eventstore import TIMEOUT, read_all, take, tick
+from tests.support.eventstore import TIMEOUT, head_reaches, read_all, take, tick
 
 
 class TestPostgresEventStore(EventStoreContract):
@@ -126,3 +128,73 @@ async def test_a_projection_failure_fails_only_its_own_append(pg_url: str) -> No
 async def test_an_unreachable_database_is_reported_as_unavailable() -> None:
     with pytest.raises(StoreUnavailable):
         await PostgresEventStore.open("postgresql://postgres@127.0.0.1:1/none?connect_timeout=1")
+
+
+CHILD = Path(__file__).with_name("pg_appender.py")
+
+
+async def test_two_processes_appending_give_every_subscriber_the_final_log_order(
+    pg_url: str,
+) -> None:
+    # 25 appenders here and 25 in another process, on two stores of one log; five
+    # subscribers, some joining mid-write, on two stores of this process.
+    appenders, appends_each = 25, 20
+    here = await PostgresEventStore.open(pg_url, projectors=all_projections())
+    other = await PostgresEventStore.open(pg_url, projectors=all_projections())
+    expected_total = 2 * sum(1 + (n + i) % 3 for n in range(appenders)
+                             for i in range(appends_each))
+    received: dict[int, list[RecordedEvent]] = {}
+    starts: dict[int, int] = {}
+    last: dict[int, int] = {}  # the last position each must get, once the log is known
+    done = [asyncio.Event() for _ in range(5)]
+
+    async def subscriber(index: int, store: PostgresEventStore, join_at: int,
+                         stream: str | None) -> None:
+        await head_reaches(store, join_at)
+        starts[index] = after = join_at // 2 if index % 2 else join_at
+        got = received.setdefault(index, [])
+        async with contextlib.aclosing(store.subscribe(stream, after=after)) as events:
+            async for event in events:
+                got.append(event)
+                if index in last and event.position >= last[index]:
+                    done[index].set()
+
+    async def appender(n: int) -> None:
+        for i in range(appends_each):
+            size = 1 + (n + i) % 3
+            await here.append(f"run-{(n + i) % 12}",
+                              [tick(n * 1000 + i, k=k, by="here") for k in range(size)])
+
+    plan = [(here, 0, None), (other, 150, None), (here, 400, None), (other, 100, "run-3"),
+            (here, 600, "run-7")]
+    readers = [asyncio.create_task(subscriber(i, store, join_at, stream))
+               for i, (store, join_at, stream) in enumerate(plan)]
+    try:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, str(CHILD), pg_url, str(appenders), str(appends_each), "there",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        await asyncio.gather(*(appender(n) for n in range(appenders)))
+        _, stderr = await asyncio.wait_for(child.communicate(), 60)
+        assert child.returncode == 0, stderr.decode()
+        log = await read_all(here)
+        assert [e.position for e in log] == list(range(1, expected_total + 1))
+        assert {e.payload["by"] for e in log} == {"here", "there"}
+        wanted = [[e for e in log if e.position > starts[i]
+                   and (stream is None or e.stream == stream)]
+                  for i, (_, _, stream) in enumerate(plan)]
+        for i, events in enumerate(wanted):
+            last[i] = events[-1].position
+            if received[i] and received[i][-1].position >= last[i]:
+                done[i].set()
+        await asyncio.wait_for(asyncio.gather(*(event.wait() for event in done)), TIMEOUT)
+        await asyncio.sleep(0.05)  # room for a wrong extra delivery to show up
+        for i, events in enumerate(wanted):
+            assert received[i] == events, (i, plan[i][2], starts[i])
+        assert 0 < starts[1] < expected_total and 0 < starts[4] < expected_total
+        assert (await other.verify()).ok
+    finally:
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        await here.close()
+        await other.close()
