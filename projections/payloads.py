@@ -23,6 +23,11 @@ class Trigger(TypedDict):
     data: dict[str, Any]  # trigger.staticData with the request's input merged over it
 
 
+class TriggeredBy(TypedDict):
+    kind: str  # api, schedule or webhook
+    id: str | None  # the schedule's or webhook's id
+
+
 class RunCreatedPayload(TypedDict):
     workflowId: str
     workflowVersion: int
@@ -35,6 +40,8 @@ class RunCreatedPayload(TypedDict):
     envNames: list[str]  # names only: env values never reach the log
     trigger: Trigger
     createdBy: str
+    triggeredBy: TriggeredBy
+    idempotencyKey: str | None  # the caller's Idempotency-Key, when the start sent one
 
 
 class NoPayload(TypedDict):

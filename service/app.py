@@ -22,6 +22,7 @@ from service.secrets.key import secrets_key
 from service.settings import Settings
 from service.streams.frame_cache import FrameCache
 from service.streams.registry import StreamRegistry
+from service.triggers.idempotency import IdempotencyKeys
 from service.views import (
     api_docs,
     audit,
@@ -73,6 +74,8 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
     engine = Engine(store, repository, engine_settings)
     app[keys.ENGINE] = engine
     app[keys.WORKSPACE_SECRETS] = engine.workspace_secrets
+    app[keys.IDEMPOTENCY] = IdempotencyKeys(store)
+    await app[keys.IDEMPOTENCY].ensure_schema()
     await engine.start()
     yield
     # Stops run tasks without recording anything: the runs continue after a restart.

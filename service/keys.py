@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from service.settings import Settings
     from service.streams.frame_cache import FrameCache
     from service.streams.registry import StreamRegistry
+    from service.triggers.idempotency import IdempotencyKeys
     from service.workflows.repository import WorkflowRepository
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
@@ -32,3 +33,5 @@ STREAMS: web.AppKey[StreamRegistry] = web.AppKey("streams")
 WORKSPACE_SECRETS: web.AppKey[WorkspaceSecrets] = web.AppKey("workspace_secrets")
 # Signed checkpoints of the log's head (service/audit/).
 CHECKPOINTS: web.AppKey[Checkpoints] = web.AppKey("checkpoints")
+# Idempotency-Key claims of the execute endpoints (service/triggers/idempotency.py).
+IDEMPOTENCY: web.AppKey[IdempotencyKeys] = web.AppKey("idempotency")

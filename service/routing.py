@@ -133,6 +133,7 @@ CONFLICT = Problem(409, "Conflict")
 CURSOR_BEYOND_LOG = Problem(409, "CursorBeyondLog")
 TOO_LARGE = Problem(413, "PayloadTooLarge")
 INVALID_WORKFLOW = Problem(422, "InvalidWorkflow")
+IDEMPOTENCY_KEY_REUSED = Problem(422, "IdempotencyKeyReused")
 TOO_MANY_REQUESTS = Problem(429, "TooManyRequests")
 TOO_MANY_STREAMS = Problem(429, "TooManyStreams")
 UNAVAILABLE = Problem(503, "Unavailable")
@@ -166,6 +167,8 @@ class Route:
     cursor: bool
     access: Access
     description: str
+    # Reads an `Idempotency-Key` header (service/triggers/idempotency.py).
+    idempotent: bool = False
 
     @property
     def writes(self) -> bool:
@@ -184,6 +187,9 @@ class Route:
                 implied.append(FORBIDDEN)  # the CSRF rule on cookie writes
         if self.reads_body:
             implied.append(TOO_LARGE)
+        if self.idempotent:
+            implied.append(BAD_REQUEST)
+            implied.append(IDEMPOTENCY_KEY_REUSED)
         return {problem.status: problem for problem in (*implied, *self.errors)}
 
 
@@ -208,7 +214,7 @@ class RouteTable:
         body: type[BaseModel] | None = None, body_required: bool = True,
         body_description: str = "", query: type[BaseModel] | None = None,
         path_params: Mapping[str, PathParam] | None = None, cursor: bool = False,
-        access: Access = Access.SIGNED_IN, description: str = "",
+        access: Access = Access.SIGNED_IN, description: str = "", idempotent: bool = False,
     ) -> None:
         """Add one route. Raises on a second route with the same method and path or
         operation id, and on a path parameter that is not described."""
@@ -228,6 +234,7 @@ class RouteTable:
             summary=summary, replies=replies, errors=errors, body=body,
             body_required=body_required, body_description=body_description, query=query,
             path_params=params, cursor=cursor, access=access, description=description,
+            idempotent=idempotent,
         ))
         self.derived.clear()
 

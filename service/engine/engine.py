@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import structlog
 
-from eventstore.errors import EventTooLarge, StoreUnavailable
+from eventstore.errors import ConcurrencyConflict, EventTooLarge, StoreUnavailable
 from eventstore.interface import NO_STREAM
 from eventstore.records import NewEvent
 from eventstore.sqlite import SQLiteEventStore
@@ -139,8 +139,13 @@ class Engine:
     async def start_run(self, workflow_id: str, workspace_id: str, inputs: dict[str, Any],
                         envs: dict[str, str], created_by: str, chat_id: str | None = None,
                         version: int | None = None, *, parent_run_id: str | None = None,
-                        parent_node_id: str | None = None) -> str:
-        """Record RunCreated durably, then schedule the run; returns its id."""
+                        parent_node_id: str | None = None, run_id: str | None = None,
+                        triggered_by: dict[str, Any] | None = None,
+                        idempotency_key: str | None = None) -> str:
+        """Record RunCreated durably, then schedule the run; returns its id.
+
+        With `run_id` (an id claimed beforehand, service/triggers/), a run already recorded
+        under that id is left as it is and its id returned: a start is never made twice."""
         if not self._started:
             raise EngineNotRunning("the engine is not running")
         if version is None:
@@ -151,7 +156,7 @@ class Engine:
         inputs = dict(inputs or {})
         envs = {str(k): str(v) for k, v in (envs or {}).items()}
         redact = Redactor(envs)
-        run_id = str(uuid.uuid4())
+        run_id = run_id or str(uuid.uuid4())
         data = {
             "workflowId": workflow_id, "workflowVersion": version,
             "workflowName": definition.name, "workspaceId": workspace_id, "chatId": chat_id,
@@ -159,11 +164,15 @@ class Engine:
             "inputs": redact(inputs), "envNames": sorted(envs),
             "trigger": {"data": redact({**definition.static_data, **inputs})},
             "createdBy": created_by,
+            "triggeredBy": triggered_by or {"kind": "api", "id": None},
+            "idempotencyKey": idempotency_key,
         }
         await self.vault.put(run_id, envs)  # first: a restart after the append needs them
         try:
             recorded = await self.store.append(
                 run_id, [NewEvent(EventType.RUN_CREATED, data)], NO_STREAM)
+        except ConcurrencyConflict:
+            return run_id  # started by another request for the same claim: its secrets stay
         except Exception:
             await self.vault.drop(run_id)  # the run does not exist
             raise

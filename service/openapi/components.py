@@ -106,6 +106,9 @@ def error_responses() -> dict[str, Any]:
         "CursorBeyondLog": described(
             "The `Last-Event-ID` is beyond the end of the log (`error.code` "
             "`cursor_beyond_log`, `error.details` `{cursor, head}`): reconnect without it."),
+        "IdempotencyKeyReused": described(
+            "The `Idempotency-Key` was used by this caller for a different request within "
+            "24 h (`error.code` `idempotency_key_reused`); nothing was started."),
         "PayloadTooLarge": error_response("Request body over the size limit", "too_large"),
         "InvalidWorkflow": described(
             "Invalid workflow definition (`error.code` `invalid_workflow`; `error.details` "
@@ -134,6 +137,14 @@ def shared_parameters() -> dict[str, Any]:
             "description": "Resume after this log position (sent by EventSource on "
                            "reconnect); wins over `lastEventId`.",
             "schema": {"type": "string", "pattern": CURSOR_PATTERN},
+        },
+        "IdempotencyKey": {
+            "name": "Idempotency-Key", "in": "header", "required": False,
+            "description": "Start at most one run per key: a request repeating a key the "
+                           "caller used within 24 h gets the run the first one started "
+                           "(a stream attaches to it from its start); the same key with a "
+                           "different request is 422. 1 to 255 printable ASCII characters.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
         },
         "LastEventIdQuery": {
             "name": "lastEventId", "in": "query", "required": False,

@@ -37,6 +37,8 @@ def route_parameters(route: Route) -> list[dict[str, Any]]:
     ]
     if route.query is not None:
         parameters += query_parameters(route.query)
+    if route.idempotent:
+        parameters.append({"$ref": "#/components/parameters/IdempotencyKey"})
     if route.cursor:
         parameters += [{"$ref": "#/components/parameters/LastEventIdHeader"},
                        {"$ref": "#/components/parameters/LastEventIdQuery"}]

@@ -115,7 +115,7 @@ def register_routes(table: RouteTable) -> None:
         body_description="Optional.", replies=(data(Chat, "Created.", status=201),),
         errors=(BAD_REQUEST,))
     table.register(
-        "POST", "/api/chats/{chatId}/workflow-runs", start_chat_run, operation_id="startChatRun",
+        "POST", "/api/chats/{chatId}/workflow-runs", start_chat_run, operation_id="startChatRun", idempotent=True,
         tag=tag, summary="Start a run in the caller's chat (runner role)",
         path_params={"chatId": CHAT_ID}, body=ChatRunStart,
         replies=(data(ChatRun, "The started run.", status=201),), errors=CHAT_ERRORS)

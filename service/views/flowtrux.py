@@ -132,14 +132,14 @@ FRAMES = ("`event:` + `data:` frames: start, node_start and node_complete per no
 def register_routes(table: RouteTable) -> None:
     tag = "flowtrux"
     table.register(
-        "POST", "/api/workflows/{workflowId}/execute", execute, operation_id="flowtruxExecute",
+        "POST", "/api/workflows/{workflowId}/execute", execute, operation_id="flowtruxExecute", idempotent=True,
         tag=tag, summary="Execute and answer with the result (runner role)",
         path_params={"workflowId": WORKFLOW_ID}, body=TriggerPayload, body_required=False,
         body_description=PAYLOAD,
         replies=(bare(FlowTruxResult, "The result (not wrapped in `data`)."),), errors=ERRORS)
     table.register(
         "POST", "/api/workflows/{workflowId}/execute/stream", execute_stream,
-        operation_id="flowtruxExecuteStream", tag=tag, summary="Execute and stream (runner role)",
+        operation_id="flowtruxExecuteStream", idempotent=True, tag=tag, summary="Execute and stream (runner role)",
         path_params={"workflowId": WORKFLOW_ID}, body=TriggerPayload, body_required=False,
         body_description=PAYLOAD,
         replies=(stream(

@@ -3,6 +3,7 @@ they may see it but not do this. Shared by every dialect's views."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from aiohttp import web
@@ -11,7 +12,8 @@ from projections.queries import RunQueries
 from service import keys
 from service.auth.access import get_chat_for, require_principal, require_workspace_role
 from service.auth.roles import Role
-from service.errors import not_found
+from service.errors import ApiError, bad_request, not_found
+from service.triggers import idempotency
 from service.views.body import parse_body
 from service.views.requests import ExecuteRequest
 from service.workflows.errors import WorkflowNotFound
@@ -41,12 +43,33 @@ async def start_run(
     envs: dict[str, str],
     chat_id: str | None = None,
 ) -> str:
-    """Start a run of a workflow the caller may execute (runner role); returns its id."""
+    """Start a run of a workflow the caller may execute (runner role); returns its id.
+
+    With an `Idempotency-Key` header, the run an earlier request with that key started
+    (service/triggers/idempotency.py); 422 when that request asked for something else."""
     principal = require_principal(request)
     workflow = await load_workflow(request, workflow_id, Role.RUNNER)
-    return str(await request.app[keys.ENGINE].start_run(
-        workflow["id"], workflow["workspaceId"], inputs, envs, principal.user_id, chat_id=chat_id,
-    ))
+    engine = request.app[keys.ENGINE]
+    key = request.headers.get(idempotency.HEADER)
+
+    async def start(run_id: str | None = None) -> str:
+        return await engine.start_run(
+            workflow["id"], workflow["workspaceId"], inputs, envs, principal.user_id,
+            chat_id=chat_id, run_id=run_id, idempotency_key=key)
+
+    if key is None:
+        return await start()
+    try:
+        idempotency.check_key(key)
+    except idempotency.BadIdempotencyKey as exc:
+        raise bad_request(str(exc)) from None
+    digest = idempotency.fingerprint({"path": request.path, "workflowId": workflow["id"],
+                                      "inputs": inputs, "envs": envs, "chatId": chat_id})
+    try:
+        return await request.app[keys.IDEMPOTENCY].start_once(
+            principal.user_id, key, digest, str(uuid.uuid4()), start)
+    except idempotency.KeyReused as exc:
+        raise ApiError(422, "idempotency_key_reused", str(exc)) from None
 
 
 async def start_run_from_body(request: web.Request) -> str:

@@ -72,7 +72,7 @@ async def listen(request: web.Request) -> web.StreamResponse:
 def register_routes(table: RouteTable) -> None:
     tag = "splox"
     table.register(
-        "POST", "/api/v1/workflow-requests", create_request, operation_id="sploxCreateRequest",
+        "POST", "/api/v1/workflow-requests", create_request, operation_id="sploxCreateRequest", idempotent=True,
         tag=tag, summary="Start a workflow request (a run; runner role)",
         body=SploxCreateRequest,
         replies=(bare(SploxWorkflowRequest, "The workflow_request (not wrapped in `data`).",

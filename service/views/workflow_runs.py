@@ -217,13 +217,13 @@ def register_routes(table: RouteTable) -> None:
     base = "/api/v1/workflow-runs"
     tag = "workflow-runs"
     table.register(
-        "POST", f"{base}/execute", execute, operation_id="executeWorkflow", tag=tag,
+        "POST", f"{base}/execute", execute, operation_id="executeWorkflow", idempotent=True, tag=tag,
         summary="Run a workflow and wait for it to end",
         description="Needs the runner role. The run goes on if the client leaves.",
         body=ExecuteRequest, body_description=EXECUTE_BODY,
         replies=(data(WorkflowRunDetail, "The finished run."),), errors=EXECUTE_ERRORS)
     table.register(
-        "POST", f"{base}/execute/stream", execute_stream, operation_id="executeWorkflowStream",
+        "POST", f"{base}/execute/stream", execute_stream, operation_id="executeWorkflowStream", idempotent=True,
         tag=tag, summary="Run a workflow and stream its events",
         description="Needs the runner role.",
         body=ExecuteRequest, body_description=EXECUTE_BODY, query=ExecuteStreamQuery,

@@ -1,0 +1,1 @@
+"""What starts runs besides a caller's own request: idempotent starts, schedules."""
