@@ -31,6 +31,7 @@ from eventstore.postgres_schema import (
 from eventstore.postgres_writer import UNAVAILABLE, PostgresWriter
 from eventstore.projector import Projector
 from eventstore.records import NewEvent, RecordedEvent
+from eventstore.rows import Dialect
 from eventstore.subscriptions import subscribe
 from eventstore.verify import ChainCheck
 
@@ -50,6 +51,8 @@ def row_to_event(row: Sequence[Any]) -> RecordedEvent:
 
 class PostgresEventStore(EventStore):
     """Open with `await PostgresEventStore.open("postgresql://...", projectors=[...])`."""
+
+    dialect: Dialect = "postgresql"
 
     def __init__(self, url: str, projectors: Sequence[Projector], ring_size: int,
                  ring_bytes: int, max_event_bytes: int, channel: str) -> None:

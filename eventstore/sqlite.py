@@ -18,6 +18,7 @@ from eventstore.hub import DEFAULT_RING_BYTES, DEFAULT_RING_SIZE, EventHub
 from eventstore.interface import ANY_VERSION, EventStore, VerifyResult
 from eventstore.projector import Projector
 from eventstore.records import NewEvent, RecordedEvent, utc_now
+from eventstore.rows import Dialect
 from eventstore.sqlite_checkpoint import WalCheckpointer, WalPolicy
 from eventstore.sqlite_rows import create_schema, project
 from eventstore.sqlite_writer import BUSY_TIMEOUT_MS, SQLiteWriter, WriteFn, open_connection
@@ -87,6 +88,8 @@ class _ChainState:
 
 class SQLiteEventStore(EventStore):
     """Open with `await SQLiteEventStore.open(path, projectors=[...])`."""
+
+    dialect: Dialect = "sqlite"
 
     def __init__(
         self, path: Path, projectors: Sequence[Projector], synchronous: str, ring_size: int,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
-from eventstore.sqlite import SQLiteEventStore
+from eventstore.rows import Dialect
 
 RUN_COLUMNS = (
     "id, workflow_id, workflow_version, workflow_name, workspace_id, chat_id, parent_run_id,"
@@ -57,9 +57,34 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-class RunQueries:
-    def __init__(self, store: SQLiteEventStore) -> None:
+class ReadModels(Protocol):
+    """What the queries need of a store: its dialect and a way to run a read."""
+
+    dialect: Dialect
+
+    async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> Sequence[Any]: ...
+
+
+class _Reads:
+    """Reads written once with `?` for parameters, in the words both backends share."""
+
+    def __init__(self, store: ReadModels) -> None:
         self._store = store
+        self._postgres = store.dialect == "postgresql"
+
+    async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> Sequence[Any]:
+        if self._postgres:
+            # `?` is never anything but a parameter in these statements.
+            sql = sql.replace("?", "%s")
+        return await self._store.fetch_all(sql, params)
+
+
+class RunQueries:
+    def __init__(self, store: ReadModels) -> None:
+        self._store = _Reads(store)
+        self._sqlite = store.dialect == "sqlite"
+        # A name search ignores case on both: SQLite's LIKE does (for ASCII), PostgreSQL's not.
+        self._like = "LIKE" if self._sqlite else "ILIKE"
 
     async def get_run(self, run_id: str) -> dict[str, Any] | None:
         rows = await self._store.fetch_all(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
@@ -82,8 +107,8 @@ class RunQueries:
         """Workflow names matching a search, from the small counts table, not from runs."""
         assert run_filter.name_search is not None
         rows = await self._store.fetch_all(
-            "SELECT DISTINCT workflow_name FROM run_status_counts WHERE workflow_name LIKE ?"
-            " ESCAPE '\\'",
+            "SELECT DISTINCT workflow_name FROM run_status_counts WHERE workflow_name"
+            f" {self._like} ? ESCAPE '\\'",
             (_like_pattern(run_filter.name_search),),
         )
         return [row[0] for row in rows]
@@ -96,7 +121,7 @@ class RunQueries:
         if run_filter.workspace_ids is not None:
             # With a name search, `+` keeps SQLite off the workspace index: the name
             # index already carries the workspace and pages in seq order.
-            column = "+workspace_id" if names is not None else "workspace_id"
+            column = "+workspace_id" if names is not None and self._sqlite else "workspace_id"
             marks = ", ".join("?" * len(run_filter.workspace_ids))
             clauses.append(f"{column} IN ({marks})")
             params += list(run_filter.workspace_ids)
