@@ -85,6 +85,12 @@ class NodeThinkingPayload(NodeFields):
     text: str
 
 
+class NodeCheckpointPayload(NodeFields):
+    # A step a node made durable to continue from after a restart (an agent's model
+    # answer, a tool call's decision or result); its meaning is the node type's.
+    data: Any
+
+
 class NodeCompletedPayload(NodeFields):
     output: Any
     durationMs: int
@@ -118,6 +124,7 @@ PAYLOAD_TYPES: dict[EventType, type[Mapping[str, Any]]] = {
     EventType.NODE_STARTED: NodeStartedPayload,
     EventType.NODE_PROGRESS: NodeProgressPayload,
     EventType.NODE_THINKING: NodeThinkingPayload,
+    EventType.NODE_CHECKPOINT: NodeCheckpointPayload,
     EventType.NODE_COMPLETED: NodeCompletedPayload,
     EventType.NODE_FAILED: NodeFailedPayload,
     EventType.NODE_SKIPPED: NodeFields,

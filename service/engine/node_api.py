@@ -80,6 +80,9 @@ class NodeHost(Protocol):
                      data: dict[str, Any]) -> None:
         """Record a progress or thinking event of this attempt."""
 
+    def checkpoints(self, node_id: str) -> list[Any]:
+        """What the node's attempts recorded with `checkpoint`, oldest first."""
+
     async def enter_waiting(self, node_id: str, attempt: int,
                             prompt: Any) -> tuple[asyncio.Future[dict[str, Any]], str | None]:
         """Record that the node waits; the answer to come, and since when it has waited."""
@@ -134,6 +137,17 @@ class NodeContext:
         """Report a piece of thinking text (streamed to clients as it comes)."""
         await self._host.report(self.node_id, self.attempt, EventType.NODE_THINKING,
                                 {"text": str(text)})
+
+    async def checkpoint(self, data: Any) -> None:
+        """Record a step to continue from (durable when this returns); every later attempt,
+        after a restart too, reads it back in `checkpoints`."""
+        await self._host.report(self.node_id, self.attempt, EventType.NODE_CHECKPOINT,
+                                {"data": data})
+
+    @property
+    def checkpoints(self) -> list[Any]:
+        """The node's checkpoints so far, of this attempt and earlier ones, oldest first."""
+        return list(self._host.checkpoints(self.node_id))
 
     async def wait_for_resume(
         self, prompt: Any, timeout_ms: int | None = None

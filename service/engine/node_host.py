@@ -80,6 +80,10 @@ class RunNodeHost:
         self._send(request)
         await request.reply
 
+    def checkpoints(self, node_id: str) -> list[Any]:
+        node = self._state.nodes.get(node_id)
+        return node.checkpoints if node is not None else []
+
     async def enter_waiting(self, node_id: str, attempt: int,
                             prompt: Any) -> tuple[asyncio.Future[dict[str, Any]], str | None]:
         request = EnterWaiting(node_id, attempt, prompt, asyncio.get_running_loop().create_future())

@@ -27,6 +27,8 @@ class NodeState:
     error: Any = None
     waiting_since: str | None = None
     resumed: dict[str, Any] | None = None
+    # What the node's attempts recorded to continue from (NodeCheckpoint), oldest first.
+    checkpoints: list[Any] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -74,6 +76,9 @@ class RunState:
             self.output = data.get("output")
         elif type_ in (EventType.RUN_FAILED, EventType.RUN_CANCELLED):
             self.error = data.get("error") or data.get("reason")
+        if type_ == EventType.NODE_CHECKPOINT and "nodeId" in data:
+            self.node(data["nodeId"]).checkpoints.append(data.get("data"))
+            return
         node_status = node_status_after(type_, data)
         if node_status is None or "nodeId" not in data:
             return

@@ -3,14 +3,17 @@ NodeThinking, tool calls run as node types, usage, retries and json output."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 import pytest
 
+from eventstore.sqlite import SQLiteEventStore
 from projections.vocabulary import EventType, RunStatus
-from tests.support.engine import CountingServer, Harness
+from service.workflows import WorkflowRepository
+from tests.support.engine import CountingServer, Harness, make_engine
 from tests.support.fake_llm import MODEL, FakeLLM, Reply, chunk, text, tool_call, usage
 
 KEY = "sk-agent-test-31337"
@@ -213,3 +216,40 @@ async def test_the_api_key_is_sent_and_recorded_nowhere(
     if api_key != KEY:  # a literal key is no secret of the run: only its own field is hidden
         for _, data in await harness.events(run_id):
             assert KEY not in str(data)
+
+
+async def test_after_a_restart_the_conversation_continues_without_asking_the_model_again(
+    store: SQLiteEventStore, repo: WorkflowRepository, llm: FakeLLM,
+    counting_server: CountingServer,
+) -> None:
+    tools = [{"name": "fast", "run": {"type": "http_request", "params": {
+                 "url": f"{counting_server.base}/fast"}}},
+             {"name": "slow", "run": {"type": "http_request", "params": {
+                 "url": f"{counting_server.base}/slow?sleep_first=30"}}}]
+    llm.script(Reply([tool_call(0, "call_fast", "fast", "{}"),
+                      tool_call(1, "call_slow", "slow", "{}"), chunk(finish="tool_calls"),
+                      usage(10, 4)]),
+               Reply([*text("both looked up"), chunk(finish="stop"), usage(40, 3)]))
+    engine = make_engine(store, repo)
+    await engine.start()
+    run_id = await Harness(store, repo, engine).start(agent(llm, tools=tools),
+                                                      inputs={"text": "x"})
+    await counting_server.until(lambda hits: hits.get("slow") == 1)
+    await engine.stop()  # the slow tool call is cut off, unfinished
+    again = make_engine(store, repo)
+    await again.start()
+    try:
+        assert await asyncio.wait_for(again.wait(run_id), 10) == RunStatus.COMPLETED
+        state = await again.run_state(run_id)
+    finally:
+        await again.stop()
+    output = state.output["classify"]
+    assert output["text"] == "both looked up"
+    # The first model call was made once; the finished tool call did not run again, the
+    # unfinished one did.
+    assert len(llm.requests) == 2
+    assert counting_server.hits == {"fast": 1, "slow": 2}
+    assert [c["id"] for c in output["toolCalls"]] == ["call_fast", "call_slow"]
+    assert output["usage"]["promptTokens"] == 50 and output["usage"]["calls"] == 2
+    assert [m["role"] for m in llm.requests[1][0]["messages"]] == [
+        "user", "assistant", "tool", "tool"]

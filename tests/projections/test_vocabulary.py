@@ -39,7 +39,8 @@ from service.views.console_vocabulary import console_vocabulary
 from tests.support.api import create_workflow, wait_for_status
 from tests.support.auth import ADMIN_PASSWORD, create_user, login, make_settings
 
-# A node type that thinks and reports progress (no built-in does both), loaded the way
+# A node type that thinks, reports progress and records a checkpoint (no built-in does all
+# three without a model server), loaded the way
 # every plugin is: through the `runstream.nodes` entry points.
 PLUGIN = '''
 from service.engine import NodeError, NodeType
@@ -49,6 +50,7 @@ class Ponder(NodeType):
     async def run(self, params, inputs, ctx):
         await ctx.thinking("weighing it")
         await ctx.progress(50, "half way")
+        await ctx.checkpoint({"weighed": True})
         if params.get("fail"):
             raise NodeError("could not decide")
         return {"ok": True}

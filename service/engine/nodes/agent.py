@@ -119,6 +119,35 @@ def _tool_spec(tool: dict[str, Any]) -> dict[str, Any]:
         "parameters": tool.get("parameters") or {"type": "object"}}}
 
 
+class _Conversation:
+    """The messages so far, with each model call's figures and each tool call's record."""
+
+    def __init__(self, messages: list[dict[str, Any]]) -> None:
+        self.messages = messages
+        self.calls: list[dict[str, Any]] = []
+        self.tool_calls: list[dict[str, Any]] = []
+
+    @property
+    def rounds(self) -> int:
+        """Model calls answered with tool calls so far."""
+        return len(self.calls)
+
+    def answered(self, message: dict[str, Any], figures: dict[str, Any]) -> None:
+        self.messages.append(message)
+        self.calls.append(figures)
+
+    def tool_result(self, call_id: str, record: dict[str, Any]) -> None:
+        self.messages.append({"role": "tool", "tool_call_id": call_id,
+                              "content": record.get("content", "")})
+        self.tool_calls.append({k: v for k, v in record.items() if k != "content"})
+
+
+def _calls_of(message: dict[str, Any]) -> list[ToolCall]:
+    return [ToolCall(str(call.get("id")), str(call["function"].get("name") or ""),
+                     str(call["function"].get("arguments") or ""))
+            for call in message.get("tool_calls") or ()]
+
+
 class Agent(NodeType):
     """params: endpoint, model, apiKey, system, prompt or messages, temperature, maxTokens,
     output (text or json), tools, maxToolRounds, extraBody.
@@ -138,28 +167,46 @@ class Agent(NodeType):
             messages += [{"role": m["role"], "content": m["content"]} for m in params["messages"]]
         else:
             messages.append({"role": "user", "content": str(params.get("prompt") or "")})
-        call = ModelCall(completions_url(str(params["endpoint"])),
-                         params.get("apiKey") or None, {})
-        calls: list[dict[str, Any]] = []
-        tool_calls: list[dict[str, Any]] = []
+        url, api_key = completions_url(str(params["endpoint"])), params.get("apiKey") or None
+        conversation = _Conversation(messages)
         max_rounds = int(params.get("maxToolRounds", 5))
+        # Continue from what earlier attempts made durable: their tool rounds are not
+        # asked of the model again, and their finished tool calls do not run again.
+        checkpoints = ctx.checkpoints
+        finished = {step["id"]: step["record"] for step in checkpoints
+                    if isinstance(step, dict) and step.get("kind") == "tool"}
+        for step in checkpoints:
+            if isinstance(step, dict) and step.get("kind") == "answer":
+                conversation.answered(step["message"], step["usage"])
+                await self._tool_round(tools, _calls_of(step["message"]), conversation, ctx,
+                                       finished)
         sink = _Sink(ctx)
-        for round_ in range(max_rounds + 1):
-            body = self._body(params, messages, tools if round_ < max_rounds else {})
-            answer = await stream_call(ctx.http, ModelCall(call.url, call.api_key, body), sink,
+        for round_ in range(conversation.rounds, max_rounds + 1):
+            body = self._body(params, conversation.messages,
+                              tools if round_ < max_rounds else {})
+            answer = await stream_call(ctx.http, ModelCall(url, api_key, body), sink,
                                        f"call-{ctx.node_id}-{round_}")
-            calls.append(_usage(answer, messages))
-            messages.append(answer.message())
+            figures = _usage(answer, conversation.messages)
             if not answer.tool_calls:
-                return self._output(params, answer, calls, tool_calls)
-            for tool_call in answer.tool_calls:
-                record = await self._run_tool(tools, tool_call, ctx)
-                tool_calls.append(record)
-                messages.append({"role": "tool", "tool_call_id": tool_call.id,
-                                 "content": record["content"]})
-                del record["content"]
+                conversation.answered(answer.message(), figures)
+                return self._output(params, answer, conversation)
+            await ctx.checkpoint({"kind": "answer", "message": answer.message(),
+                                  "usage": figures})
+            conversation.answered(answer.message(), figures)
+            await self._tool_round(tools, answer.tool_calls, conversation, ctx, finished)
         raise NodeError(f"the model still called tools after {max_rounds} rounds",
                         retryable=False)
+
+    async def _tool_round(self, tools: dict[str, dict[str, Any]], calls: list[ToolCall],
+                          conversation: _Conversation, ctx: NodeContext,
+                          finished: dict[str, dict[str, Any]]) -> None:
+        """Run a reply's tool calls (those not finished before) and answer each."""
+        for call in calls:
+            record = finished.get(call.id)
+            if record is None:
+                record = await self._run_tool(tools, call, ctx)
+                await ctx.checkpoint({"kind": "tool", "id": call.id, "record": record})
+            conversation.tool_result(call.id, record)
 
     def _body(self, params: dict[str, Any], messages: list[dict[str, Any]],
               tools: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -200,8 +247,8 @@ class Agent(NodeType):
         content = orjson.dumps(output).decode()[:MAX_TOOL_RESULT_CHARS]
         return {**record, "status": "completed", "output": output, "content": content}
 
-    def _output(self, params: dict[str, Any], answer: Answer, calls: list[dict[str, Any]],
-                tool_calls: list[dict[str, Any]]) -> dict[str, Any]:
+    def _output(self, params: dict[str, Any], answer: Answer,
+                conversation: _Conversation) -> dict[str, Any]:
         data = None
         if params.get("output") == "json":
             try:
@@ -209,5 +256,5 @@ class Agent(NodeType):
             except orjson.JSONDecodeError:
                 raise NodeError(f"the answer is not JSON: {answer.text[:200]!r}") from None
         return {"text": answer.text, "data": data, "model": answer.model,
-                "finishReason": answer.finish_reason, "usage": _total(calls), "calls": calls,
-                "toolCalls": tool_calls}
+                "finishReason": answer.finish_reason, "usage": _total(conversation.calls),
+                "calls": conversation.calls, "toolCalls": conversation.tool_calls}
