@@ -28,6 +28,15 @@ class TriggeredBy(TypedDict):
     id: str | None  # the schedule's or webhook's id
 
 
+class RerunOf(TypedDict):
+    """The run a rerun repeats, the node it starts from (None: all of it), and for each node
+    not run again the position of the original's NodeCompleted its output was copied from."""
+
+    runId: str
+    fromNode: str | None
+    reused: dict[str, int]
+
+
 class RunCreatedPayload(TypedDict):
     workflowId: str
     workflowVersion: int
@@ -42,6 +51,7 @@ class RunCreatedPayload(TypedDict):
     createdBy: str
     triggeredBy: TriggeredBy
     idempotencyKey: str | None  # the caller's Idempotency-Key, when the start sent one
+    rerunOf: RerunOf | None  # None: not a rerun
 
 
 class NoPayload(TypedDict):

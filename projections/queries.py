@@ -185,6 +185,16 @@ class RunQueries:
         )
         return {status: int(count) for status, count in rows}
 
+    async def rerun_links(self, run_id: str) -> dict[str, Any]:
+        """The run this one reruns (`rerunOf`: runId, fromNode) and its own reruns, oldest
+        first (`reruns`)."""
+        of = await self._store.fetch_all(
+            "SELECT rerun_of, from_node FROM run_reruns WHERE run_id = ?", (run_id,))
+        reruns = await self._store.fetch_all(
+            "SELECT run_id FROM run_reruns WHERE rerun_of = ? ORDER BY seq", (run_id,))
+        return {"rerunOf": {"runId": of[0][0], "fromNode": of[0][1]} if of else None,
+                "reruns": [row[0] for row in reruns]}
+
     async def child_runs(self, run_id: str) -> list[str]:
         rows = await self._store.fetch_all("SELECT id FROM runs WHERE parent_run_id = ?", (run_id,))
         return [row[0] for row in rows]

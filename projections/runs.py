@@ -112,10 +112,13 @@ class _Batch:
         self.states: dict[str, dict[str, Any]] = {}  # other runs: RUN_STATE as it now is
         self.counts: dict[tuple[str, str, str, str], int] = {}
         self.nodes: dict[tuple[str, str], _Node] = {}
+        self.reruns: list[dict[str, Any]] = []
 
     def write(self, changes: RowChanges) -> None:
         for row in self.created.values():
             changes.insert("runs", row)
+        for row in self.reruns:
+            changes.insert("run_reruns", row)
         for run_id, values in self.changed.items():
             changes.update("runs", {"id": run_id}, values)
         for key, amount in self.counts.items():
@@ -223,6 +226,10 @@ class _Batch:
         }
         self.created[event.stream] = row
         self.count(row, status, 1)
+        rerun_of = data.get("rerunOf")
+        if rerun_of:
+            self.reruns.append({"run_id": event.stream, "rerun_of": rerun_of["runId"],
+                                "from_node": rerun_of.get("fromNode"), "seq": event.position})
 
     # -- node runs -------------------------------------------------------------
 

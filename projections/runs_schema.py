@@ -80,9 +80,19 @@ CREATE TABLE IF NOT EXISTS run_status_counts (
     count         {integer} NOT NULL,
     PRIMARY KEY (workspace_id, workflow_id, workflow_name, status)
 );
+
+-- A rerun and the run it repeats (RunCreated's rerunOf), both ways: a chain of reruns is
+-- walked from either end.
+CREATE TABLE IF NOT EXISTS run_reruns (
+    run_id     TEXT PRIMARY KEY,
+    rerun_of   TEXT NOT NULL,
+    from_node  TEXT,
+    seq        {integer} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS run_reruns_of ON run_reruns (rerun_of, seq);
 """
 
-TABLES = ["runs", "node_runs", "run_status_counts"]
+TABLES = ["runs", "node_runs", "run_status_counts", "run_reruns"]
 
 # Every column of node_runs, in table order: a NodeStarted inserts them all.
 NODE_COLUMNS = (

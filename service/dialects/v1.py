@@ -94,8 +94,15 @@ def activity_json(node: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_detail_json(run: dict[str, Any], nodes: list[dict[str, Any]]) -> dict[str, Any]:
-    return {**run_json(run), "activityRuns": [activity_json(node) for node in nodes]}
+# A run no rerun names and that is no rerun (a run that has just been created).
+NO_RERUN_LINKS: dict[str, Any] = {"rerunOf": None, "reruns": []}
+
+
+def run_detail_json(run: dict[str, Any], nodes: list[dict[str, Any]],
+                    links: dict[str, Any] = NO_RERUN_LINKS) -> dict[str, Any]:
+    """A run with its activity runs and its rerun links (RunQueries.rerun_links)."""
+    return {**run_json(run), "activityRuns": [activity_json(node) for node in nodes],
+            "rerunOf": links["rerunOf"], "reruns": list(links["reruns"])}
 
 
 def _frame(event: str, body: dict[str, Any]) -> Frame:

@@ -11,13 +11,14 @@ import structlog
 
 from eventstore.errors import ConcurrencyConflict, EventTooLarge, StoreUnavailable
 from eventstore.interface import NO_STREAM
-from eventstore.records import NewEvent
+from eventstore.records import NewEvent, RecordedEvent
 from eventstore.sqlite import SQLiteEventStore
 from projections.vocabulary import TERMINAL_RUN_STATUSES, EventType, RunStatus
 from service.engine.http_client import HttpClient
 from service.engine.messages import cancel_outcome
 from service.engine.node_api import NodeError
 from service.engine.registry import NodeRegistry, default_registry
+from service.engine.rerun import RerunPlan, RunStillGoing, plan_rerun
 from service.engine.runner import RunActor
 from service.engine.scheduler import Scheduler
 from service.engine.secrets import Redactor, SecretVault
@@ -141,8 +142,10 @@ class Engine:
                         version: int | None = None, *, parent_run_id: str | None = None,
                         parent_node_id: str | None = None, run_id: str | None = None,
                         triggered_by: dict[str, Any] | None = None,
-                        idempotency_key: str | None = None) -> str:
-        """Record RunCreated durably, then schedule the run; returns its id.
+                        idempotency_key: str | None = None,
+                        rerun: RerunPlan | None = None) -> str:
+        """Record RunCreated durably (with a rerun's reused nodes after it, in the same
+        append), then schedule the run; returns its id.
 
         With `run_id` (an id claimed beforehand, service/triggers/), a run already recorded
         under that id is left as it is and its id returned: a start is never made twice."""
@@ -166,11 +169,13 @@ class Engine:
             "createdBy": created_by,
             "triggeredBy": triggered_by or {"kind": "api", "id": None},
             "idempotencyKey": idempotency_key,
+            "rerunOf": rerun.rerun_of if rerun is not None else None,
         }
         await self.vault.put(run_id, envs)  # first: a restart after the append needs them
         try:
             recorded = await self.store.append(
-                run_id, [NewEvent(EventType.RUN_CREATED, data)], NO_STREAM)
+                run_id, [NewEvent(EventType.RUN_CREATED, data),
+                         *(rerun.events if rerun is not None else ())], NO_STREAM)
         except ConcurrencyConflict:
             return run_id  # started by another request for the same claim: its secrets stay
         except Exception:
@@ -184,6 +189,33 @@ class Engine:
         self._admit(RunState.fold(run_id, recorded), workflow, definition,
                     bypass=parent_run_id is not None)
         return run_id
+
+    async def rerun(self, run_id: str, from_node: str | None, latest: bool,
+                    inputs: dict[str, Any] | None, created_by: str) -> str:
+        """Start a rerun of the finished run `run_id` (see service/engine/rerun.py) with the
+        version it ran (or the workflow's latest) and its inputs (or `inputs`); its id."""
+        events = await self._events(run_id)
+        original = RunState.fold(run_id, events)
+        if not original.terminal:
+            raise RunStillGoing("the run is still going: cancel it or wait for it to end")
+        created = original.created
+        workflow_id, workspace_id = created["workflowId"], created["workspaceId"]
+        version = (await self.workflows.get(workflow_id, workspace_id)).version if latest \
+            else int(created["workflowVersion"])
+        _, definition = await self.workflows.parsed(workflow_id, version)
+        plan = plan_rerun(run_id, events, definition, from_node)
+        return await self.start_run(
+            workflow_id, workspace_id, created.get("inputs") or {} if inputs is None else inputs,
+            {}, created_by, created.get("chatId"), version, rerun=plan)
+
+    async def _events(self, run_id: str) -> list[RecordedEvent]:
+        """Every event of a finished run (a rerun reads each node's input and output)."""
+        events: list[RecordedEvent] = []
+        while True:
+            page = await self.store.read(run_id, events[-1].position if events else 0, READ_PAGE)
+            events += page
+            if len(page) < READ_PAGE:
+                return events
 
     def _admit(self, state: RunState, workflow: Workflow, definition: WorkflowDefinition,
                bypass: bool) -> None:

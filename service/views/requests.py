@@ -110,6 +110,20 @@ class ResumeRequest(RequestModel):
     data: JsonObject = Field(default_factory=dict, description="Handed to the node.")
 
 
+class RerunRequest(RequestModel):
+    """Start a new run of a finished run's workflow, linked to it (`rerunOf`)."""
+
+    fromNode: str | None = Field(
+        default=None, min_length=1, max_length=200,
+        description="Start here: every node upstream of it that completed in the original "
+                    "is not run again, its output is copied over. Null: a fresh run.")
+    version: Literal["original", "latest"] = Field(
+        default="original", description="The workflow version the original ran, or the "
+                                         "workflow's latest.")
+    inputs: JsonObject | None = Field(
+        default=None, description="Inputs instead of the original's (null: the same).")
+
+
 class WorkflowInput(RequestModel):
     """A workflow definition (service/workflows/schema.py, with every installed node type)
     plus the workspace it belongs to. The repository validates it on save (422 with the

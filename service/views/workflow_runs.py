@@ -1,4 +1,4 @@
-"""/api/v1/workflow-runs: execute, stream, cancel, list, dashboard, detail, resume."""
+"""/api/v1/workflow-runs: execute, stream, cancel, list, dashboard, detail, resume, rerun."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from service.auth.access import require_principal, visible_workspace_ids, worksp
 from service.auth.principal import Principal
 from service.auth.roles import Role
 from service.dialects import v1
-from service.errors import conflict, not_found
+from service.engine.rerun import RunStillGoing, UnknownRerunNode
+from service.errors import bad_request, conflict, not_found
 from service.ids import path_uuid
 from service.outcomes import CancelOutcome, ResumeOutcome
 from service.routing import (
@@ -47,7 +48,7 @@ from service.views.models.streams import (
 )
 from service.views.params import pagination
 from service.views.queries import ExecuteStreamQuery, RunListQuery
-from service.views.requests import CancelRequest, ExecuteRequest, ResumeRequest
+from service.views.requests import CancelRequest, ExecuteRequest, RerunRequest, ResumeRequest
 from service.views.responses import data_response
 from service.views.stream_docs import RUN_STREAM_ERRORS, STREAM_ENDED, STREAM_RULES
 
@@ -117,8 +118,9 @@ async def dashboard(request: web.Request) -> web.Response:
 
 async def detail(request: web.Request) -> web.Response:
     run = await load_run(request, path_uuid(request, "runId"), Role.VIEWER)
-    nodes = await _queries(request).node_runs(run["id"])
-    return data_response(v1.run_detail_json(run, nodes))
+    queries = _queries(request)
+    nodes = await queries.node_runs(run["id"])
+    return data_response(v1.run_detail_json(run, nodes, await queries.rerun_links(run["id"])))
 
 
 async def stream_run(request: web.Request) -> web.StreamResponse:
@@ -191,6 +193,24 @@ async def resume_node(request: web.Request) -> web.Response:
     node = await _queries(request).node_run(run["id"], node_id)
     assert node is not None
     return data_response(v1.activity_json(node))
+
+
+async def rerun(request: web.Request) -> web.Response:
+    principal = require_principal(request)
+    run = await load_run(request, path_uuid(request, "runId"), Role.RUNNER)
+    body = await parse_body(request, RerunRequest)
+    try:
+        new_id = await request.app[keys.ENGINE].rerun(
+            run["id"], body.fromNode, body.version == "latest", body.inputs, principal.user_id)
+    except RunStillGoing as exc:
+        raise conflict(str(exc)) from None
+    except UnknownRerunNode as exc:
+        raise bad_request(str(exc), {"nodeIds": [body.fromNode]}) from None
+    queries = _queries(request)
+    created = await queries.get_run(new_id)
+    assert created is not None
+    return data_response(v1.run_detail_json(
+        created, await queries.node_runs(new_id), await queries.rerun_links(new_id)), status=201)
 
 
 RUN_ID = PathParam("Workflow run id.")
@@ -267,3 +287,16 @@ def register_routes(table: RouteTable) -> None:
         replies=(data(ActivityRun, "The node's activity run after the answer."),),
         errors=(BAD_REQUEST, NOT_FOUND.saying("No such run, or no such node in it."),
                 CONFLICT.saying("That node is not waiting for an answer.")))
+    table.register(
+        "POST", f"{base}/{{runId}}/rerun", rerun, operation_id="rerunRun", tag=tag,
+        summary="Run a finished run again, whole or from one node (runner role)",
+        description="The new run is linked to the original (`rerunOf` in its detail, and it "
+                    "is listed in the original's `reruns`). From a node, the nodes upstream "
+                    "of it that completed in the original are not run again: their outputs "
+                    "are copied into the new run's log (RunCreated's `rerunOf.reused` names "
+                    "the original events). Env values are not kept after a run ends, so a "
+                    "rerun has none.",
+        path_params={"runId": RUN_ID}, body=RerunRequest,
+        replies=(data(WorkflowRunDetail, "The new run.", status=201),),
+        errors=(BAD_REQUEST.saying("A bad body, or `fromNode` is not a node of the version."),
+                NOT_FOUND, CONFLICT.saying("The run is still going.")))

@@ -200,6 +200,10 @@ async def test_run_answers_and_frames_conform(api: Checked) -> None:
     await api.call("GET", f"{base}?status=bogus", 400)
     await api.call("GET", f"{base}/dashboard/{quick['id']}", 200)
     await api.call("GET", f"{base}/{run['id']}", 200)
+    rerun = (await api.call("POST", f"{base}/{run['id']}/rerun", 201,
+                            json={"fromNode": "b"}))["data"]
+    await api.call("POST", f"{base}/{run['id']}/rerun", 400, json={"fromNode": "nope"})
+    await api.call("GET", f"{base}/{rerun['id']}", 200)
     await api.call("GET", f"{base}/{run['id']}/events", 200)
     await api.call("GET", f"{base}/{run['id']}/events?format=ndjson", 200)
     await api.call("GET", "/api/v1/events?limit=5", 200)

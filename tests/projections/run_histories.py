@@ -37,14 +37,19 @@ class PlannedRun:
 
 
 def random_run(
-    rng: random.Random, run_id: str, workflow: tuple[str, str], parent: str | None
+    rng: random.Random, run_id: str, workflow: tuple[str, str], parent: str | None,
+    rerun_of: str | None = None,
 ) -> PlannedRun:
-    """A run that ends in a weighted-random status, with retries, skips and waits on the way."""
+    """A run that ends in a weighted-random status, with retries, skips and waits on the way
+    (a rerun of `rerun_of` when given)."""
     outcome = rng.choices(list(OUTCOMES), weights=list(OUTCOMES.values()))[0]
+    rerun = {"runId": rerun_of, "fromNode": "node-0" if rng.random() < 0.5 else None,
+             "reused": {}} if rerun_of else None
     events = [created(workflow[0], workflow[1], workspace=f"ws-{rng.randint(1, 2)}",
                       chatId=f"chat-{rng.randint(1, 5)}" if rng.random() < 0.3 else None,
                       parentRunId=parent, parentNodeId="spawn" if parent else None,
-                      inputs={"n": rng.randint(0, 99)}, trigger={"type": "api", "data": {}})]
+                      inputs={"n": rng.randint(0, 99)}, trigger={"type": "api", "data": {}},
+                      rerunOf=rerun)]
     if outcome != RunStatus.PENDING:
         events.append(NewEvent(E.RUN_STARTED))
         nodes = rng.randint(1, 4)
@@ -108,7 +113,10 @@ def random_runs(seed: int, runs: int, workflows: int) -> list[PlannedRun]:
     planned: list[PlannedRun] = []
     for r in range(runs):
         parent = planned[rng.randrange(len(planned))].run_id if planned and rng.random() < 0.1 else None
-        planned.append(random_run(rng, f"run-{seed}-{r:04d}", rng.choice(names), parent))
+        rerun_of = (planned[rng.randrange(len(planned))].run_id
+                    if planned and not parent and rng.random() < 0.1 else None)
+        planned.append(random_run(rng, f"run-{seed}-{r:04d}", rng.choice(names), parent,
+                                  rerun_of))
     return planned
 
 

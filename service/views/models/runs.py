@@ -62,8 +62,15 @@ class WorkflowRun(ResponseModel):
     finishedAt: Timestamp | None
 
 
+class RerunLink(ResponseModel):
+    runId: Uuid = Field(description="The run this one reruns.")
+    fromNode: str | None = Field(description="The node it started from; null: all of it.")
+
+
 class WorkflowRunDetail(WorkflowRun):
     activityRuns: list[ActivityRun]
+    rerunOf: RerunLink | None = Field(description="Set on a rerun: what it repeats.")
+    reruns: list[Uuid] = Field(description="The reruns of this run, oldest first.")
 
 
 class RunCancelOutcome(ResponseModel):
