@@ -314,6 +314,10 @@ class SQLiteEventStore(EventStore):
     async def head(self) -> int:
         return self.hub.head
 
+    def observe_commits(self, observer: Callable[[int, float], None]) -> None:
+        """Call `observer(jobs, seconds)` after each group commit (metrics)."""
+        self._writer.on_batch = observer
+
     def status(self) -> dict[str, Any]:
         """What /healthz shows of the store: the WAL, its checkpoints, the live ring."""
         return {"backend": "sqlite", **self._checkpointer.status(), **self.hub.status()}

@@ -86,6 +86,8 @@ class SQLiteWriter:
         # before the next batch begins, so no write can interleave with it.
         self.maintenance_due: Callable[[], bool] | None = None
         self.maintenance: Callable[[sqlite3.Connection], None] | None = None
+        # Told on the event loop after each batch: its jobs and seconds to commit (metrics).
+        self.on_batch: Callable[[int, float], None] | None = None
         self._thread_ident: int | None = None
 
     async def start(self) -> None:
@@ -140,7 +142,10 @@ class SQLiteWriter:
                     break
                 batch.append(job)
             fns = [job.fn for job in batch]
+            started = loop.time()
             outcome = await loop.run_in_executor(self._executor, self._run_batch, fns)
+            if self.on_batch is not None:
+                self.on_batch(len(batch), loop.time() - started)
             for i, job in enumerate(batch):
                 if outcome.commit_error is not None:
                     if not job.future.done():

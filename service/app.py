@@ -15,6 +15,7 @@ from service.audit.setup import checkpoints_ctx
 from service.auth.schema import DEFAULT_WORKSPACE_ID
 from service.auth.setup import setup_auth
 from service.engine.engine import Engine
+from service.metrics.setup import metrics_ctx
 from service.middleware import json_errors, request_context
 from service.openapi import view as openapi_view
 from service.routing import RouteTable
@@ -32,6 +33,7 @@ from service.views import (
     events,
     flowtrux,
     health,
+    metrics,
     runs_feed,
     schemas,
     splox,
@@ -99,11 +101,12 @@ def create_app(settings: Settings) -> web.Application:
     setup_auth(app)
     app.cleanup_ctx.append(_engine_ctx)
     app.cleanup_ctx.append(checkpoints_ctx)
+    app.cleanup_ctx.append(metrics_ctx)
     # Every route goes through the table, which documents it (service/routing.py).
     # runs_feed's /workflow-runs/stream must precede workflow_runs' /workflow-runs/{runId}.
     table = RouteTable()
     for views in (
-        health, auth_routes, workspace_secrets, workflows, runs_feed, workflow_runs, events, audit, chats,
+        health, metrics, auth_routes, workspace_secrets, workflows, runs_feed, workflow_runs, events, audit, chats,
         flowtrux, splox, schemas, openapi_view, api_docs, console,
     ):
         views.register_routes(table)

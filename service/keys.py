@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from eventstore.sqlite import SQLiteEventStore
     from service.audit.checkpoints import Checkpoints
     from service.engine.engine import Engine
+    from service.metrics.figures import Metrics
     from service.secrets.repository import WorkspaceSecrets
     from service.settings import Settings
     from service.streams.frame_cache import FrameCache
@@ -35,3 +36,5 @@ WORKSPACE_SECRETS: web.AppKey[WorkspaceSecrets] = web.AppKey("workspace_secrets"
 CHECKPOINTS: web.AppKey[Checkpoints] = web.AppKey("checkpoints")
 # Idempotency-Key claims of the execute endpoints (service/triggers/idempotency.py).
 IDEMPOTENCY: web.AppKey[IdempotencyKeys] = web.AppKey("idempotency")
+# Prometheus metrics of this app (service/metrics/).
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")

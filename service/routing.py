@@ -273,3 +273,14 @@ def undocumented(table: RouteTable) -> list[str]:
 
 
 ROUTES = web.AppKey("routes", RouteTable)
+
+
+def route_tag(request: web.Request) -> str:
+    """The tag of the route that answered `request` (a stream's dialect); "" if none."""
+    table = request.app.get(ROUTES)
+    if table is None:
+        return ""
+    tags = table.derived.get("tags")
+    if tags is None:
+        tags = table.derived["tags"] = {route.handler: route.tag for route in table}
+    return str(tags.get(request.match_info.handler, ""))

@@ -12,6 +12,7 @@ from service.auth.repository import TOKEN_PREFIX, User
 from service.auth.sessions import end_session, get_session
 from service.content_types import FORM_TYPES, is_json_type
 from service.errors import error_response, forbidden
+from service.metrics.access import is_scrape_token
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # What a cross-site page cannot send without a CORS preflight is JSON; forms it can send,
@@ -84,7 +85,8 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     header = request.headers.get("Authorization")
     if header is not None:
         principal = await _from_token(request, header)
-        if principal is None:
+        # The scrape token is no user's: only GET /metrics takes it (service/metrics/).
+        if principal is None and not is_scrape_token(request):
             return error_response(
                 401, "unauthorized", "invalid or revoked API token",
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},

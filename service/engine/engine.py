@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -72,6 +73,8 @@ class Engine:
         # Runs waiting for the store to take writes again (see `_drive`).
         self._stalled: set[str] = set()
         self._started = False
+        # Told of each completed node: its type and duration in ms (metrics).
+        self.on_node_completed: Callable[[str, int], None] | None = None
 
     # -- lifecycle -------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from eventstore.sqlite import SQLiteEventStore
@@ -72,6 +73,9 @@ class RunHost(NodeServices, Protocol):
 
     @property
     def workspace_secrets(self) -> WorkspaceSecrets: ...
+
+    @property
+    def on_node_completed(self) -> Callable[[str, int], None] | None: ...
 
 
 class RunActor:
@@ -261,6 +265,8 @@ class RunActor:
             return
         self.log.emit_node(EventType.NODE_COMPLETED, node_id, attempt=attempt, output=output,
                            durationMs=duration_ms)
+        if self.engine.on_node_completed is not None:
+            self.engine.on_node_completed(self.definition.nodes[node_id].type, duration_ms)
         self.planner.settled(node_id)
 
     async def failed(self, node_id: str, attempt: int, error: str, retryable: bool) -> None:

@@ -37,18 +37,31 @@ class OpenStream(Protocol):
     @property
     def access(self) -> StreamAccess: ...
 
+    @property
+    def tag(self) -> str:
+        """The tag of its route: which dialect it speaks."""
+
+    @property
+    def ending(self) -> str:
+        """How it ended (asked once it has)."""
+
+    @property
+    def lag(self) -> int:
+        """How far behind the log's head its last event was when sent."""
+
     def close(self, reason: str = "closed") -> None:
         """End at the next opportunity; the client reconnects and resumes."""
 
 
 class StreamRegistry:
-    __slots__ = ("max_per_user", "_open", "_held")
+    __slots__ = ("max_per_user", "_open", "_held", "endings")
 
     def __init__(self, max_per_user: int) -> None:
         # Each stream costs a connection and some memory: one user must not take them all.
         self.max_per_user = max_per_user  # 0 or less: no limit
         self._open: WeakSet[OpenStream] = WeakSet()
         self._held: Counter[str] = Counter()  # open streams by user id
+        self.endings: Counter[tuple[str, str]] = Counter()  # (tag, ending): metrics
 
     def __len__(self) -> int:
         return len(self._open)
@@ -75,6 +88,7 @@ class StreamRegistry:
         if stream not in self._open:
             return
         self._open.discard(stream)
+        self.endings[(stream.tag, stream.ending)] += 1
         user_id = stream.access.user_id
         self._held[user_id] -= 1
         if self._held[user_id] <= 0:

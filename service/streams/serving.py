@@ -26,9 +26,11 @@ from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 
 from eventstore.errors import StoreUnavailable
+from eventstore.hub import EventHub
 from eventstore.records import RecordedEvent
 from service import keys
 from service.logging import log_request
+from service.routing import route_tag
 from service.streams.registry import StreamAccess
 from service.streams.sse import SSE_HEADERS, Frame, encode, encode_event, encode_retry
 from service.streams.writer import BoundedWriter, ClientGone
@@ -90,7 +92,8 @@ class EventStreamResponse(BoundedWriter, web.StreamResponse):
         "_events", "_render", "_options", "_is_terminal", "_prelude", "_on_disconnect",
         "access", "_disconnect_check_s", "_access_check_s", "outcome",
         "events_sent", "request_started", "_next_access_check", "_access_task", "_task",
-        "_ending", "_last_write", "_keepalive_task", "_timer",
+        "_ending", "_last_write", "_keepalive_task", "_timer", "tag", "too_slow", "lag",
+        "_hub",
     )
 
     def __init__(
@@ -131,6 +134,17 @@ class EventStreamResponse(BoundedWriter, web.StreamResponse):
         self._last_write = 0.0
         self._keepalive_task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        # For metrics: the route's tag (its dialect), whether it was dropped for not
+        # reading, and how far behind the log's head its last event was when sent.
+        self.tag = ""
+        self.too_slow = False
+        self.lag = 0
+        self._hub: EventHub | None = None
+
+    @property
+    def ending(self) -> str:
+        """How it ended, for metrics: its outcome, or `slow` when dropped for not reading."""
+        return "slow" if self.too_slow else self.outcome or "cancelled"
 
     def close(self, reason: str = "closed") -> None:
         """End the stream at the next opportunity: server shutdown ("closed"), or its
@@ -189,6 +203,8 @@ class EventStreamResponse(BoundedWriter, web.StreamResponse):
             self._disconnect_check_s = min(self._disconnect_check_s, ON_DISCONNECT_CHECK_S)
         self._bound_writes(payload, request.transport, settings.stream_buffer_bytes,
                            settings.stream_write_deadline_s)
+        self.tag = route_tag(request)
+        self._hub = request.app[keys.STORE].hub
         registry = request.app[keys.STREAMS]
         registry.opened(self)
         try:
@@ -325,7 +341,10 @@ class EventStreamResponse(BoundedWriter, web.StreamResponse):
             if first:
                 await self._send(first)
             self._rearm(deadline)
+            hub = self._hub
             async for event in events:
+                if hub is not None:
+                    self.lag = hub.head - event.position
                 data = await self._render(event)
                 if data:
                     await self._send(data)
@@ -342,8 +361,9 @@ class EventStreamResponse(BoundedWriter, web.StreamResponse):
                     self.outcome = self._ending
                     return
             self.outcome = "closed"
-        except ClientGone:
+        except ClientGone as exc:
             self.outcome = "gone"
+            self.too_slow = exc.too_slow
         except asyncio.CancelledError:
             if self._ending is None:
                 raise  # not ours: the server is cancelling the handler

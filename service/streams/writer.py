@@ -15,6 +15,10 @@ from aiohttp.abc import AbstractStreamWriter
 class ClientGone(Exception):
     """The client closed the connection or stopped reading past the write deadline."""
 
+    def __init__(self, message: str, too_slow: bool = False) -> None:
+        super().__init__(message)
+        self.too_slow = too_slow  # it was there, but did not read within the deadline
+
 
 class BoundedWriter:
     """The writing half of a stream response (a base class of EventStreamResponse).
@@ -65,7 +69,8 @@ class BoundedWriter:
                 await asyncio.wait_for(self._payload.write(data), self._write_deadline_s)
         except (TimeoutError, ConnectionError, RuntimeError) as exc:
             self._abort()
-            raise ClientGone(str(exc) or type(exc).__name__) from exc
+            raise ClientGone(str(exc) or type(exc).__name__,
+                             too_slow=isinstance(exc, TimeoutError)) from exc
 
     def _abort(self) -> None:
         """Drop the connection and what the client never read: its memory is released now."""

@@ -120,6 +120,7 @@ async def test_service_documents_and_static_files_conform(api: Checked) -> None:
     assert "store" in health  # the admin's view, with the store's facts
     await api.call("GET", OPENAPI_PATH, 200)
     await api.call("GET", "/api/v1/schemas/workflow.json", 200)
+    await api.call("GET", "/metrics", 200)
     for page, prefix, site, asset in (("/", "/console", load_console(), "app.js"),
                                       ("/api/docs", "/api/docs", load_api_docs(), "init.js")):
         await api.call("GET", page, 200)

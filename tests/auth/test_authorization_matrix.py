@@ -126,6 +126,7 @@ def routes(w: World) -> list[tuple[str, str, Any, tuple[int, ...]]]:
         ("GET", "/api/v1/events/stream", None, admin_only),
         ("POST", "/api/v1/audit/checkpoints", {}, (401, 403, 403, 403, 403, 201)),
         ("GET", "/api/v1/audit/checkpoints", None, admin_only),
+        ("GET", "/metrics", None, admin_only),
         ("GET", f"/api/v1/workflow-requests/{done}/listen", None, read),
         ("POST", "/api/v1/workflow-requests", {"workflow_id": w.quick}, (401, 404, 403, 201, 201, 201)),
         ("POST", f"/api/workflows/{w.quick}/execute", {}, run_it),

@@ -1,0 +1,1 @@
+"""Prometheus metrics of a running service: `GET /metrics` (service/views/metrics.py)."""

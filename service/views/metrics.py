@@ -1,0 +1,31 @@
+"""GET /metrics: the Prometheus text format, for global admins and the scrape token."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from service import keys
+from service.auth.access import require_admin
+from service.metrics.access import METRICS_PATH, is_scrape_token
+from service.routing import FORBIDDEN, RouteTable, file_reply
+
+
+async def metrics(request: web.Request) -> web.Response:
+    if not is_scrape_token(request):
+        require_admin(request)
+    body = await request.app[keys.METRICS].render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST,
+                                            "Cache-Control": "no-store"})
+
+
+def register_routes(table: RouteTable) -> None:
+    table.register(
+        "GET", METRICS_PATH, metrics, operation_id="metrics", tag="service",
+        summary="Prometheus metrics (global admins, or `Bearer` the `metrics_token`)",
+        description="Runs by workflow and status, events appended, group-commit batch "
+                    "sizes and latencies, open streams and their lag by dialect, streams "
+                    "dropped as too slow, node durations by type, database and WAL size, "
+                    "the newest checkpoint's age. docs/metrics.md names every series.",
+        replies=(file_reply("The Prometheus text exposition format.", ("text/plain",)),),
+        errors=(FORBIDDEN,))
