@@ -4,6 +4,7 @@
 import { get, qs, runEvents } from './api.js';
 import { compactJson, errorBox, fmtTime, h, replace } from './dom.js';
 import { navigate } from './app.js';
+import { checkpointPanel } from './checkpoints.js';
 
 const PAGE = 100;
 
@@ -61,7 +62,7 @@ export function auditView(runId, query) {
       navigate(runInput.value.trim() ? `#/audit/${runInput.value.trim()}` : '#/audit');
     });
     const box = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
-    replace(el, h('div', { class: 'page-head' }, h('h1', {}, 'Audit')), verifyPanel(),
+    replace(el, h('div', { class: 'page-head' }, h('h1', {}, 'Audit')), verifyPanel(), checkpointPanel(),
       h('section', { class: 'card' }, h('h2', {}, runId ? 'Raw events of one run' : 'The whole log'), form,
         runId ? h('p', {}, h('a', { href: `#/runs/${runId}` }, 'Open the run view')) : null, box));
     try {
