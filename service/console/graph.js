@@ -166,9 +166,10 @@ export function workflowGraph(definitionNodes, { onSelect = null, id = 'graph' }
       const box = boxes.get(state.id);
       if (!box) continue;
       statusOf.set(state.id, state.status);
-      box.setAttribute('class', `gnode status-${state.status}${state.id === selected ? ' selected' : ''}`);
+      box.setAttribute('class', `gnode status-${state.status}${state.reusedFrom ? ' reused' : ''}${state.id === selected ? ' selected' : ''}`);
       box.dataset.status = state.status;
-      const facts = [state.status];
+      box.dataset.reused = state.reusedFrom ? 'true' : '';
+      const facts = [state.reusedFrom ? `${state.status} (reused)` : state.status];
       if (state.attempt) facts.push(`attempt ${state.attempt}`);
       if (state.durationMs !== null && state.durationMs !== undefined) facts.push(fmtDuration(state.durationMs));
       box.parts.facts.textContent = facts.join(' · ');

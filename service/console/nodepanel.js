@@ -1,13 +1,20 @@
 // The panel a click on a graph node opens: everything the run's log says about that node
 // (status, attempt, duration, progress, prompt, errors, thinking, input and output).
 
-import { badge, between, fmtDuration, fmtTime, h, jsonView } from './dom.js';
+import { badge, between, fmtDuration, fmtTime, h, jsonView, shortId } from './dom.js';
 import { NODE_STATUS } from './vocabulary.js';
+
+// The node statuses a run can be retried from.
+const RETRYABLE = new Set([NODE_STATUS.FAILED, NODE_STATUS.CANCELLED]);
 
 const asText = (value) => (typeof value === 'string' ? value : JSON.stringify(value));
 
-/** The panel of one node (a RunState node); `onClose` hides it. */
-export function nodePanel(node, onClose) {
+/**
+ * The panel of one node (a RunState node); `onClose` hides it. `onRetry` (given when the
+ * caller may rerun a finished run) starts a rerun from this node if it failed or was
+ * cancelled.
+ */
+export function nodePanel(node, onClose, onRetry = null) {
   const running = node.status === NODE_STATUS.RUNNING;
   const duration = node.durationMs ?? (node.startedAt && running ? between(node.startedAt, null) : null);
   const facts = h('dl', { class: 'facts' },
@@ -22,6 +29,14 @@ export function nodePanel(node, onClose) {
       : null,
     node.resumedBy ? [h('dt', {}, 'Answered by'), h('dd', {}, node.resumedBy)] : null);
   const sections = [];
+  if (node.reusedFrom) {
+    sections.push(h('p', { class: 'reused-note' }, 'Not run again: output reused from ',
+      h('a', { href: `#/runs/${node.reusedFrom.runId}` }, `run ${shortId(node.reusedFrom.runId)}`),
+      `, event #${node.reusedFrom.position}.`));
+  }
+  if (onRetry && RETRYABLE.has(node.status)) {
+    sections.push(h('button', { type: 'button', id: 'retry-from-here', dataset: { node: node.id }, onclick: () => onRetry(node.id) }, 'Retry from here'));
+  }
   if (node.status === NODE_STATUS.SKIPPED) {
     sections.push(h('p', { class: 'muted' }, 'Skipped: it lies on a branch the run did not take.'));
   }

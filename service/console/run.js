@@ -12,6 +12,7 @@ import {
 import { follow, liveIndicator } from './live.js';
 import { workflowGraph } from './graph.js';
 import { nodePanel } from './nodepanel.js';
+import { navigate } from './app.js';
 import { RunState, isTerminal } from './runstate.js';
 import { CANCEL_OUTCOME, LIMITS, NODE_STATUS, ROLE } from './vocabulary.js';
 
@@ -26,7 +27,12 @@ function summary(run, state) {
       h('dt', {}, 'Created'), h('dd', {}, fmtTime(run.createdAt)),
       h('dt', {}, 'Finished'), h('dd', {}, fmtTime(run.finishedAt)),
       h('dt', {}, 'Duration'), h('dd', { id: 'run-duration' }, fmtDuration(between(run.startedAt || state.runStartedAt, run.finishedAt))),
-      run.cancelReason ? [h('dt', {}, 'Cancel reason'), h('dd', { id: 'cancel-reason' }, run.cancelReason)] : null),
+      run.cancelReason ? [h('dt', {}, 'Cancel reason'), h('dd', { id: 'cancel-reason' }, run.cancelReason)] : null,
+      run.rerunOf ? [h('dt', {}, 'Rerun of'), h('dd', { id: 'rerun-of' },
+        h('a', { href: `#/runs/${run.rerunOf.runId}`, class: 'mono' }, shortId(run.rerunOf.runId)),
+        run.rerunOf.fromNode ? ` from ${run.rerunOf.fromNode}` : ' (whole run)')] : null,
+      run.reruns && run.reruns.length ? [h('dt', {}, 'Reruns'), h('dd', { id: 'reruns' },
+        run.reruns.map((id, i) => [i ? ', ' : '', h('a', { href: `#/runs/${id}`, class: 'mono' }, shortId(id))]))] : null),
     run.error ? h('div', { class: 'error', role: 'alert', id: 'run-error' }, 'Run failed: ', typeof run.error === 'string' ? run.error : JSON.stringify(run.error)) : null,
     h('div', { class: 'io' },
       h('div', {}, h('h3', {}, 'Inputs'), jsonView(Object.fromEntries((run.inputs || []).map((i) => [i.name, i.value])), 'inputs')),
@@ -51,6 +57,32 @@ function cancelForm(run, onDone) {
     } finally {
       button.disabled = false;
     }
+  });
+  return form;
+}
+
+/** Start a rerun of `runId` (whole, or from `fromNode`) and open it. */
+async function startRerun(runId, body, message) {
+  try {
+    const { data } = await post(`/api/v1/workflow-runs/${runId}/rerun`, body);
+    navigate(`#/runs/${data.id}`);
+  } catch (err) {
+    replace(message, errorBox(err));
+  }
+}
+
+function rerunForm(run) {
+  const version = h('select', { name: 'version', id: 'rerun-version' },
+    h('option', { value: 'original' }, `version ${run.workflowVersion} (as it ran)`),
+    h('option', { value: 'latest' }, 'the latest version'));
+  const message = h('span', { class: 'form-message' });
+  const button = h('button', { type: 'submit', id: 'rerun-run' }, 'Rerun');
+  const form = h('form', { class: 'inline-form', id: 'rerun-form' }, button, h('label', {}, 'With', version), message);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    button.disabled = true;
+    await startRerun(run.id, { version: version.value }, message);
+    button.disabled = false;
   });
   return form;
 }
@@ -181,11 +213,16 @@ export function runView(runId) {
     const timelineBox = h('section', { class: 'card' });
     const approvals = new Map();
     let cancelBox = null;
+    let rerunBox = null;
     let refreshSoon = () => {};
     // The graph is drawn once from the definition (or, without one, the nodes the log named).
     let selected = null;
+    const panelMessage = h('div', { class: 'form-message' });
+    const retry = (nodeId) => startRerun(run.id, { fromNode: nodeId }, panelMessage);
     const showPanel = () => {
-      replace(panelBox, selected ? nodePanel(state.node(selected), () => { selected = null; graph.select(null); showPanel(); }) : null);
+      const close = () => { selected = null; graph.select(null); showPanel(); };
+      replace(panelBox, selected
+        ? [nodePanel(state.node(selected), close, canRun && isTerminal(run.status) ? retry : null), panelMessage] : null);
     };
     const graph = workflowGraph((definition && definition.nodes) || state.list(), {
       id: 'run-graph',
@@ -201,8 +238,12 @@ export function runView(runId) {
       if (canRun && !isTerminal(run.status)) {
         cancelBox = cancelBox || h('section', { class: 'card actions' }, h('h2', {}, 'Actions'), cancelForm(run, () => refreshSoon()));
         replace(actions, cancelBox);
+      } else if (canRun) {
+        rerunBox = rerunBox || h('section', { class: 'card actions' }, h('h2', {}, 'Actions'), rerunForm(run),
+          h('p', { class: 'muted small' }, 'Or open a failed or cancelled node in the graph to retry from there.'));
+        replace(actions, rerunBox);
       } else {
-        replace(actions, !canRun && !isTerminal(run.status)
+        replace(actions, !isTerminal(run.status)
           ? h('p', { class: 'muted' }, 'You can watch this run; cancelling or approving needs the runner role.') : null);
       }
       const open = openKeys(nodesBox);

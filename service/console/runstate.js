@@ -12,7 +12,7 @@ function blankNode(id, definition = {}) {
     id, name: definition.name || id, type: definition.type || '', after: definition.after || [],
     status: NODE_STATUS.PENDING, attempt: 0, input: undefined, output: undefined, error: null,
     progress: null, message: '', prompt: null, thinking: '', startedAt: null,
-    finishedAt: null, durationMs: null, resumedBy: null,
+    finishedAt: null, durationMs: null, resumedBy: null, reusedFrom: null,
   };
 }
 
@@ -23,6 +23,7 @@ export class RunState {
     this.position = 0;
     this.runStartedAt = null;
     this.runFinishedAt = null;
+    this.rerunOf = null; // RunCreated's rerunOf: {runId, fromNode, reused: {nodeId: position}}
     for (const node of (definition && definition.nodes) || []) {
       this.nodes.set(node.id, blankNode(node.id, node));
     }
@@ -46,7 +47,10 @@ export class RunState {
     const d = event.data || {};
     const at = event.recordedAt;
     switch (event.type) {
-      case EVENT.RUN_CREATED: this.runStartedAt = this.runStartedAt || at; return;
+      case EVENT.RUN_CREATED:
+        this.runStartedAt = this.runStartedAt || at;
+        this.rerunOf = d.rerunOf || null;
+        return;
       case EVENT.RUN_STARTED: this.runStartedAt = at; return;
       case EVENT.RUN_COMPLETED: case EVENT.RUN_FAILED: case EVENT.RUN_CANCELLED: this.runFinishedAt = at; return;
       default: break;
@@ -72,6 +76,10 @@ export class RunState {
       case EVENT.NODE_COMPLETED:
         Object.assign(node, { output: d.output, finishedAt: at, progress: node.progress === null ? null : 100 });
         node.durationMs = d.durationMs ?? node.durationMs;
+        // A rerun's copy of the original's output: where it came from.
+        if (this.rerunOf && this.rerunOf.reused && d.nodeId in this.rerunOf.reused) {
+          node.reusedFrom = { runId: this.rerunOf.runId, position: this.rerunOf.reused[d.nodeId] };
+        }
         break;
       case EVENT.NODE_FAILED: node.error = d.error; node.finishedAt = at; break;
       case EVENT.NODE_SKIPPED: node.finishedAt = at; break;

@@ -1,6 +1,6 @@
 """The graph view of runs and workflows in a real browser (see test_browser.py for how):
-live statuses, failed and skipped nodes, node panels, and a 100-node graph that stays apart
-and zooms."""
+live statuses, failed and skipped nodes, node panels, a 100-node graph that stays apart and
+zooms, and reruns (retry from a failed node, a whole rerun; none for viewers)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.support.api import create_workflow, wait_for_status
-from tests.support.auth import ADMIN_PASSWORD
+from tests.support.auth import ADMIN_PASSWORD, USER_PASSWORD, create_user
 from tests.support.browser import open_console, start_in_background
 
 SLOW_PIPELINE: dict[str, Any] = {
@@ -140,4 +140,61 @@ async def test_a_graph_of_a_hundred_nodes_has_no_overlaps_and_zooms(
     assert float(await page.get_attribute("#workflow-graph", "data-zoom") or "0") > fitted
     await page.click("#workflow-graph .graph-fit")
     assert float(await page.get_attribute("#workflow-graph", "data-zoom") or "0") == fitted
+    assert console.errors == []
+
+
+async def test_retry_from_a_failed_node_starts_a_rerun_whose_reused_nodes_are_marked(
+    browser: Any, server: TestServer, admin_api: TestClient
+) -> None:
+    workflow_id = await create_workflow(admin_api, BRANCHING_WORKFLOW)
+    failed = await start_in_background(admin_api, workflow_id, inputs={"code": 404})
+    await wait_for_status(admin_api, failed, "failed")
+    console = await open_console(browser, server)
+    page = console.page
+    await console.login("admin", ADMIN_PASSWORD)
+    await console.go(f"/runs/{failed}")
+    await page.wait_for_selector(graph_node("bad", "failed"))
+    await page.click(graph_node("bad"))
+    await page.click("#retry-from-here")
+    await page.wait_for_function(f"() => location.hash.startsWith('#/runs/') && !location.hash.includes('{failed}')")
+    rerun_id = page.url.rsplit("/", 1)[-1]
+    await page.wait_for_selector(graph_node("bad", "failed"))  # same inputs: it fails again
+    for reused in ("fetch", "check"):
+        assert await page.get_attribute(graph_node(reused), "data-reused") == "true", reused
+    assert await page.get_attribute(graph_node("bad"), "data-reused") == ""
+    assert "reused" in (await page.text_content(graph_node("fetch") + " .gnode-facts") or "")
+    await page.click(graph_node("fetch"))
+    assert "output reused from run" in await page.inner_text("#node-panel .reused-note")
+    assert "from bad" in await page.inner_text("#rerun-of")
+    # The chain is walked back and forth: the original lists its rerun.
+    await page.click("#rerun-of a")
+    await page.wait_for_selector(f'#reruns a[href="#/runs/{rerun_id}"]')
+    # And a whole rerun from the Actions card.
+    await page.click("#rerun-run")
+    await page.wait_for_function(
+        f"() => location.hash.startsWith('#/runs/') && !location.hash.includes('{failed}')"
+        f" && !location.hash.includes('{rerun_id}')")
+    await page.wait_for_selector("#rerun-of")
+    assert "(whole run)" in await page.inner_text("#rerun-of")
+    assert console.errors == []
+
+
+async def test_a_viewer_sees_no_rerun_control(
+    browser: Any, server: TestServer, admin_api: TestClient
+) -> None:
+    await create_user(admin_api, "vera")
+    resp = await admin_api.post(
+        "/api/v1/workspaces/default/members", json={"username": "vera", "role": "viewer"})
+    assert resp.status == 201, await resp.text()
+    workflow_id = await create_workflow(admin_api, BRANCHING_WORKFLOW)
+    failed = await start_in_background(admin_api, workflow_id, inputs={"code": 404})
+    await wait_for_status(admin_api, failed, "failed")
+    console = await open_console(browser, server)
+    page = console.page
+    await console.login("vera", USER_PASSWORD)
+    await console.go(f"/runs/{failed}")
+    await page.wait_for_selector(graph_node("bad", "failed"))
+    await page.click(graph_node("bad"))
+    await page.wait_for_selector('#node-panel[data-node-id="bad"] .node-error')
+    assert await page.locator("#retry-from-here, #rerun-run").count() == 0
     assert console.errors == []
