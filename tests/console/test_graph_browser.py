@@ -12,11 +12,13 @@ from tests.support.api import create_workflow, wait_for_status
 from tests.support.auth import ADMIN_PASSWORD, USER_PASSWORD, create_user
 from tests.support.browser import open_console, start_in_background
 
-SLOW_PIPELINE: dict[str, Any] = {
-    "name": "Slow pipeline",
+# The gate holds the run until the test answers it, so the page sees what follows scheduled.
+GATED_PIPELINE: dict[str, Any] = {
+    "name": "Gated pipeline",
     "nodes": [
         {"id": "prepare", "type": "transform", "params": {"value": {"x": 1}}},
-        {"id": "wait", "type": "delay", "after": ["prepare"], "params": {"ms": 3000}},
+        {"id": "gate", "type": "approval", "after": ["prepare"], "params": {"prompt": "go?"}},
+        {"id": "wait", "type": "delay", "after": ["gate"], "params": {"ms": 3000}},
         {"id": "finish", "type": "transform", "after": ["wait"],
          "params": {"value": "{{nodes.prepare.output.x}}"}},
     ],
@@ -44,16 +46,22 @@ def graph_node(node_id: str, status: str = "") -> str:
 async def test_a_runs_graph_goes_from_scheduled_to_completed_live(
     browser: Any, server: TestServer, admin_api: TestClient
 ) -> None:
-    workflow_id = await create_workflow(admin_api, SLOW_PIPELINE)
+    workflow_id = await create_workflow(admin_api, GATED_PIPELINE)
     run_id = await start_in_background(admin_api, workflow_id)
     console = await open_console(browser, server)
     page = console.page
     await console.login("admin", ADMIN_PASSWORD)
     await console.go(f"/runs/{run_id}")
-    # While the delay runs, what follows it is still scheduled, and the delay shows progress.
+    await page.wait_for_selector(graph_node("gate", "waiting"))
+    for later in ("wait", "finish"):
+        assert await page.locator(graph_node(later, "scheduled")).count() == 1, later
+    assert await page.locator(graph_node("prepare", "completed")).count() == 1
+    # Answered elsewhere: the page follows the rest live, the delay with its progress.
+    resp = await admin_api.post(f"/api/v1/workflow-runs/{run_id}/nodes/gate/resume",
+                                json={"approved": True})
+    assert resp.status == 200, await resp.text()
     await page.wait_for_selector(graph_node("wait", "running"))
     assert await page.locator(graph_node("finish", "scheduled")).count() == 1
-    assert await page.locator(graph_node("prepare", "completed")).count() == 1
     await page.wait_for_function(
         "() => Number(document.querySelector('#run-graph .gnode[data-node-id=wait]')"
         "?.dataset.progress) > 0")
