@@ -73,8 +73,8 @@ class Engine:
         # Runs waiting for the store to take writes again (see `_drive`).
         self._stalled: set[str] = set()
         self._started = False
-        # Told of each completed node: its type and duration in ms (metrics).
-        self.on_node_completed: Callable[[str, int], None] | None = None
+        # Told of each completed node: its type, duration in ms and output (metrics).
+        self.on_node_completed: Callable[[str, int, Any], None] | None = None
 
     # -- lifecycle -------------------------------------------------------------
 

@@ -75,7 +75,7 @@ class RunHost(NodeServices, Protocol):
     def workspace_secrets(self) -> WorkspaceSecrets: ...
 
     @property
-    def on_node_completed(self) -> Callable[[str, int], None] | None: ...
+    def on_node_completed(self) -> Callable[[str, int, Any], None] | None: ...
 
 
 class RunActor:
@@ -266,7 +266,8 @@ class RunActor:
         self.log.emit_node(EventType.NODE_COMPLETED, node_id, attempt=attempt, output=output,
                            durationMs=duration_ms)
         if self.engine.on_node_completed is not None:
-            self.engine.on_node_completed(self.definition.nodes[node_id].type, duration_ms)
+            self.engine.on_node_completed(self.definition.nodes[node_id].type, duration_ms,
+                                          output)
         self.planner.settled(node_id)
 
     async def failed(self, node_id: str, attempt: int, error: str, retryable: bool) -> None:

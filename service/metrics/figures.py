@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -22,6 +23,8 @@ DIALECTS = {"workflow-runs": "v1", "chat": "chat", "flowtrux": "flowtrux", "splo
             "events": "log"}
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 COMMIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+TOKEN_KINDS = (("prompt", "promptTokens"), ("completion", "completionTokens"),
+               ("reasoning", "reasoningTokens"), ("cached", "cachedTokens"))
 NODE_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0, 600.0, 3600.0)
 
 
@@ -119,12 +122,24 @@ class Metrics:
             "runstream_node_duration_seconds", "Completed nodes' durations, by node type.",
             ["node_type"], buckets=NODE_BUCKETS, registry=self.registry)
 
+        self.model_tokens = Counter(
+            "runstream_model_tokens", "Model tokens used by nodes (agent), by model and kind "
+            "(prompt, completion, reasoning, cached).", ["model", "kind"],
+            registry=self.registry)
+
     def group_committed(self, jobs: int, seconds: float) -> None:
         self.commit_jobs.observe(jobs)
         self.commit_seconds.observe(seconds)
 
-    def node_completed(self, node_type: str, duration_ms: int) -> None:
+    def node_completed(self, node_type: str, duration_ms: int, output: Any) -> None:
         self.node_seconds.labels(node_type).observe(duration_ms / 1000)
+        # A node that called a model says which and what it used (agent nodes' output).
+        if isinstance(output, dict) and isinstance(output.get("model"), str) \
+                and isinstance(output.get("usage"), dict):
+            for kind, key in TOKEN_KINDS:
+                count = output["usage"].get(key)
+                if isinstance(count, int) and count > 0:
+                    self.model_tokens.labels(output["model"], kind).inc(count)
 
     async def render(self) -> bytes:
         self.figures.snapshot = await self._snapshot()

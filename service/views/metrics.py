@@ -25,7 +25,8 @@ def register_routes(table: RouteTable) -> None:
         summary="Prometheus metrics (global admins, or `Bearer` the `metrics_token`)",
         description="Runs by workflow and status, events appended, group-commit batch "
                     "sizes and latencies, open streams and their lag by dialect, streams "
-                    "dropped as too slow, node durations by type, database and WAL size, "
+                    "dropped as too slow, node durations by type, model tokens by model, "
+                    "database and WAL size, "
                     "the newest checkpoint's age. docs/metrics.md names every series.",
         replies=(file_reply("The Prometheus text exposition format.", ("text/plain",)),),
         errors=(FORBIDDEN,))

@@ -4,6 +4,7 @@ whose figures match what the API says; for global admins and the scrape token on
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from prometheus_client.samples import Sample
 from service.app import create_app
 from tests.support.api import QUICK_WORKFLOW, create_workflow, execute
 from tests.support.auth import ADMIN_PASSWORD, USER_PASSWORD, create_user, login, make_settings
+from tests.support.fake_llm import MODEL, FakeLLM, Reply, chunk, text, usage
 
 SCRAPE_TOKEN = "scrape-token-0123456789"
 FAILING_WORKFLOW = {"name": "Fails", "nodes": [
@@ -145,3 +147,31 @@ async def test_the_grafana_dashboard_reads_only_series_the_service_exposes(
     named = set(re.findall(r"runstream_[a-z_]+", dashboard)) - {"runstream_"}
     base = {re.sub(r"_(bucket|sum|count|total)$", "", name) for name in named}
     assert named and base <= families, base - families
+
+
+@pytest.fixture
+async def llm() -> AsyncIterator[FakeLLM]:
+    server = FakeLLM()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def test_model_tokens_are_counted_by_model_as_the_run_reports_them(
+        aiohttp_client: Any, tmp_path: Path, llm: FakeLLM) -> None:
+    settings = make_settings(tmp_path, metrics_token=SCRAPE_TOKEN,
+                             engine={"http_allow_hosts": ["127.0.0.1"]})
+    client: TestClient = await aiohttp_client(create_app(settings))
+    await login(client, "admin", ADMIN_PASSWORD)
+    llm.script(Reply([*text("billing"), chunk(finish="stop"), usage(21, 7, reasoning=5)]))
+    workflow = await create_workflow(client, {"name": "Classify", "nodes": [
+        {"id": "classify", "type": "agent", "params": {
+            "endpoint": llm.endpoint, "model": MODEL, "prompt": "Ticket: {{inputs.text}}"}}]})
+    run = await execute(client, workflow, text="refund please")
+    detail = (await (await client.get(f"/api/v1/workflow-runs/{run['id']}")).json())["data"]
+    reported = detail["activityRuns"][0]["outputs"]["usage"]
+    samples = await scrape(client, SCRAPE_TOKEN)
+    for kind in ("prompt", "completion", "reasoning"):
+        assert value(samples, "runstream_model_tokens_total", model=MODEL, kind=kind) == \
+            reported[f"{kind}Tokens"]
+    assert reported["promptTokens"] == 21

@@ -259,6 +259,8 @@ async def test_a_client_that_never_reads_is_dropped(
         await asyncio.sleep(0.05)
     assert not app[keys.STREAMS], "the stalled stream was not dropped"
     sock.close()
+    metrics = await (await client.get("/metrics")).text()
+    assert 'runstream_streams_dropped_slow_total{dialect="v1"} 1.0' in metrics.splitlines()
     # The run itself is untouched, and a reader that does read still gets everything.
     resp = await client.get(f"/api/v1/workflow-runs/{run_id}/stream?lastEventId=0")
     count = 0
