@@ -64,6 +64,14 @@ def _json(value: Any) -> bytes | None:
     return None if value is None else orjson.dumps(value)
 
 
+def _prompt_text(prompt: Any) -> str | None:
+    """A waiting node's prompt in its TEXT column: a string as it is, any other JSON value
+    (an approval's object, an agent's tool call) as JSON text."""
+    if prompt is None or isinstance(prompt, str):
+        return prompt
+    return orjson.dumps(prompt).decode()
+
+
 def _error_text(error: Any) -> str | None:
     if error is None or isinstance(error, str):
         return error
@@ -281,7 +289,7 @@ class _Batch:
             if not data.get("willRetry"):
                 sets["finished_at"] = at
         elif type_ == _NODE_WAITING:
-            sets["prompt"] = data.get("prompt")
+            sets["prompt"] = _prompt_text(data.get("prompt"))
         elif type_ == _NODE_CANCELLED:
             sets["finished_at"] = at
         node.set(sets)

@@ -37,6 +37,7 @@ from service.views import (
     runs_feed,
     schemas,
     splox,
+    tool_calls,
     workflow_runs,
     workflows,
     workspace_secrets,
@@ -106,7 +107,8 @@ def create_app(settings: Settings) -> web.Application:
     # runs_feed's /workflow-runs/stream must precede workflow_runs' /workflow-runs/{runId}.
     table = RouteTable()
     for views in (
-        health, metrics, auth_routes, workspace_secrets, workflows, runs_feed, workflow_runs, events, audit, chats,
+        health, metrics, auth_routes, workspace_secrets, workflows, runs_feed, workflow_runs,
+        tool_calls, events, audit, chats,
         flowtrux, splox, schemas, openapi_view, api_docs, console,
     ):
         views.register_routes(table)

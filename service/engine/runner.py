@@ -367,7 +367,10 @@ class RunActor:
         if node.attempt != attempt:
             return  # a stale attempt; it is being cancelled
         if node.resumed is not None:
+            # Answered before the node asked (a resume right after a restart): the answer
+            # is this wait's, and taken, so that a later wait waits for its own.
             answer.set_result(node.resumed)
+            node.resumed = None
             _resolve(future, (answer, node.waiting_since))
             return
         self.answers[node_id] = answer
@@ -395,6 +398,7 @@ class RunActor:
             answer = self.answers.pop(node_id, None)
             if answer is not None and node.resumed is not None:
                 _resolve(answer, node.resumed)
+                node.resumed = None  # taken by the wait it answered
             _resolve(future, ResumeOutcome.RESUMED)
 
         self.log.after_commit(deliver)

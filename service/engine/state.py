@@ -27,6 +27,7 @@ class NodeState:
     error: Any = None
     waiting_since: str | None = None
     resumed: dict[str, Any] | None = None
+    prompt: Any = None  # what the node last waited with
     # What the node's attempts recorded to continue from (NodeCheckpoint), oldest first.
     checkpoints: list[Any] = field(default_factory=list)
 
@@ -92,7 +93,11 @@ class RunState:
         elif type_ == EventType.NODE_FAILED:
             node.error = data.get("error")
         elif type_ == EventType.NODE_WAITING:
+            # A node may wait again within one attempt (an agent, once per tool call):
+            # each wait has its own answer.
             node.waiting_since = recorded_at
+            node.resumed = None
+            node.prompt = data.get("prompt")
         elif type_ == EventType.NODE_RESUMED:
             node.resumed = {"by": data.get("by"), "data": data.get("data"),
                             "approved": data.get("approved", True)}

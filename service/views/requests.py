@@ -247,3 +247,14 @@ class SecretValue(RequestModel):
     requires_json_type = True
     value: Annotated[str, StringConstraints(min_length=1, max_length=MAX_VALUE_CHARS),
                      Field(description="Stored encrypted; never answered.")]
+
+
+class ToolCallDecision(RequestModel):
+    """A person's decision on an agent's tool call that waits for approval."""
+
+    requires_json_type = True
+    decision: Literal["approve", "reject"]
+    args: dict[str, Any] | None = Field(None, description=(
+        "Edited arguments to run the call with instead of the model's (approve only)."))
+    reason: Annotated[str, StringConstraints(max_length=MAX_REASON_CHARS)] | None = Field(
+        None, description="Why; a rejection tells the model.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -24,7 +25,8 @@ from service.settings import Settings
 from service.views.api_docs import load_api_docs
 from service.views.console import load_console
 from tests.support.api import APPROVAL_WORKFLOW, QUICK_WORKFLOW
-from tests.support.auth import ADMIN_PASSWORD
+from tests.support.auth import ADMIN_PASSWORD, make_settings
+from tests.support.fake_llm import MODEL, FakeLLM, Reply, chunk, text, tool_call
 from tests.support.openapi_conformance import Conformance
 from tests.support.sse import SSEFrame, iter_frames
 
@@ -93,6 +95,12 @@ class Coverage:
     declared: set[tuple[str, int]] = field(default_factory=set)
     seen: set[tuple[str, int]] = field(default_factory=set)
     tests: set[str] = field(default_factory=set)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """The agent's model server listens on loopback."""
+    return make_settings(tmp_path, engine={"http_allow_hosts": ["127.0.0.1"]})
 
 
 @pytest.fixture(scope="module")
@@ -266,10 +274,36 @@ async def test_dialect_answers_and_frames_conform(api: Checked) -> None:
     await api.stream("GET", listen, expect=204, headers={"Last-Event-ID": frames[-1].id or ""})
 
 
+async def test_tool_call_answers_conform(api: Checked) -> None:
+    llm = FakeLLM()
+    await llm.start()
+    try:
+        llm.script(Reply([tool_call(0, "call_1", "note", '{"x": 1}'), chunk(finish="stop")]),
+                   Reply([*text("noted"), chunk(finish="stop")]))
+        agent = {"name": "Agent", "nodes": [{"id": "agent", "type": "agent", "params": {
+            "endpoint": llm.endpoint, "model": MODEL, "prompt": "go",
+            "tools": [{"name": "note", "approval": "always",
+                       "run": {"type": "transform", "params": {"value": "{{args.x}}"}}}]}}]}
+        workflow = (await api.call("POST", "/api/v1/workflows", 201, json=agent))["data"]
+        base = "/api/v1/workflow-runs"
+        started = await api.stream("POST", f"{base}/execute/stream", limit=3,
+                                   json={"workflowId": workflow["id"]})
+        run_id = started[1]["X-Workflow-Run-Id"]
+        await _until_waiting(api, run_id)
+        calls = f"{base}/{run_id}/nodes/agent/tool-calls"
+        await api.call("POST", f"{calls}/call_9", 409, json={"decision": "approve"})
+        await api.call("POST", f"{calls}/call_1", 400, json={"decision": "perhaps"})
+        await api.call("POST", f"{base}/{run_id}/nodes/ghost/tool-calls/call_1", 404,
+                       json={"decision": "approve"})
+        await api.call("POST", f"{calls}/call_1", 200, json={"decision": "approve"})
+    finally:
+        await llm.stop()
+
+
 ANSWER_TESTS = {
     "test_service_documents_and_static_files_conform", "test_identity_answers_conform",
     "test_workflow_answers_conform", "test_run_answers_and_frames_conform",
-    "test_dialect_answers_and_frames_conform",
+    "test_dialect_answers_and_frames_conform", "test_tool_call_answers_conform",
 }
 
 

@@ -253,3 +253,35 @@ async def test_after_a_restart_the_conversation_continues_without_asking_the_mod
     assert output["usage"]["promptTokens"] == 50 and output["usage"]["calls"] == 2
     assert [m["role"] for m in llm.requests[1][0]["messages"]] == [
         "user", "assistant", "tool", "tool"]
+
+
+async def test_a_call_waiting_for_approval_survives_a_restart_without_a_second_model_call(
+    store: SQLiteEventStore, repo: WorkflowRepository, llm: FakeLLM,
+) -> None:
+    tools = [{"name": "note", "approval": "always",
+              "run": {"type": "transform", "params": {"value": {"noted": "{{args.x}}"}}}}]
+    llm.script(Reply([tool_call(0, "call_1", "note", '{"x": 7}'), chunk(finish="tool_calls")]),
+               Reply([*text("noted"), chunk(finish="stop")]))
+    engine = make_engine(store, repo)
+    await engine.start()
+    harness = Harness(store, repo, engine)
+    run_id = await harness.start(agent(llm, tools=tools), inputs={"text": "x"})
+    waiting = await harness.wait_for_event(run_id, EventType.NODE_WAITING, "classify")
+    assert waiting["prompt"] == {"toolCall": {"id": "call_1", "name": "note", "args": {"x": 7}}}
+    await engine.stop()
+    again = make_engine(store, repo)
+    await again.start()
+    try:
+        assert (await again.run_state(run_id)).status == RunStatus.WAITING
+        outcome = await again.resume(run_id, "classify", "person",
+                                     {"callId": "call_1", "decision": "approve",
+                                      "args": {"x": 8}}, True)
+        assert outcome == "resumed"
+        assert await asyncio.wait_for(again.wait(run_id), 10) == RunStatus.COMPLETED
+        state = await again.run_state(run_id)
+    finally:
+        await again.stop()
+    assert len(llm.requests) == 2  # the call that asked for the tool was not made again
+    (call,) = state.output["classify"]["toolCalls"]
+    assert call["status"] == "completed" and call["output"] == {"noted": 8}
+    assert call["decision"] == {"decision": "approve", "by": "person", "reason": None}

@@ -38,8 +38,10 @@ class AgentTool(ParamsModel):
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"},
                                        description="The JSON Schema of the arguments.")
     run: ToolRun
-    approval: Literal["never"] = Field("never", description=(
-        "`never`: the call runs as the model asks."))
+    approval: Literal["never", "always"] = Field("never", description=(
+        "`never`: the call runs as the model asks; `always`: it waits for a person to "
+        "approve (maybe with edited arguments) or reject it, through "
+        "POST /api/v1/workflow-runs/{runId}/nodes/{nodeId}/tool-calls/{callId}."))
 
 
 class Message(ParamsModel):
@@ -197,17 +199,6 @@ class Agent(NodeType):
         raise NodeError(f"the model still called tools after {max_rounds} rounds",
                         retryable=False)
 
-    async def _tool_round(self, tools: dict[str, dict[str, Any]], calls: list[ToolCall],
-                          conversation: _Conversation, ctx: NodeContext,
-                          finished: dict[str, dict[str, Any]]) -> None:
-        """Run a reply's tool calls (those not finished before) and answer each."""
-        for call in calls:
-            record = finished.get(call.id)
-            if record is None:
-                record = await self._run_tool(tools, call, ctx)
-                await ctx.checkpoint({"kind": "tool", "id": call.id, "record": record})
-            conversation.tool_result(call.id, record)
-
     def _body(self, params: dict[str, Any], messages: list[dict[str, Any]],
               tools: dict[str, dict[str, Any]]) -> dict[str, Any]:
         body: dict[str, Any] = {**(params.get("extraBody") or {}),
@@ -223,9 +214,22 @@ class Agent(NodeType):
             body["tools"] = [_tool_spec(tool) for tool in tools.values()]
         return body
 
-    async def _run_tool(self, tools: dict[str, dict[str, Any]], call: ToolCall,
-                        ctx: NodeContext) -> dict[str, Any]:
-        """Run one call; its record, with `content`: what goes back to the model."""
+    async def _tool_round(self, tools: dict[str, dict[str, Any]], calls: list[ToolCall],
+                          conversation: _Conversation, ctx: NodeContext,
+                          finished: dict[str, dict[str, Any]]) -> None:
+        """Run a reply's tool calls (those not finished before) and answer each."""
+        decisions = {step["id"]: step for step in ctx.checkpoints
+                     if isinstance(step, dict) and step.get("kind") == "decision"}
+        for call in calls:
+            record = finished.get(call.id)
+            if record is None:
+                record = await self._settle(tools, call, ctx, decisions.get(call.id))
+                await ctx.checkpoint({"kind": "tool", "id": call.id, "record": record})
+            conversation.tool_result(call.id, record)
+
+    async def _settle(self, tools: dict[str, dict[str, Any]], call: ToolCall,
+                      ctx: NodeContext, decision: dict[str, Any] | None) -> dict[str, Any]:
+        """One call's record, with `content`: what goes back to the model."""
         record: dict[str, Any] = {"id": call.id, "name": call.name, "args": None}
         try:
             args = orjson.loads(call.arguments) if call.arguments.strip() else {}
@@ -239,6 +243,16 @@ class Agent(NodeType):
         if tool is None:
             error = f"no tool named {call.name!r}"
             return {**record, "status": "failed", "error": error, "content": error}
+        if tool.get("approval") == "always":
+            if decision is None:
+                decision = await self._ask(call, args, ctx)
+            record["decision"] = {k: decision.get(k) for k in ("decision", "by", "reason")}
+            if decision["decision"] != "approve":
+                reason = decision.get("reason") or "no reason given"
+                return {**record, "status": "rejected", "error": reason, "content": (
+                    f"A person rejected this call of {call.name}: {reason}")}
+            if isinstance(decision.get("args"), dict):
+                args = record["args"] = decision["args"]
         run = tool["run"]
         try:
             output = await ctx.run_node_type(str(run["type"]), run.get("params") or {}, args)
@@ -246,6 +260,19 @@ class Agent(NodeType):
             return {**record, "status": "failed", "error": exc.message, "content": exc.message}
         content = orjson.dumps(output).decode()[:MAX_TOOL_RESULT_CHARS]
         return {**record, "status": "completed", "output": output, "content": content}
+
+    async def _ask(self, call: ToolCall, args: dict[str, Any],
+                   ctx: NodeContext) -> dict[str, Any]:
+        """Wait for a person's decision on a call (recorded before the call runs)."""
+        answer = await ctx.wait_for_resume(
+            {"toolCall": {"id": call.id, "name": call.name, "args": args}})
+        raw = answer.get("data")
+        data: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        decision = data.get("decision") or ("approve" if answer.get("approved") else "reject")
+        step = {"kind": "decision", "id": call.id, "decision": decision,
+                "args": data.get("args"), "reason": data.get("reason"), "by": answer.get("by")}
+        await ctx.checkpoint(step)
+        return step
 
     def _output(self, params: dict[str, Any], answer: Answer,
                 conversation: _Conversation) -> dict[str, Any]:
