@@ -4,6 +4,7 @@ proves later that the log still extends what an auditor saved, or names where it
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sqlite3
 import stat
 from pathlib import Path
@@ -190,3 +191,44 @@ async def test_a_file_without_checkpoints_is_refused_plainly(
     code, report, err = await cli(capsys, "checkpoint", "verify", str(path),
                                    "--data-dir", str(settings.data_dir))
     assert code == 2 and report is None and "bad.json" in err
+
+
+def copy_database(source: Path, target: Path) -> None:
+    """The database with its WAL, as a file backup taken with the server stopped."""
+    target.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        found = source.with_name(source.name + suffix)
+        copied = target / found.name
+        if found.exists():
+            shutil.copyfile(found, copied)
+        elif copied.exists():
+            copied.unlink()
+
+
+async def test_an_older_backup_restored_and_written_on_is_found_at_the_checkpoint(
+        aiohttp_client: Any, settings: Settings, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    client = await started(aiohttp_client, settings)
+    workflow = await create_workflow(client, QUICK_WORKFLOW)
+    await execute(client, workflow, n=0)
+    await client.close()
+    copy_database(settings.database_path, tmp_path / "backup")
+
+    client = await started(aiohttp_client, settings)
+    listing = await saved_listing(client, 2, tmp_path / "checkpoints.json")
+    signed = listing["checkpoints"][0]["position"]
+    await client.close()
+
+    copy_database(tmp_path / "backup" / settings.database_path.name, settings.data_dir)
+    client = await started(aiohttp_client, settings)
+    for n in range(4):  # the restored log grows past the signed position again
+        await execute(client, workflow, n=10 + n)
+    await client.close()
+    assert head_of(settings.database_path) > signed
+
+    data_dir = ("--data-dir", str(settings.data_dir))
+    code, chain, _ = await cli(capsys, "verify", *data_dir)
+    assert code == 0, chain  # a whole chain, of another history
+    code, report, _ = await cli(capsys, "checkpoint", "verify",
+                                str(tmp_path / "checkpoints.json"), *data_dir)
+    assert code == 1 and report["firstBadPosition"] == signed, report
