@@ -1,4 +1,4 @@
-"""The event store interface every backend implements (SQLite now, PostgreSQL later).
+"""The event store interface every backend implements (SQLite and PostgreSQL).
 
 The contract suite in tests/eventstore_contract.py runs against every implementation.
 """
@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventstore.records import NewEvent, RecordedEvent
+from eventstore.rows import Dialect
+from eventstore.tables import T, WriteUnit
 
 # `expected_version` values that are not a concrete version number.
 ANY_VERSION = -1
@@ -32,7 +34,10 @@ class VerifyResult:
 
 
 class EventStore(abc.ABC):
-    """An append-only, hash-chained log of events grouped into streams."""
+    """An append-only, hash-chained log of events grouped into streams, and the tables
+    beside it (read models, identity, workflows: see eventstore/tables.py)."""
+
+    dialect: Dialect
 
     @abc.abstractmethod
     async def append(
@@ -83,6 +88,18 @@ class EventStore(abc.ABC):
     @abc.abstractmethod
     async def verify(self) -> VerifyResult:
         """Recompute the hash chain over the whole log and name the first bad position."""
+
+    @abc.abstractmethod
+    async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> Sequence[Any]:
+        """The rows of one read, in the backend's own SQL and parameter marks."""
+
+    @abc.abstractmethod
+    async def write(self, unit: WriteUnit[T]) -> T:
+        """Run a write unit (an async function of a Transaction) in one transaction."""
+
+    @abc.abstractmethod
+    async def ensure_tables(self, statements: Sequence[str]) -> None:
+        """Run idempotent DDL, one statement each, between writes."""
 
     @abc.abstractmethod
     async def close(self) -> None:

@@ -33,6 +33,7 @@ from eventstore.projector import Projector
 from eventstore.records import NewEvent, RecordedEvent
 from eventstore.rows import Dialect
 from eventstore.subscriptions import subscribe
+from eventstore.tables import Result, T, Transaction, WriteUnit, native
 from eventstore.verify import ChainCheck
 
 POOL_MIN = 2
@@ -134,6 +135,19 @@ class PostgresEventStore(EventStore):
                 raise EventTooLarge(type_, len(data), self.max_event_bytes)
         return await self._writer.submit(stream, encoded, expected_version)
 
+    async def write(self, unit: WriteUnit[T]) -> T:
+        """Run a write unit in a transaction of its own on a pooled connection
+        (eventstore/tables.py); appends are not in it."""
+        async with self.connection() as conn, conn.transaction():
+            return await unit(PostgresTransaction(conn))
+
+    async def ensure_tables(self, statements: Sequence[str]) -> None:
+        async with self.connection() as conn, conn.transaction():
+            # Nodes starting together would otherwise race to create the same table.
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            for statement in statements:
+                await conn.execute(statement.encode())
+
     # -- reading ---------------------------------------------------------------
 
     @asynccontextmanager
@@ -228,6 +242,20 @@ class PostgresEventStore(EventStore):
         self._closed = True
         self.hub.wake_all()
         await self._pool.close()
+
+
+class PostgresTransaction(Transaction):
+    """A write unit's view of its connection, inside the unit's own transaction."""
+
+    dialect: Dialect = "postgresql"
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
+        cursor = await self._conn.execute(native(sql, self.dialect).encode(), params)
+        rows = await cursor.fetchall() if cursor.description is not None else []
+        return Result(list(rows), cursor.rowcount)
 
 
 async def replay_projection(conn: Connection, projector: Projector, after: int = 0) -> int:

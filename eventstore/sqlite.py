@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from eventstore.sqlite_checkpoint import WalCheckpointer, WalPolicy
 from eventstore.sqlite_rows import create_schema, project
 from eventstore.sqlite_writer import BUSY_TIMEOUT_MS, SQLiteWriter, WriteFn, open_connection
 from eventstore.subscriptions import subscribe
+from eventstore.tables import Result, T, Transaction, WriteUnit
 from eventstore.verify import ChainCheck
 
 READER_POOL_SIZE = 4
@@ -252,6 +253,23 @@ class SQLiteEventStore(EventStore):
         """Run a unit of write work (a function of the connection) in the writer's queue."""
         return await self._writer.submit(fn)
 
+    async def write(self, unit: WriteUnit[T]) -> T:
+        """Run a write unit as one job of the writer's group commit (eventstore/tables.py)."""
+
+        def job(conn: sqlite3.Connection) -> T:
+            return run_without_waiting(unit(SQLiteTransaction(conn)))
+
+        result: T = await self._writer.submit(job)
+        return result
+
+    async def ensure_tables(self, statements: Sequence[str]) -> None:
+        def create(conn: sqlite3.Connection) -> None:
+            # Statement by statement: executescript would COMMIT on its own.
+            for statement in statements:
+                conn.execute(statement)
+
+        await self.ensure_schema(create)
+
     # -- reading ---------------------------------------------------------------
 
     @asynccontextmanager
@@ -338,6 +356,34 @@ class SQLiteEventStore(EventStore):
         self.hub.wake_all()
         for conn in self._reader_conns:
             await conn.close()
+
+
+class SQLiteTransaction(Transaction):
+    """A write unit's view of the writer's connection, inside the batch's transaction."""
+
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
+        cursor = self._conn.execute(sql, params)
+        return Result(cursor.fetchall(), cursor.rowcount)
+
+
+def run_without_waiting(unit: Coroutine[Any, Any, T]) -> T:
+    """Run a write unit to its end on the writer's thread.
+
+    A unit only awaits its statements, and on SQLite those finish without suspending,
+    so one step runs the whole coroutine; one that waits on anything else is refused.
+    """
+    try:
+        unit.send(None)
+    except StopIteration as finished:
+        result: T = finished.value
+        return result
+    unit.close()
+    raise RuntimeError("a write unit may await only its own statements")
 
 
 def replay_projection(conn: sqlite3.Connection, projector: Projector, after: int = 0) -> int:

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 import orjson
 
 from eventstore.rows import Dialect
+from eventstore.tables import native
 
 RUN_COLUMNS = (
     "id, workflow_id, workflow_version, workflow_name, workspace_id, chat_id, parent_run_id,"
@@ -70,13 +71,9 @@ class _Reads:
 
     def __init__(self, store: ReadModels) -> None:
         self._store = store
-        self._postgres = store.dialect == "postgresql"
 
     async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> Sequence[Any]:
-        if self._postgres:
-            # `?` is never anything but a parameter in these statements.
-            sql = sql.replace("?", "%s")
-        return await self._store.fetch_all(sql, params)
+        return await self._store.fetch_all(native(sql, self._store.dialect), params)
 
 
 class RunQueries:

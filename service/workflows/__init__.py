@@ -2,9 +2,9 @@
 
 from service.workflows.definition import WorkflowDefinition, WorkflowInvalid, parse_definition
 from service.workflows.errors import WorkflowNotFound, WorkflowVersionNotFound
-from service.workflows.repository import Workflow, WorkflowRepository, create_schema
+from service.workflows.repository import Workflow, WorkflowRepository
 
 __all__ = [
     "Workflow", "WorkflowDefinition", "WorkflowInvalid", "WorkflowNotFound",
-    "WorkflowRepository", "WorkflowVersionNotFound", "create_schema", "parse_definition",
+    "WorkflowRepository", "WorkflowVersionNotFound", "parse_definition",
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import sqlite3
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,45 +11,50 @@ from typing import Any
 
 import orjson
 
-from eventstore.sqlite import SQLiteEventStore
+from eventstore.rows import Dialect
+from eventstore.tables import Tables, TableStore, Transaction
 from service.engine.registry import NodeRegistry, default_registry
 from service.workflows.definition import WorkflowDefinition, parse_definition
 from service.workflows.errors import WorkflowNotFound, WorkflowVersionNotFound
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS workflows (
+_WORKFLOWS = """CREATE TABLE IF NOT EXISTS workflows (
     id             TEXT PRIMARY KEY,
     workspace_id   TEXT NOT NULL,
     name           TEXT NOT NULL,
     latest_version INTEGER NOT NULL,
     created_by     TEXT NOT NULL,
     created_at     TEXT NOT NULL,
-    updated_at     TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS workflows_workspace_name ON workflows (workspace_id, name);
-CREATE TABLE IF NOT EXISTS workflow_versions (
+    updated_at     TEXT NOT NULL{order}
+)"""
+_VERSIONS = """CREATE TABLE IF NOT EXISTS workflow_versions (
     workflow_id TEXT NOT NULL REFERENCES workflows (id),
     version     INTEGER NOT NULL,
-    definition  BLOB NOT NULL,
+    definition  {blob} NOT NULL,
     created_by  TEXT NOT NULL,
     created_at  TEXT NOT NULL,
     PRIMARY KEY (workflow_id, version)
-);
-"""
+)"""
+_INDEX = "CREATE INDEX IF NOT EXISTS workflows_workspace_name ON workflows (workspace_id, name)"
+
+# Workflows created in the same millisecond are listed in the order they were created:
+# SQLite's rowid says it, PostgreSQL has no such column and is given one.
+_CREATION_ORDER: dict[Dialect, str] = {"sqlite": "w.rowid", "postgresql": "w.seq"}
+# A name search ignores case on both: SQLite's LIKE does (for ASCII), PostgreSQL's not.
+_LIKE: dict[Dialect, str] = {"sqlite": "LIKE", "postgresql": "ILIKE"}
+
+
+def schema(dialect: Dialect) -> list[str]:
+    """The workflow tables' DDL on `dialect`."""
+    if dialect == "postgresql":
+        workflows = _WORKFLOWS.format(order=",\n    seq BIGINT GENERATED ALWAYS AS IDENTITY")
+        return [workflows, _VERSIONS.format(blob="BYTEA"), _INDEX]
+    return [_WORKFLOWS.format(order=""), _VERSIONS.format(blob="BLOB"), _INDEX]
 
 _SELECT = (
     "SELECT w.id, w.workspace_id, w.name, v.version, v.definition, v.created_by, "
     "w.created_at, v.created_at, w.latest_version FROM workflows w "
     "JOIN workflow_versions v ON v.workflow_id = w.id "
 )
-
-
-def create_schema(conn: sqlite3.Connection) -> None:
-    """Create the workflow tables if missing (idempotent; runs on the writer)."""
-    # Statement by statement: executescript would COMMIT the writer's open transaction.
-    for statement in SCHEMA.split(";"):
-        if statement.strip():
-            conn.execute(statement)
 
 
 def _now() -> str:
@@ -91,14 +95,16 @@ def _row(row: Any) -> Workflow:
 class WorkflowRepository:
     """Create, update, read and list workflows; writes go through the store's one writer."""
 
-    def __init__(self, store: SQLiteEventStore, registry: NodeRegistry | None = None) -> None:
+    def __init__(self, store: TableStore, registry: NodeRegistry | None = None) -> None:
         self.store = store
+        self.db = Tables(store)
+        self._order = _CREATION_ORDER[self.db.dialect]
         # The engine's registry is the one source of node types.
         self.registry = registry if registry is not None else default_registry()
         self._parsed: dict[tuple[str, int], tuple[Workflow, WorkflowDefinition]] = {}
 
     async def ensure_schema(self) -> None:
-        await self.store.ensure_schema(create_schema)
+        await self.db.ensure_tables(schema(self.db.dialect))
 
     def validate(self, definition: Mapping[str, Any]) -> WorkflowDefinition:
         """Parse a definition; raises WorkflowInvalid with the offending node ids."""
@@ -112,17 +118,19 @@ class WorkflowRepository:
         body = orjson.dumps(definition)
         now = _now()
 
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO workflows VALUES (?, ?, ?, 1, ?, ?, ?)",
+        async def write(tx: Transaction) -> None:
+            await tx.execute(
+                "INSERT INTO workflows (id, workspace_id, name, latest_version, created_by,"
+                " created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?, ?)",
                 (workflow_id, workspace_id, parsed.name, created_by, now, now),
             )
-            conn.execute(
-                "INSERT INTO workflow_versions VALUES (?, 1, ?, ?, ?)",
+            await tx.execute(
+                "INSERT INTO workflow_versions (workflow_id, version, definition, created_by,"
+                " created_at) VALUES (?, 1, ?, ?, ?)",
                 (workflow_id, body, created_by, now),
             )
 
-        await self.store.execute_write(write)
+        await self.db.write(write)
         return await self.get(workflow_id)
 
     async def update(
@@ -138,27 +146,26 @@ class WorkflowRepository:
         body = orjson.dumps(definition)
         now = _now()
 
-        def write(conn: sqlite3.Connection) -> int:
-            (latest,) = conn.execute(
-                "SELECT latest_version FROM workflows WHERE id = ?", (workflow_id,)
-            ).fetchone()
-            version = latest + 1
-            conn.execute(
-                "INSERT INTO workflow_versions VALUES (?, ?, ?, ?, ?)",
+        async def write(tx: Transaction) -> int:
+            # Taking the next number in the UPDATE makes concurrent saves take turns on
+            # the row (PostgreSQL's row lock; SQLite has one writer).
+            (version,) = (await tx.execute(
+                "UPDATE workflows SET latest_version = latest_version + 1, name = ?,"
+                " updated_at = ? WHERE id = ? RETURNING latest_version",
+                (parsed.name, now, workflow_id))).rows[0]
+            await tx.execute(
+                "INSERT INTO workflow_versions (workflow_id, version, definition, created_by,"
+                " created_at) VALUES (?, ?, ?, ?, ?)",
                 (workflow_id, version, body, updated_by, now),
             )
-            conn.execute(
-                "UPDATE workflows SET latest_version = ?, name = ?, updated_at = ? WHERE id = ?",
-                (version, parsed.name, now, workflow_id),
-            )
-            return version
+            return int(version)
 
-        version = await self.store.execute_write(write)
+        version = await self.db.write(write)
         return await self.get_version(workflow_id, version)
 
     async def get(self, workflow_id: str, workspace_id: str | None = None) -> Workflow:
         """The latest version; WorkflowNotFound if missing or in another workspace."""
-        rows = await self.store.fetch_all(
+        rows = await self.db.fetch_all(
             _SELECT + "AND v.version = w.latest_version WHERE w.id = ?", (workflow_id,)
         )
         if not rows or (workspace_id is not None and rows[0][1] != workspace_id):
@@ -168,7 +175,7 @@ class WorkflowRepository:
     async def get_version(
         self, workflow_id: str, version: int, workspace_id: str | None = None
     ) -> Workflow:
-        rows = await self.store.fetch_all(
+        rows = await self.db.fetch_all(
             _SELECT + "AND v.version = ? WHERE w.id = ?", (version, workflow_id)
         )
         if not rows or (workspace_id is not None and rows[0][1] != workspace_id):
@@ -178,9 +185,9 @@ class WorkflowRepository:
 
     async def find_by_name(self, workspace_id: str, name: str) -> Workflow | None:
         """The most recently created workflow of that name in the workspace, if any."""
-        rows = await self.store.fetch_all(
+        rows = await self.db.fetch_all(
             _SELECT + "AND v.version = w.latest_version WHERE w.workspace_id = ? AND w.name = ? "
-            "ORDER BY w.created_at DESC, w.rowid DESC LIMIT 1",
+            f"ORDER BY w.created_at DESC, {self._order} DESC LIMIT 1",
             (workspace_id, name),
         )
         return _row(rows[0]) if rows else None
@@ -191,21 +198,21 @@ class WorkflowRepository:
         """Latest versions in a workspace, newest first, and the total count."""
         where, params = "w.workspace_id = ?", [workspace_id]
         if search:
-            where += " AND w.name LIKE ? ESCAPE '\\'"
+            where += f" AND w.name {_LIKE[self.db.dialect]} ? ESCAPE '\\'"
             escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             params.append(f"%{escaped}%")
-        rows = await self.store.fetch_all(
+        rows = await self.db.fetch_all(
             _SELECT + f"AND v.version = w.latest_version WHERE {where} "
-            "ORDER BY w.created_at DESC, w.rowid DESC LIMIT ? OFFSET ?",
+            f"ORDER BY w.created_at DESC, {self._order} DESC LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
-        total = await self.store.fetch_all(
+        total = await self.db.fetch_all(
             f"SELECT COUNT(*) FROM workflows w WHERE {where}", params
         )
         return [_row(row) for row in rows], int(total[0][0])
 
     async def list_versions(self, workflow_id: str) -> builtins.list[int]:
-        rows = await self.store.fetch_all(
+        rows = await self.db.fetch_all(
             "SELECT version FROM workflow_versions WHERE workflow_id = ? ORDER BY version",
             (workflow_id,),
         )
