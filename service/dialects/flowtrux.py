@@ -74,7 +74,7 @@ def terminal_json(run_id: str, status: str, error: Any = None) -> dict[str, Any]
 
 def execution_log(node: dict[str, Any]) -> dict[str, Any]:
     """A node's ExecutionLog (node_complete payload); `node` has the read model's keys."""
-    return {
+    log = {
         "nodeId": node["nodeId"],
         "nodeName": node["nodeName"],
         "nodeType": node["nodeType"],
@@ -85,6 +85,31 @@ def execution_log(node: dict[str, Any]) -> dict[str, Any]:
         "error": error_text(node["error"]),
         "attempt": node["attempt"],
     }
+    if node["nodeType"] == "agent":
+        log.update(agent_debug(node["input"], node["output"]))
+    return log
+
+
+def agent_debug(params: Any, output: Any) -> dict[str, Any]:
+    """Seed 002's debug fields of a node that called a model: the LLM request (endpoint,
+    model, messages, parameters; the key is never among them), the tool calls and usage."""
+    params = params if isinstance(params, dict) else {}
+    output = output if isinstance(output, dict) else {}
+    messages = [{"role": "system", "content": params["system"]}] if params.get("system") else []
+    if params.get("messages") is not None:
+        messages += list(params["messages"])
+    elif params.get("prompt") is not None:
+        messages.append({"role": "user", "content": params["prompt"]})
+    request = {"endpoint": params.get("endpoint"), "model": params.get("model"),
+               "messages": messages,
+               "parameters": {key: params[key] for key in (
+                   "temperature", "maxTokens", "output", "maxToolRounds", "extraBody")
+                   if key in params}}
+    tool_calls = [{"id": call.get("id"), "name": call.get("name"), "args": call.get("args"),
+                   "status": call.get("status"), "result": call.get("output"),
+                   "error": call.get("error"), "durationMs": call.get("durationMs")}
+                  for call in output.get("toolCalls") or () if isinstance(call, dict)]
+    return {"llmRequest": request, "toolCalls": tool_calls, "usage": output.get("usage")}
 
 
 def result_json(run: dict[str, Any], nodes: list[dict[str, Any]]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ The output carries the answer, the tool calls, and the usage of every call and t
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -254,10 +255,13 @@ class Agent(NodeType):
             if isinstance(decision.get("args"), dict):
                 args = record["args"] = decision["args"]
         run = tool["run"]
+        started = time.monotonic()
         try:
             output = await ctx.run_node_type(str(run["type"]), run.get("params") or {}, args)
         except NodeError as exc:
+            record["durationMs"] = int((time.monotonic() - started) * 1000)
             return {**record, "status": "failed", "error": exc.message, "content": exc.message}
+        record["durationMs"] = int((time.monotonic() - started) * 1000)
         content = orjson.dumps(output).decode()[:MAX_TOOL_RESULT_CHARS]
         return {**record, "status": "completed", "output": output, "content": content}
 

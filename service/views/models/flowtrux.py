@@ -34,6 +34,12 @@ class FlowTruxExecutionLog(ResponseModel):
     durationMs: Count | None
     error: str | None
     attempt: Count
+    # Debug fields of nodes that call a model (agent), absent for every other node.
+    llmRequest: dict[str, Any] | None = Field(None, description=(
+        "Agent nodes: endpoint, model, messages and parameters (never the API key)."))
+    toolCalls: list[dict[str, Any]] | None = Field(None, description=(
+        "Agent nodes: each tool call's id, name, args, status, result or error, durationMs."))
+    usage: dict[str, Any] | None = Field(None, description="Agent nodes: the summed usage.")
 
 
 class FlowTruxResult(FlowTruxTerminal):
