@@ -1,7 +1,8 @@
 // The panel a click on a graph node opens: everything the run's log says about that node
-// (status, attempt, duration, progress, prompt, errors, thinking, input and output).
+// (status, attempt, duration, progress, prompt, errors, thinking, tool calls, input and
+// output).
 
-import { badge, between, fmtDuration, fmtTime, h, jsonView, shortId } from './dom.js';
+import { badge, between, compactJson, fmtDuration, fmtTime, h, jsonView, shortId } from './dom.js';
 import { NODE_STATUS } from './vocabulary.js';
 
 // The node statuses a run can be retried from.
@@ -48,6 +49,15 @@ export function nodePanel(node, onClose, onRetry = null) {
   }
   if (node.thinking) {
     sections.push(h('div', { class: 'thinking' }, h('h4', {}, 'Thinking'), h('pre', { class: 'thinking-text' }, node.thinking)));
+  }
+  if (node.toolCalls && node.toolCalls.length) {
+    sections.push(h('div', { class: 'tool-calls' }, h('h4', {}, 'Tool calls'),
+      h('table', { id: 'tool-calls' },
+        h('thead', {}, h('tr', {}, ['Tool', 'Status', 'Arguments', 'Result'].map((t) => h('th', {}, t)))),
+        h('tbody', {}, node.toolCalls.map((call) => h('tr', { dataset: { callId: call.id } },
+          h('td', { class: 'mono' }, call.name), h('td', {}, badge(call.status)),
+          h('td', {}, compactJson(call.args)),
+          h('td', {}, call.error ? h('span', { class: 'bad-text' }, asText(call.error)) : compactJson(call.output))))))));
   }
   sections.push(h('div', { class: 'io' },
     h('div', { class: 'panel-input' }, h('h4', {}, 'Input'), jsonView(node.input, 'input')),

@@ -1,5 +1,5 @@
 // A run's nodes folded from its raw events (GET .../events): the one source of inputs,
-// outputs, progress, thinking text, prompts and timings that the run view shows.
+// outputs, progress, thinking text, tool calls, prompts and timings that the run view shows.
 
 import { EVENT, NODE_STATUS, NODE_STATUS_AFTER, TERMINAL_RUN_STATUSES } from './vocabulary.js';
 
@@ -12,7 +12,7 @@ function blankNode(id, definition = {}) {
     id, name: definition.name || id, type: definition.type || '', after: definition.after || [],
     status: NODE_STATUS.PENDING, attempt: 0, input: undefined, output: undefined, error: null,
     progress: null, message: '', prompt: null, thinking: '', startedAt: null,
-    finishedAt: null, durationMs: null, resumedBy: null, reusedFrom: null,
+    finishedAt: null, durationMs: null, resumedBy: null, reusedFrom: null, toolCalls: [],
   };
 }
 
@@ -73,6 +73,14 @@ export class RunState {
       case EVENT.NODE_THINKING:
         node.thinking += d.text || '';
         break;
+      case EVENT.NODE_CHECKPOINT: {
+        // An agent records each finished tool call as {kind: 'tool', id, record}.
+        const step = d.data || {};
+        if (step.kind === 'tool' && step.record) {
+          node.toolCalls = [...node.toolCalls.filter((c) => c.id !== step.record.id), step.record];
+        }
+        break;
+      }
       case EVENT.NODE_COMPLETED:
         Object.assign(node, { output: d.output, finishedAt: at, progress: node.progress === null ? null : 100 });
         node.durationMs = d.durationMs ?? node.durationMs;

@@ -1,16 +1,28 @@
 """The graph view of runs and workflows in a real browser (see test_browser.py for how):
 live statuses, failed and skipped nodes, node panels, a 100-node graph that stays apart and
-zooms, and reruns (retry from a failed node, a whole rerun; none for viewers)."""
+zooms, an agent's tool calls, and reruns (retry from a failed node, a whole rerun; none for
+viewers)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from service.settings import Settings
 from tests.support.api import create_workflow, wait_for_status
-from tests.support.auth import ADMIN_PASSWORD, USER_PASSWORD, create_user
+from tests.support.auth import ADMIN_PASSWORD, USER_PASSWORD, create_user, make_settings
 from tests.support.browser import open_console, start_in_background
+from tests.support.fake_llm import MODEL, FakeLLM, Reply, chunk, text, tool_call, usage
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    # The agent's model server listens on loopback, which the engine refuses by default.
+    return make_settings(tmp_path, engine={"http_allow_hosts": ["127.0.0.1/32"]})
+
 
 # The gate holds the run until the test answers it, so the page sees what follows scheduled.
 GATED_PIPELINE: dict[str, Any] = {
@@ -205,4 +217,35 @@ async def test_a_viewer_sees_no_rerun_control(
     await page.click(graph_node("bad"))
     await page.wait_for_selector('#node-panel[data-node-id="bad"] .node-error')
     assert await page.locator("#retry-from-here, #rerun-run").count() == 0
+    assert console.errors == []
+
+
+async def test_an_agent_nodes_panel_lists_its_tool_calls(
+    browser: Any, server: TestServer, admin_api: TestClient
+) -> None:
+    llm = FakeLLM()
+    await llm.start()
+    try:
+        llm.script(
+            Reply([tool_call(0, "call_a", "lookup_customer", '{"id": "c-42"}'),
+                   chunk(finish="tool_calls"), usage(30, 12)]),
+            Reply([*text("gold customer"), chunk(finish="stop"), usage(60, 3)]))
+        workflow_id = await create_workflow(admin_api, {"name": "Agent", "nodes": [
+            {"id": "classify", "type": "agent", "params": {
+                "endpoint": llm.endpoint, "model": MODEL, "prompt": "Who is c-42?",
+                "tools": [{"name": "lookup_customer", "run": {"type": "transform", "params": {
+                    "value": {"customer": "{{args.id}}", "tier": "gold"}}}}]}}]})
+        run_id = await start_in_background(admin_api, workflow_id)
+        await wait_for_status(admin_api, run_id, "completed")
+    finally:
+        await llm.stop()
+    console = await open_console(browser, server)
+    page = console.page
+    await console.login("admin", ADMIN_PASSWORD)
+    await console.go(f"/runs/{run_id}")
+    await page.click(graph_node("classify", "completed"))
+    row = page.locator('#node-panel #tool-calls tr[data-call-id="call_a"]')
+    cells = await row.locator("td").all_inner_texts()
+    assert cells[0] == "lookup_customer" and cells[1] == "completed", cells
+    assert '"c-42"' in cells[2] and '"tier":"gold"' in cells[3], cells
     assert console.errors == []
