@@ -15,6 +15,7 @@ from service.audit.setup import checkpoints_ctx
 from service.auth.schema import DEFAULT_WORKSPACE_ID
 from service.auth.setup import setup_auth
 from service.engine.engine import Engine
+from service.metrics.listener import metrics_listener_ctx
 from service.metrics.setup import metrics_ctx
 from service.middleware import json_errors, request_context
 from service.openapi import view as openapi_view
@@ -103,6 +104,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_engine_ctx)
     app.cleanup_ctx.append(checkpoints_ctx)
     app.cleanup_ctx.append(metrics_ctx)
+    app.cleanup_ctx.append(metrics_listener_ctx)
     # Every route goes through the table, which documents it (service/routing.py).
     # runs_feed's /workflow-runs/stream must precede workflow_runs' /workflow-runs/{runId}.
     table = RouteTable()

@@ -11,11 +11,14 @@ from service import keys
 METRICS_PATH = "/metrics"
 
 
+def scrape_token_sent(request: web.Request, token: str) -> bool:
+    """Whether the request's bearer token is `token` (never for an empty one)."""
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(
+        secret.strip().encode(), token.encode())
+
+
 def is_scrape_token(request: web.Request) -> bool:
     """Whether the request is a scrape of /metrics with the configured token."""
-    token = request.app[keys.SETTINGS].metrics_token
-    if not token or request.path != METRICS_PATH:
-        return False
-    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(secret.strip().encode(),
-                                                              token.encode())
+    return request.path == METRICS_PATH and scrape_token_sent(
+        request, request.app[keys.SETTINGS].metrics_token)

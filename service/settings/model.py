@@ -24,6 +24,14 @@ from service.settings.names import ENV_NESTED_DELIMITER, ENV_PREFIX
 MIN_MAX_EVENT_BYTES = 65_536
 
 
+def host_port(address: str) -> tuple[str, int]:
+    """`host:port` (an IPv6 host in brackets) split; ValueError for anything else."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"{address!r} is not host:port, e.g. \"10.0.0.5:9326\"")
+    return host.strip("[]"), int(port)
+
+
 def _section(title: str) -> dict[str, Any]:
     return {"section": title}
 
@@ -174,6 +182,12 @@ class Settings(BaseSettings):
         description="A bearer token (at least 16 characters) that may read GET /metrics "
                     "besides global admins' tokens, for a Prometheus scraper; empty = none.",
     )
+    metrics_listen: str = Field(
+        default="",
+        description="host:port of a second listener that answers only GET /metrics (the "
+                    "metrics_token, when set, is required there; without one it answers "
+                    "anyone who can reach it: bind it to a private interface). Empty: none.",
+    )
 
     engine: EngineSettings = Field(
         default_factory=EngineSettings,
@@ -184,6 +198,13 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        if value:
+            host_port(value)
+        return value
 
     @field_validator("metrics_token")
     @classmethod

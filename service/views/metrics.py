@@ -11,12 +11,17 @@ from service.metrics.access import METRICS_PATH, is_scrape_token
 from service.routing import FORBIDDEN, RouteTable, file_reply
 
 
+async def metrics_response(app: web.Application) -> web.Response:
+    """The app's metrics now, as the API's route and the `metrics_listen` address answer."""
+    body = await app[keys.METRICS].render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST,
+                                            "Cache-Control": "no-store"})
+
+
 async def metrics(request: web.Request) -> web.Response:
     if not is_scrape_token(request):
         require_admin(request)
-    body = await request.app[keys.METRICS].render()
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST,
-                                            "Cache-Control": "no-store"})
+    return await metrics_response(request.app)
 
 
 def register_routes(table: RouteTable) -> None:

@@ -4,6 +4,7 @@ whose figures match what the API says; for global admins and the scrape token on
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from service.app import create_app
+from service.settings import SettingsError
 from tests.support.api import QUICK_WORKFLOW, create_workflow, execute
 from tests.support.auth import ADMIN_PASSWORD, USER_PASSWORD, create_user, login, make_settings
 from tests.support.fake_llm import MODEL, FakeLLM, Reply, chunk, text, usage
@@ -175,3 +177,33 @@ async def test_model_tokens_are_counted_by_model_as_the_run_reports_them(
         assert value(samples, "runstream_model_tokens_total", model=MODEL, kind=kind) == \
             reported[f"{kind}Tokens"]
     assert reported["promptTokens"] == 21
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_metrics_listen_answers_only_metrics_and_wants_the_token(
+        aiohttp_client: Any, tmp_path: Path) -> None:
+    port = free_port()
+    settings = make_settings(tmp_path, metrics_token=SCRAPE_TOKEN,
+                             metrics_listen=f"127.0.0.1:{port}")
+    await aiohttp_client(create_app(settings))
+    base = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": f"Bearer {SCRAPE_TOKEN}"}
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{base}/metrics", headers=auth) as resp:
+            families = {f.name for f in text_string_to_metric_families(await resp.text())}
+            assert resp.status == 200 and "runstream_events_appended" in families
+        async with session.get(f"{base}/metrics") as resp:
+            assert resp.status == 401
+        async with session.get(f"{base}/api/v1/auth/me", headers=auth) as resp:
+            assert resp.status == 404
+
+
+@pytest.mark.parametrize("address", ["9326", "host:", ":9326", "host:port", "h:70000"])
+def test_metrics_listen_must_be_host_and_port(tmp_path: Path, address: str) -> None:
+    with pytest.raises(SettingsError, match="metrics_listen"):
+        make_settings(tmp_path, metrics_listen=address)
