@@ -1,34 +1,24 @@
-"""Users, login sessions and API tokens in SQLite; every write goes through the store's writer."""
+"""Users, login sessions and API tokens, in tables beside the log on either backend."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import secrets
-import sqlite3
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
-from eventstore.sqlite import utc_now
+from eventstore.records import utc_now
+from eventstore.tables import Tables, TableStore, Transaction
 from service.auth import schema
 from service.auth.passwords import dummy_hash, hash_password, verify_password
 
 TOKEN_PREFIX = "rs_"
 # Shown in listings so a user can tell tokens apart; far too short to guess the rest from.
 TOKEN_SHOWN_CHARS = len(TOKEN_PREFIX) + 8
-
-
-class Database(Protocol):
-    """The store methods this module needs (the SQLite event store provides them)."""
-
-    async def ensure_schema(self, fn: Callable[[sqlite3.Connection], Any]) -> Any: ...
-
-    async def execute_write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any: ...
-
-    async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
 
 
 class UsernameTaken(Exception):
@@ -73,11 +63,12 @@ def _digest(secret: str) -> str:
 class AuthRepository:
     """Accounts and credentials; the domain side of identity (no HTTP in here)."""
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, store: TableStore) -> None:
+        self.db = Tables(store)
+        self._same_username = schema.same_name("u.username", self.db.dialect)
 
     async def ensure_schema(self) -> None:
-        await self.db.ensure_schema(schema.create_tables)
+        await self.db.ensure_tables(schema.tables(self.db.dialect))
 
     async def bootstrap(self, admin_password: str) -> bool:
         """First start only: create `default` and `admin`; True if `admin` was created."""
@@ -87,8 +78,10 @@ class AuthRepository:
         if done:
             return False
         encoded = await asyncio.to_thread(hash_password, admin_password)
-        created: bool = await self.db.execute_write(lambda c: schema.bootstrap(c, encoded))
-        return created
+        async def write(tx: Transaction) -> bool:
+            return await schema.bootstrap(tx, encoded)
+
+        return await self.db.write(write)
 
     # -- users -----------------------------------------------------------------
 
@@ -96,16 +89,17 @@ class AuthRepository:
         encoded = await asyncio.to_thread(hash_password, password)
         user = User(str(uuid.uuid4()), username, is_admin, utc_now())
 
-        def insert(conn: sqlite3.Connection) -> None:
-            if conn.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
-                raise UsernameTaken(username)
-            conn.execute(
+        async def insert(tx: Transaction) -> None:
+            # ON CONFLICT: a name taken by a concurrent request on another node counts too.
+            inserted = await tx.execute(
                 "INSERT INTO users (id, username, password_hash, is_admin, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (user.id, user.username, encoded, int(user.is_admin), user.created_at),
             )
+            if inserted.rowcount == 0:
+                raise UsernameTaken(username)
 
-        await self.db.execute_write(insert)
+        await self.db.write(insert)
         return user
 
     async def get_user(self, user_id: str) -> User | None:
@@ -117,7 +111,8 @@ class AuthRepository:
 
     async def find_user(self, username: str) -> User | None:
         rows = await self.db.fetch_all(
-            f"SELECT {USER_COLUMNS} FROM users u WHERE u.username = ? AND u.deleted_at IS NULL",
+            f"SELECT {USER_COLUMNS} FROM users u WHERE {self._same_username}"
+            " AND u.deleted_at IS NULL",
             (username,),
         )
         return _user(rows[0]) if rows else None
@@ -135,29 +130,28 @@ class AuthRepository:
         """Soft-delete: the id stays for the audit trail; every credential stops working."""
         now = utc_now()
 
-        def delete(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
+        async def delete(tx: Transaction) -> bool:
+            deleted = await tx.execute(
                 "UPDATE users SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
                 (now, user_id),
             )
-            if cur.rowcount == 0:
+            if deleted.rowcount == 0:
                 return False
             for table in ("api_tokens", "login_sessions"):
-                conn.execute(
+                await tx.execute(
                     f"UPDATE {table} SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
                     (now, user_id),
                 )
-            conn.execute("DELETE FROM workspace_members WHERE user_id = ?", (user_id,))
+            await tx.execute("DELETE FROM workspace_members WHERE user_id = ?", (user_id,))
             return True
 
-        deleted: bool = await self.db.execute_write(delete)
-        return deleted
+        return await self.db.write(delete)
 
     async def authenticate(self, username: str, password: str) -> User | None:
         """The user if the password matches; the same work is done whether or not the name exists."""
         rows = await self.db.fetch_all(
             f"SELECT {USER_COLUMNS}, u.password_hash FROM users u "
-            "WHERE u.username = ? AND u.deleted_at IS NULL",
+            f"WHERE {self._same_username} AND u.deleted_at IS NULL",
             (username,),
         )
         encoded = rows[0][4] if rows else dummy_hash()
@@ -169,17 +163,16 @@ class AuthRepository:
         encoded = await asyncio.to_thread(hash_password, password)
         now = utc_now()
 
-        def update(conn: sqlite3.Connection) -> int:
-            conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (encoded, user_id))
-            ended = conn.execute(
+        async def update(tx: Transaction) -> int:
+            await tx.execute("UPDATE users SET password_hash = ? WHERE id = ?", (encoded, user_id))
+            ended = await tx.execute(
                 "UPDATE login_sessions SET revoked_at = ? "
                 "WHERE user_id = ? AND revoked_at IS NULL",
                 (now, user_id),
-            ).rowcount
-            return int(ended)
+            )
+            return ended.rowcount
 
-        ended: int = await self.db.execute_write(update)
-        return ended
+        return await self.db.write(update)
 
     # -- login sessions (the cookie carries a random id; revoking it ends the session) -----
 
@@ -188,19 +181,19 @@ class AuthRepository:
         now = datetime.now(UTC)
         expires = (now + timedelta(seconds=max_age_s)).isoformat()
 
-        def insert(conn: sqlite3.Connection) -> None:
+        async def insert(tx: Transaction) -> None:
             # Dead rows can never match again; pruning here keeps the table at live sessions.
-            conn.execute(
+            await tx.execute(
                 "DELETE FROM login_sessions WHERE expires_at <= ? OR revoked_at IS NOT NULL",
                 (now.isoformat(),),
             )
-            conn.execute(
+            await tx.execute(
                 "INSERT INTO login_sessions (id_hash, user_id, created_at, expires_at) "
                 "VALUES (?, ?, ?, ?)",
                 (_digest(secret), user_id, now.isoformat(), expires),
             )
 
-        await self.db.execute_write(insert)
+        await self.db.write(insert)
         return secret
 
     async def user_for_session(self, secret: str) -> User | None:
@@ -214,10 +207,10 @@ class AuthRepository:
 
     async def revoke_session(self, secret: str) -> None:
         now = utc_now()
-        await self.db.execute_write(lambda c: c.execute(
+        await self.db.execute(
             "UPDATE login_sessions SET revoked_at = ? WHERE id_hash = ? AND revoked_at IS NULL",
             (now, _digest(secret)),
-        ))
+        )
 
     # -- API tokens ------------------------------------------------------------
 
@@ -226,11 +219,11 @@ class AuthRepository:
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token = ApiToken(str(uuid.uuid4()), user_id, name, secret[:TOKEN_SHOWN_CHARS],
                          utc_now(), None)
-        await self.db.execute_write(lambda c: c.execute(
+        await self.db.execute(
             "INSERT INTO api_tokens (id, user_id, name, token_hash, prefix, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (token.id, user_id, name, _digest(secret), token.prefix, token.created_at),
-        ))
+        )
         return token, secret
 
     async def user_for_token(self, secret: str) -> User | None:
@@ -256,7 +249,7 @@ class AuthRepository:
 
     async def revoke_token(self, token_id: str) -> None:
         now = utc_now()
-        await self.db.execute_write(lambda c: c.execute(
+        await self.db.execute(
             "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
             (now, token_id),
-        ))
+        )

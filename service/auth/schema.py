@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 
-from eventstore.sqlite import utc_now
+from eventstore.records import utc_now
+from eventstore.rows import Dialect
+from eventstore.tables import Transaction
 
 DEFAULT_WORKSPACE_ID = "default"
 ADMIN_USERNAME = "admin"
@@ -65,35 +66,57 @@ TABLES = (
 )
 
 
-def create_tables(conn: sqlite3.Connection) -> None:
-    """Create the identity tables if they are missing (a write job)."""
-    for statement in TABLES:
-        conn.execute(statement)
+# PostgreSQL has no NOCASE collation: there a name is unique and compared as lower(name).
+_FOLDED_UNIQUE = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS users_username_folded ON users (lower(username))",
+    "CREATE UNIQUE INDEX IF NOT EXISTS workspaces_name_folded ON workspaces (lower(name))",
+)
 
 
-def is_bootstrapped(conn: sqlite3.Connection) -> bool:
-    row = conn.execute("SELECT 1 FROM auth_meta WHERE key = ?", (BOOTSTRAP_MARKER,)).fetchone()
-    return row is not None
+def tables(dialect: Dialect) -> list[str]:
+    """The identity tables' DDL on `dialect`."""
+    if dialect == "postgresql":
+        return [t.replace(" UNIQUE COLLATE NOCASE", "") for t in TABLES] + list(_FOLDED_UNIQUE)
+    return list(TABLES)
 
 
-def bootstrap(conn: sqlite3.Connection, admin_password_hash: str) -> bool:
+def same_name(column: str, dialect: Dialect) -> str:
+    """A condition: `column` equals the parameter, ignoring case, on `dialect`."""
+    # On SQLite the column's NOCASE collation does it (and keeps its index in use).
+    return f"{column} = ?" if dialect == "sqlite" else f"lower({column}) = lower(?)"
+
+
+def name_order(column: str, dialect: Dialect) -> str:
+    return column if dialect == "sqlite" else f"lower({column})"
+
+
+async def is_bootstrapped(tx: Transaction) -> bool:
+    found = await tx.execute("SELECT 1 FROM auth_meta WHERE key = ?", (BOOTSTRAP_MARKER,))
+    return found.first() is not None
+
+
+async def bootstrap(tx: Transaction, admin_password_hash: str) -> bool:
     """Create `default` and `admin` once per database; True if `admin` was created now."""
     # A marker, not "no users yet": deleting `admin` later must not resurrect it on restart.
-    if is_bootstrapped(conn):
+    if await is_bootstrapped(tx):
         return False
     now = utc_now()
-    conn.execute(
-        "INSERT OR IGNORE INTO workspaces (id, name, created_by, created_at) VALUES (?, ?, NULL, ?)",
+    await tx.execute(
+        "INSERT INTO workspaces (id, name, created_by, created_at) VALUES (?, ?, NULL, ?)"
+        " ON CONFLICT DO NOTHING",
         (DEFAULT_WORKSPACE_ID, DEFAULT_WORKSPACE_ID, now),
     )
-    taken = conn.execute(
-        "SELECT 1 FROM users WHERE username = ?", (ADMIN_USERNAME,)
-    ).fetchone()
+    taken = (await tx.execute(
+        f"SELECT 1 FROM users WHERE {same_name('username', tx.dialect)}", (ADMIN_USERNAME,)
+    )).first()
     if taken is None:
-        conn.execute(
+        await tx.execute(
             "INSERT INTO users (id, username, password_hash, is_admin, created_at) "
             "VALUES (?, ?, ?, 1, ?)",
             (str(uuid.uuid4()), ADMIN_USERNAME, admin_password_hash, now),
         )
-    conn.execute("INSERT INTO auth_meta (key, value) VALUES (?, ?)", (BOOTSTRAP_MARKER, now))
-    return taken is None
+    # Two nodes bootstrapping at once: the second finds the marker taken and creates nothing.
+    marked = await tx.execute(
+        "INSERT INTO auth_meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        (BOOTSTRAP_MARKER, now))
+    return taken is None and marked.rowcount == 1

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eventstore.sqlite import utc_now
-from service.auth.repository import Database
+from eventstore.records import utc_now
+from eventstore.tables import Tables, TableStore, Transaction
 from service.auth.roles import ROLE_NAMES
+from service.auth.schema import name_order
 
 
 class WorkspaceNameTaken(Exception):
@@ -51,27 +51,29 @@ def _workspace(row: Sequence[Any]) -> Workspace:
 class WorkspaceRepository:
     """Workspaces, memberships and chats; the domain side of access (no HTTP in here)."""
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, store: TableStore) -> None:
+        self.db = Tables(store)
 
     async def create_workspace(self, name: str, creator_id: str) -> Workspace:
         """A new workspace whose creator is its first admin member."""
         workspace = Workspace(str(uuid.uuid4()), name, utc_now())
 
-        def insert(conn: sqlite3.Connection) -> None:
-            if conn.execute("SELECT 1 FROM workspaces WHERE name = ?", (name,)).fetchone():
-                raise WorkspaceNameTaken(name)
-            conn.execute(
-                "INSERT INTO workspaces (id, name, created_by, created_at) VALUES (?, ?, ?, ?)",
+        async def insert(tx: Transaction) -> None:
+            # ON CONFLICT: the name (unique ignoring case) may be taken by a concurrent request.
+            inserted = await tx.execute(
+                "INSERT INTO workspaces (id, name, created_by, created_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
                 (workspace.id, name, creator_id, workspace.created_at),
             )
-            conn.execute(
+            if inserted.rowcount == 0:
+                raise WorkspaceNameTaken(name)
+            await tx.execute(
                 "INSERT INTO workspace_members (workspace_id, user_id, role, added_at) "
                 "VALUES (?, ?, 'admin', ?)",
                 (workspace.id, creator_id, workspace.created_at),
             )
 
-        await self.db.execute_write(insert)
+        await self.db.write(insert)
         return workspace
 
     async def get_workspace(self, workspace_id: str) -> Workspace | None:
@@ -101,7 +103,8 @@ class WorkspaceRepository:
         rows = await self.db.fetch_all(
             "SELECT m.workspace_id, m.user_id, u.username, m.role FROM workspace_members m "
             "JOIN users u ON u.id = m.user_id "
-            "WHERE m.workspace_id = ? AND u.deleted_at IS NULL ORDER BY u.username, u.id",
+            "WHERE m.workspace_id = ? AND u.deleted_at IS NULL"
+            f" ORDER BY {name_order('u.username', self.db.dialect)}, u.id",
             (workspace_id,),
         )
         return [Member(*row) for row in rows]
@@ -119,15 +122,12 @@ class WorkspaceRepository:
             raise ValueError(f"unknown role {role!r}")
         now = utc_now()
 
-        def upsert(conn: sqlite3.Connection) -> bool:
-            row = conn.execute(
-                "SELECT role FROM workspace_members WHERE workspace_id = ? AND user_id = ?",
-                (workspace_id, user_id),
-            ).fetchone()
+        async def upsert(tx: Transaction) -> bool:
+            row = await self._role_for_change(tx, workspace_id, user_id)
             if (row is not None and row[0] == "admin" and role != "admin"
-                    and self._admin_count(conn, workspace_id) <= 1):
+                    and await self._admin_count(tx, workspace_id) <= 1):
                 raise LastWorkspaceAdmin(workspace_id)
-            conn.execute(
+            await tx.execute(
                 "INSERT INTO workspace_members (workspace_id, user_id, role, added_at) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (workspace_id, user_id) "
                 "DO UPDATE SET role = excluded.role",
@@ -135,36 +135,46 @@ class WorkspaceRepository:
             )
             return row is None
 
-        created: bool = await self.db.execute_write(upsert)
-        return created
+        return await self.db.write(upsert)
 
     async def remove_member(self, workspace_id: str, user_id: str) -> bool:
         """Remove a member; False if they were not one. The last admin cannot be removed."""
 
-        def delete(conn: sqlite3.Connection) -> bool:
-            row = conn.execute(
-                "SELECT role FROM workspace_members WHERE workspace_id = ? AND user_id = ?",
-                (workspace_id, user_id),
-            ).fetchone()
+        async def delete(tx: Transaction) -> bool:
+            row = await self._role_for_change(tx, workspace_id, user_id)
             if row is None:
                 return False
-            if row[0] == "admin" and self._admin_count(conn, workspace_id) <= 1:
+            if row[0] == "admin" and await self._admin_count(tx, workspace_id) <= 1:
                 raise LastWorkspaceAdmin(workspace_id)
-            conn.execute(
+            await tx.execute(
                 "DELETE FROM workspace_members WHERE workspace_id = ? AND user_id = ?",
                 (workspace_id, user_id),
             )
             return True
 
-        removed: bool = await self.db.execute_write(delete)
-        return removed
+        return await self.db.write(delete)
 
     @staticmethod
-    def _admin_count(conn: sqlite3.Connection, workspace_id: str) -> int:
-        (admins,) = conn.execute(
+    async def _role_for_change(
+        tx: Transaction, workspace_id: str, user_id: str
+    ) -> Sequence[Any] | None:
+        # On PostgreSQL two nodes could each demote one of the last two admins at once;
+        # locking the workspace row makes changes to one workspace's members take turns
+        # (SQLite's one writer already does).
+        lock = " FOR UPDATE" if tx.dialect == "postgresql" else ""
+        await tx.execute(f"SELECT id FROM workspaces WHERE id = ?{lock}", (workspace_id,))
+        found = await tx.execute(
+            "SELECT role FROM workspace_members WHERE workspace_id = ? AND user_id = ?",
+            (workspace_id, user_id),
+        )
+        return found.first()
+
+    @staticmethod
+    async def _admin_count(tx: Transaction, workspace_id: str) -> int:
+        (admins,) = (await tx.execute(
             "SELECT COUNT(*) FROM workspace_members WHERE workspace_id = ? AND role = 'admin'",
             (workspace_id,),
-        ).fetchone()
+        )).rows[0]
         return int(admins)
 
     # -- chats -----------------------------------------------------------------
@@ -172,13 +182,10 @@ class WorkspaceRepository:
     async def create_chat(self, owner_id: str, title: str) -> Chat:
         chat = Chat(str(uuid.uuid4()), owner_id, title, utc_now())
 
-        def insert(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO chats (id, owner_id, title, created_at) VALUES (?, ?, ?, ?)",
-                (chat.id, chat.owner_id, chat.title, chat.created_at),
-            )
-
-        await self.db.execute_write(insert)
+        await self.db.execute(
+            "INSERT INTO chats (id, owner_id, title, created_at) VALUES (?, ?, ?, ?)",
+            (chat.id, chat.owner_id, chat.title, chat.created_at),
+        )
         return chat
 
     async def get_chat(self, chat_id: str) -> Chat | None:
