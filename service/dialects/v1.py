@@ -77,8 +77,32 @@ def run_json(run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def agent_tool_calls(node: dict[str, Any]) -> list[dict[str, Any]]:
+    """An agent node's tool calls: those its output lists once it completed, and the one it
+    waits on for approval while it waits (the prompt's `toolCall`)."""
+    raw = node.get("output")
+    output: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    calls = [{"id": call.get("id"), "name": call.get("name"), "args": call.get("args"),
+              "status": call.get("status"), "output": call.get("output"),
+              "error": call.get("error")}
+             for call in output.get("toolCalls") or () if isinstance(call, dict)]
+    prompt = node.get("prompt")
+    if node.get("status") == NodeStatus.WAITING and isinstance(prompt, str):
+        try:
+            waiting = orjson.loads(prompt).get("toolCall")
+        except (orjson.JSONDecodeError, AttributeError):
+            waiting = None
+        if isinstance(waiting, dict):
+            calls.append({"id": waiting.get("id"), "name": waiting.get("name"),
+                          "args": waiting.get("args"), "status": "waiting_approval",
+                          "output": None, "error": None})
+    return calls
+
+
 def activity_json(node: dict[str, Any]) -> dict[str, Any]:
+    extra = {"toolCalls": agent_tool_calls(node)} if node["nodeType"] == "agent" else {}
     return {
+        **extra,
         "id": node["id"],
         "stepId": node["nodeId"],
         "stepName": node["nodeName"],

@@ -81,7 +81,11 @@ async def test_calls_are_approved_rejected_and_approved_with_edited_arguments(
 
     assert await waiting_call(runner, run_id) == {
         "id": "call_1", "name": "lookup_customer", "args": {"id": "c-1"}}
-    assert (await wait_for_status(runner, run_id, "waiting"))["status"] == "waiting"
+    detail = await wait_for_status(runner, run_id, "waiting")
+    (activity,) = detail["activityRuns"]
+    assert activity["toolCalls"] == [{"id": "call_1", "name": "lookup_customer",
+                                      "args": {"id": "c-1"}, "status": "waiting_approval",
+                                      "output": None, "error": None}]
     assert counting_server.hits == {}  # nothing runs before a person says so
     resp = await viewer.post(f"{base}/call_1", json={"decision": "approve"})
     assert resp.status == 403
@@ -107,7 +111,8 @@ async def test_calls_are_approved_rejected_and_approved_with_edited_arguments(
 
     await resp.release()
     detail = await wait_for_status(runner, run_id, "completed")
-    assert detail["status"] == "completed"
+    assert [c["status"] for c in detail["activityRuns"][0]["toolCalls"]] == [
+        "completed", "rejected", "completed"]
     state = await runner.server.app[keys.ENGINE].run_state(run_id)  # type: ignore[index]
     calls = {c["id"]: c for c in state.output["classify"]["toolCalls"]}
     assert [calls[i]["status"] for i in ("call_1", "call_2", "call_3")] == [

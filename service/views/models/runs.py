@@ -33,6 +33,9 @@ class ActivityRun(ResponseModel):
     durationMs: Count | None
     createdAt: Timestamp
     updatedAt: Timestamp
+    toolCalls: list[dict[str, Any]] | None = Field(None, description=(
+        "Agent nodes only: each tool call's id, name, args, status (waiting_approval, "
+        "completed, rejected, failed), output and error."))
 
 
 class RunInput(ResponseModel):
