@@ -28,6 +28,7 @@ from tests.support.api import APPROVAL_WORKFLOW, QUICK_WORKFLOW
 from tests.support.auth import ADMIN_PASSWORD, make_settings
 from tests.support.fake_llm import MODEL, FakeLLM, Reply, chunk, text, tool_call
 from tests.support.openapi_conformance import Conformance
+from tests.support.polling import wait_for
 from tests.support.sse import SSEFrame, iter_frames
 
 STREAM_WITHIN_S = 10.0
@@ -236,12 +237,11 @@ async def test_run_answers_and_frames_conform(api: Checked) -> None:
 
 
 async def _until_waiting(api: Checked, run_id: str) -> None:
-    for _ in range(200):
+    async def waiting() -> bool:
         run = await api.call("GET", f"/api/v1/workflow-runs/{run_id}", 200)
-        if run["data"]["status"] == "waiting":
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"run {run_id} never waited")
+        return bool(run["data"]["status"] == "waiting")
+
+    await wait_for(waiting, 4, f"run {run_id} never waited")
 
 
 async def test_dialect_answers_and_frames_conform(api: Checked) -> None:

@@ -16,6 +16,7 @@ from tests.support.api import (
     start_waiting_run,
     wait_for_status,
 )
+from tests.support.polling import wait_for
 
 
 async def test_blocking_execute_with_json_returns_the_finished_run(admin: TestClient) -> None:
@@ -208,10 +209,8 @@ async def test_a_client_that_leaves_a_blocking_execute_is_logged_as_499_not_500(
             async with asyncio.timeout(0.5):  # the run waits for an approval: never answers
                 await admin.post("/api/v1/workflow-runs/execute",
                                  json={"workflowId": workflow_id, "inputs": {"x": 1}})
-        for _ in range(100):
-            lines = [e for e in logs if e["event"] == "request"
-                     and e["path"] == "/api/v1/workflow-runs/execute"]
-            if lines:
-                break
-            await asyncio.sleep(0.02)
+        lines = await wait_for(
+            lambda: [e for e in logs if e["event"] == "request"
+                     and e["path"] == "/api/v1/workflow-runs/execute"], 2,
+            "no request line for the abandoned execute")
     assert [line["status"] for line in lines] == [499]

@@ -25,6 +25,7 @@ from tests.support.auth import (
     create_user,
     login,
 )
+from tests.support.polling import wait_for
 from tests.support.sse import SSEFrame, iter_frames
 
 # -- the seeds' examples ---------------------------------------------------------------
@@ -230,14 +231,14 @@ class Api:
 
     async def wait_status(self, run_id: str, *statuses: str, within_s: float = 5) -> dict[str, Any]:
         """Poll the canonical run until its v1 status is one of `statuses`."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within_s
-        while True:
-            run = await self.run(run_id)
-            if run["status"] in statuses:
-                return run
-            assert loop.time() < deadline, f"run {run_id} still {run['status']}"
-            await asyncio.sleep(0.02)
+        seen: dict[str, Any] = {}
+
+        async def reached() -> dict[str, Any] | None:
+            seen.update(await self.run(run_id))
+            return dict(seen) if seen["status"] in statuses else None
+
+        return await wait_for(reached, within_s,
+                              lambda: f"run {run_id} still {seen.get('status')}, not {statuses}")
 
     async def approve(self, run_id: str, node_id: str) -> None:
         await self.json("POST", f"/api/v1/workflow-runs/{run_id}/nodes/{node_id}/resume",

@@ -22,6 +22,7 @@ from tests.dialects.helpers import (
     seed_frames,
 )
 from tests.support.auth import ADMIN_PASSWORD
+from tests.support.polling import wait_for
 from tests.support.sse import SSEFrame, iter_frames
 
 TERMINAL = set(SEED_002_TERMINAL)
@@ -153,13 +154,12 @@ async def test_disconnect_cancels_without_handler_cancellation(
                 if frame.event == "node_start":
                     break
             resp.close()
-            for _ in range(100):
-                run = (await (await session.get(f"/api/v1/workflow-runs/{run_id}")).json())
-                if run["data"]["status"] == "cancelled":
-                    break
-                await asyncio.sleep(0.05)
-            assert run["data"]["status"] == "cancelled"
-            assert run["data"]["cancelReason"] == "Execution cancelled by user"
+            async def cancelled() -> dict[str, Any] | None:
+                run = await (await session.get(f"/api/v1/workflow-runs/{run_id}")).json()
+                return dict(run["data"]) if run["data"]["status"] == "cancelled" else None
+
+            run = await wait_for(cancelled, 5, f"run {run_id} was not cancelled", every_s=0.05)
+            assert run["cancelReason"] == "Execution cancelled by user"
     finally:
         await runner.cleanup()
 

@@ -20,6 +20,7 @@ import pytest
 from aiohttp import web
 
 from tests.support.browser import CHROMIUM_ARGS
+from tests.support.polling import wait_for
 from tests.support.server_process import (
     ADMIN_PASSWORD,
     Api,
@@ -146,13 +147,16 @@ async def browser(chromium: Path) -> AsyncIterator[Any]:
 
 
 async def until(page: Any, expression: str, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + STEP_S
-    while not await page.evaluate(expression):
-        if loop.time() > deadline:
-            events = await page.evaluate("window.events")
-            raise AssertionError(f"timed out waiting for {what}; page saw {events}")
-        await asyncio.sleep(0.05)
+    """Wait until `expression` holds in the page; on a timeout, say what the page saw."""
+    seen: list[Any] = []
+
+    async def holds() -> bool:
+        if await page.evaluate(expression):
+            return True
+        seen[:] = [await page.evaluate("window.events")]
+        return False
+
+    await wait_for(holds, STEP_S, lambda: f"waiting for {what}; page saw {seen}", every_s=0.05)
 
 
 async def full_read(api: Api, run_id: str) -> list[dict[str, str]]:

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.polling import wait_for
 from tests.support.server_process import Api, ServerProcess, admin_token, create_workflow, run_cli
 from tests.support.summary import report_summary
 
@@ -88,17 +89,17 @@ def is_unavailable(status: int, body: Any) -> bool:
 
 
 async def wait_status(api: Api, run_id: str, wanted: set[str], within_s: float) -> str:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within_s
-    status = "?"
-    while loop.time() < deadline:
+    """The run's status once it is one of `wanted` (a failure after `within_s`)."""
+    seen = ["?"]
+
+    async def reached() -> str | None:
         code, body = await api.request("GET", f"/api/v1/workflow-runs/{run_id}")
         if code == 200:
-            status = body["data"]["status"]
-            if status in wanted:
-                return str(status)
-        await asyncio.sleep(0.1)
-    return str(status)
+            seen[0] = str(body["data"]["status"])
+        return seen[0] if seen[0] in wanted else None
+
+    return await wait_for(reached, within_s, lambda: f"run {run_id} still {seen[0]}, not {wanted}",
+                          every_s=0.1)
 
 
 async def start_background(api: Api, workflow_id: str) -> str:

@@ -19,6 +19,7 @@ from projections.vocabulary import EventType
 from service import keys
 from service.settings import Settings
 from tests.support.api import APPROVAL_WORKFLOW, create_workflow, start_waiting_run, wait_for_status
+from tests.support.polling import wait_for
 from tests.support.sse import SSEFrame, iter_frames, read_frames
 
 
@@ -57,11 +58,10 @@ async def test_a_stream_logs_one_request_line_when_it_ends(admin: TestClient) ->
         assert resp.headers["X-Request-Id"] == "stream-line-1"
         await finish_approval(admin, run_id)
         frames = event_frames(await read_frames(resp))
-        for _ in range(100):  # the line is written just after the last frame is sent
-            lines = [e for e in logs if e["event"] == "request" and e["path"] == path]
-            if lines:
-                break
-            await asyncio.sleep(0.01)
+        # The line is written just after the last frame is sent.
+        lines = await wait_for(
+            lambda: [e for e in logs if e["event"] == "request" and e["path"] == path], 1,
+            "no request line for the stream", every_s=0.01)
     assert len(lines) == 1, lines
     assert lines[0]["status"] == 200
     assert lines[0]["stream"] == "terminal"
@@ -240,11 +240,7 @@ async def test_a_client_that_never_reads_is_dropped(
         f"Authorization: Bearer {token['token']}\r\n\r\n"
     )
     await loop.sock_sendall(sock, request.encode())
-    for _ in range(100):
-        if len(app[keys.STREAMS]) == 1:
-            break
-        await asyncio.sleep(0.02)
-    assert len(app[keys.STREAMS]) == 1
+    await wait_for(lambda: len(app[keys.STREAMS]) == 1, 2, "the stalled client's stream never opened")
     store = app[keys.STORE]
     big = "x" * 65536
     for i in range(200):  # ~13 MB the client will never read
@@ -253,11 +249,8 @@ async def test_a_client_that_never_reads_is_dropped(
             "text": f"{i} {big}"})])
         if not app[keys.STREAMS]:
             break
-    for _ in range(200):
-        if not app[keys.STREAMS]:
-            break
-        await asyncio.sleep(0.05)
-    assert not app[keys.STREAMS], "the stalled stream was not dropped"
+    await wait_for(lambda: not app[keys.STREAMS], 10, "the stalled stream was not dropped",
+                   every_s=0.05)
     sock.close()
     metrics = await (await client.get("/metrics")).text()
     assert 'runstream_streams_dropped_slow_total{dialect="v1"} 1.0' in metrics.splitlines()
@@ -423,10 +416,8 @@ async def test_a_user_may_hold_only_so_many_streams_and_a_left_one_frees_its_pla
     # A client that leaves without a word is noticed while its run is idle, and its
     # place is free again.
     first.close()
-    for _ in range(100):
-        if len(app[keys.STREAMS]) < 2:
-            break
-        await asyncio.sleep(0.05)
+    await wait_for(lambda: len(app[keys.STREAMS]) < 2, 5, "the silent client's place was not freed",
+                   every_s=0.05)
     third = await client.get(url)
     assert third.status == 200
     second.close()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+
+from tests.support.polling import wait_for
 
 APPROVAL_WORKFLOW: dict[str, Any] = {
     "name": "Needs approval",
@@ -61,12 +62,13 @@ async def wait_for_status(
     client: TestClient, run_id: str, status: str, within_s: float = 10.0
 ) -> dict[str, Any]:
     """Poll the run detail until it shows `status` (v1 words)."""
-    deadline = asyncio.get_running_loop().time() + within_s
-    while True:
+    seen: list[Any] = []
+
+    async def reached() -> dict[str, Any] | None:
         resp = await client.get(f"/api/v1/workflow-runs/{run_id}")
-        body = await resp.json()
-        if resp.status == 200 and body["data"]["status"] == status:
-            return dict(body["data"])
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"run {run_id} never reached {status}: {body}")
-        await asyncio.sleep(0.02)
+        seen[:] = [await resp.json()]
+        if resp.status == 200 and seen[0]["data"]["status"] == status:
+            return dict(seen[0]["data"])
+        return None
+
+    return await wait_for(reached, within_s, lambda: f"run {run_id} never reached {status}: {seen}")

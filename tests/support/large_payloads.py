@@ -15,6 +15,8 @@ from typing import Any
 import aiohttp
 import orjson
 
+from tests.support.polling import wait_for
+
 NODES = 10
 WORKFLOW = {
     "name": "large-payloads",
@@ -126,10 +128,9 @@ async def large_payload_runs(
         async with http.get(f"{base}/healthz") as resp:
             head = (await resp.json())["head"]
         # The followers must reach the head: every event, none twice.
-        for _ in range(600):
-            if all(f.positions and f.positions[-1] >= head for f in followers):
-                break
-            await asyncio.sleep(0.05)
+        await wait_for(lambda: all(f.positions and f.positions[-1] >= head for f in followers),
+                       30, lambda: f"followers short of head {head}: "
+                                   f"{[f.positions[-1:] for f in followers]}", every_s=0.05)
         for follower in followers:
             assert follower.task is not None
             follower.task.cancel()

@@ -19,6 +19,8 @@ from typing import Any
 import aiohttp
 import orjson
 
+from tests.support.polling import wait_for
+
 ADMIN_PASSWORD = "faults-admin-password"
 USER_PASSWORD = "faults-user-password"
 HOST = "127.0.0.1"
@@ -88,10 +90,9 @@ class ServerProcess:
         self.starts += 1
 
     async def wait_healthy(self, within_s: float = 60.0) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within_s
         async with aiohttp.ClientSession() as http:
-            while True:
+
+            async def healthy() -> bool:
                 assert self.proc is not None
                 if self.proc.returncode is not None:
                     raise AssertionError(
@@ -99,13 +100,12 @@ class ServerProcess:
                 try:
                     async with http.get(f"{self.base}/healthz",
                                         timeout=aiohttp.ClientTimeout(total=2)) as resp:
-                        if resp.status == 200:
-                            return
+                        return resp.status == 200
                 except (aiohttp.ClientError, TimeoutError):
-                    pass
-                if loop.time() > deadline:
-                    raise AssertionError(f"no /healthz within {within_s} s:\n{self.log_tail()}")
-                await asyncio.sleep(0.05)
+                    return False
+
+            await wait_for(healthy, within_s, lambda: f"no /healthz:\n{self.log_tail()}",
+                           every_s=0.05)
 
     async def kill(self) -> None:
         """SIGKILL: no shutdown hook runs, nothing is flushed but what SQLite committed."""
