@@ -247,7 +247,8 @@ class ClientProcess:
 
     async def count(self) -> int:
         """How many frames the clients have recorded so far."""
-        assert self.proc.stdin is not None and self.proc.stdout is not None
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
         self.proc.stdin.write(b"count\n")
         await self.proc.stdin.drain()
         return int(await asyncio.wait_for(self.proc.stdout.readline(), 30))

@@ -152,7 +152,8 @@ async def measure_queries(path: Path) -> None:
     try:
         busy = RunFilter(workflow_id="wf-07", status=RunStatus.COMPLETED)
         rows, total = await queries.list_runs(busy, 0, PAGE)
-        assert len(rows) == PAGE and total > DEEP_OFFSET + PAGE, total
+        assert len(rows) == PAGE, len(rows)
+        assert total > DEEP_OFFSET + PAGE, total
         note(f"wf-07 completed: {total} runs")
 
         async def page(run_filter: RunFilter, offset: int) -> None:

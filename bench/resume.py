@@ -113,7 +113,8 @@ async def build(data_dir: Path, filler: int) -> Resumable:
     started = time.perf_counter()
     head = await asyncio.to_thread(write_filler, data_dir / "runstream.db", filler)
     result = await asyncio.to_thread(verify_file, data_dir / "runstream.db")
-    assert result.ok and result.checked == head, result
+    assert result.ok, result
+    assert result.checked == head, result
     note(f"{head} events written and verified in {time.perf_counter() - started:.1f} s")
     return Resumable(data_dir, token, run_id, cursor)
 

@@ -101,16 +101,19 @@ async def test_is_admin_takes_booleans_and_form_words_only(admin: TestClient) ->
                                                        "isAdmin": value})
         assert await bad_fields(resp) == {"isAdmin"}, value
     resp = await admin.post("/api/v1/users", json={"username": "plain", "isAdmin": None})
-    assert resp.status == 201 and (await resp.json())["data"]["isAdmin"] is False
+    assert resp.status == 201
+    assert (await resp.json())["data"]["isAdmin"] is False
     resp = await admin.post("/api/v1/users", json={"username": "boss", "isAdmin": "on"})
-    assert resp.status == 201 and (await resp.json())["data"]["isAdmin"] is True
+    assert resp.status == 201
+    assert (await resp.json())["data"]["isAdmin"] is True
 
 
 async def test_a_login_labelled_text_plain_is_refused(anon: TestClient) -> None:
     resp = await anon.post("/api/v1/auth/login", data=b'{"username": "admin", "password": "x"}',
                            headers={"Content-Type": "text/plain"})
     body = await resp.json()
-    assert resp.status == 400 and "expected a JSON or form body" in body["error"]["message"]
+    assert resp.status == 400
+    assert "expected a JSON or form body" in body["error"]["message"]
 
 
 async def test_a_chat_title_of_null_is_an_empty_title(admin: TestClient) -> None:

@@ -28,7 +28,8 @@ async def test_blocking_execute_with_json_returns_the_finished_run(admin: TestCl
     assert run["outputs"] == {"b": None}
     steps = {a["stepId"]: a for a in run["activityRuns"]}
     assert steps["a"]["outputs"] == {"n": 41}
-    assert steps["a"]["attempt"] == 1 and steps["a"]["status"] == "completed"
+    assert steps["a"]["attempt"] == 1
+    assert steps["a"]["status"] == "completed"
 
 
 async def test_blocking_execute_with_multipart_form_data(admin: TestClient) -> None:
@@ -81,7 +82,8 @@ async def test_cancel_reports_an_outcome_per_run(admin: TestClient) -> None:
     run = await wait_for_status(admin, waiting, "cancelled")
     assert run["cancelReason"] == "no longer needed"
     steps = {a["stepId"]: a["status"] for a in run["activityRuns"]}
-    assert steps["approve"] == "cancelled" and "finish" not in steps
+    assert steps["approve"] == "cancelled"
+    assert "finish" not in steps
     again = await (await admin.post(
         "/api/v1/workflow-runs/cancel", json={"runIds": [waiting]})).json()
     assert again["data"]["results"] == [{"runId": waiting, "status": "not_eligible"}]
@@ -141,10 +143,12 @@ async def test_list_filters_paginates_and_searches_by_workflow_name(admin: TestC
     body = await listing("status=waiting")
     assert [r["id"] for r in body["data"]] == [waiting]
     body = await listing("search=no-such-name")
-    assert body["data"] == [] and body["pagination"]["total"] == 0
+    assert body["data"] == []
+    assert body["pagination"]["total"] == 0
     everything = await listing("limit=100")
     created = [r["createdAt"] for r in everything["data"]]
-    assert created == sorted(created, reverse=True) and len(created) == 7
+    assert created == sorted(created, reverse=True)
+    assert len(created) == 7
     for bad in ("limit=0", "limit=101", "page=0", "page=-1", "limit=abc", "status=done",
                 "workflowId=123", "search=" + "x" * 201):
         resp = await admin.get(f"/api/v1/workflow-runs?{bad}")
@@ -158,7 +162,8 @@ async def test_dashboard_counts_follow_run_status(admin: TestClient) -> None:
     await start_waiting_run(admin, workflow_id, x=2)
     resp = await admin.get(f"/api/v1/workflow-runs/dashboard/{workflow_id}")
     body = await resp.json()
-    assert body["data"]["counts"]["waiting"] == 2 and body["data"]["total"] == 2
+    assert body["data"]["counts"]["waiting"] == 2
+    assert body["data"]["total"] == 2
     await admin.post("/api/v1/workflow-runs/cancel", json={"runIds": [first]})
     await wait_for_status(admin, first, "cancelled")
     body = await (await admin.get(f"/api/v1/workflow-runs/dashboard/{workflow_id}")).json()

@@ -115,7 +115,8 @@ async def test_chats_belong_to_one_user(team: dict[str, Any]) -> None:
     alice, bob = team["alice"], team["bob"]
     resp = await alice.post("/probe/chats", json={"title": "hello"})
     chat = await resp.json()
-    assert chat["title"] == "hello" and chat["id"]
+    assert chat["title"] == "hello"
+    assert chat["id"]
     assert (await alice.get(f"/probe/chats/{chat['id']}")).status == 200
     assert (await bob.get(f"/probe/chats/{chat['id']}")).status == 403
     assert (await alice.get("/probe/chats/nope")).status == 400

@@ -191,7 +191,8 @@ async def test_an_outsider_sees_nothing_of_the_workspace(world: World) -> None:
         for secret in secrets:
             assert secret not in text, (path, text[:300])
     listed = await (await other.get("/api/v1/workflow-runs?search=Needs")).json()
-    assert listed["data"] == [] and listed["pagination"]["total"] == 0
+    assert listed["data"] == []
+    assert listed["pagination"]["total"] == 0
     viewer = await (await world.clients["viewer"].get(
         "/api/v1/workflow-runs?search=Needs")).json()
     assert [r["id"] for r in viewer["data"]] == [world.waiting_run]

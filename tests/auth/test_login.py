@@ -19,13 +19,16 @@ async def test_login_sets_an_httponly_lax_cookie_and_me_names_the_user(anon: Tes
                            json={"username": "admin", "password": ADMIN_PASSWORD})
     assert resp.status == 200
     body = await resp.json()
-    assert body["data"]["username"] == "admin" and body["data"]["isAdmin"] is True
+    assert body["data"]["username"] == "admin"
+    assert body["data"]["isAdmin"] is True
     cookie = resp.cookies[SESSION_COOKIE]
-    assert cookie["httponly"] and cookie["samesite"] == "Lax"
+    assert cookie["httponly"]
+    assert cookie["samesite"] == "Lax"
     me = await anon.get("/api/v1/auth/me")
     assert me.status == 200
     data = (await me.json())["data"]
-    assert data["username"] == "admin" and data["via"] == "session"
+    assert data["username"] == "admin"
+    assert data["via"] == "session"
     assert {"id": "default", "role": "admin"}.items() <= data["workspaces"][0].items()
 
 

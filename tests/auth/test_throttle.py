@@ -50,7 +50,8 @@ async def test_an_account_locks_after_its_failures_even_for_the_right_password(
     status, body, retry_after = await try_login(anon, "Admin", ADMIN_PASSWORD)
     assert status == 429
     assert body["error"]["code"] == "too_many_requests"
-    assert retry_after is not None and 1 <= int(retry_after) <= WINDOW_S + 1
+    assert retry_after is not None
+    assert 1 <= int(retry_after) <= WINDOW_S + 1
     assert body["error"]["details"] == {"retryAfterSeconds": int(retry_after)}
     # The refusal touched nothing: the admin's existing session still works.
     assert (await admin.get("/api/v1/auth/me")).status == 200

@@ -21,7 +21,8 @@ async def test_a_created_token_authenticates_and_is_shown_only_once(
     admin: TestClient, anon: TestClient, auth_settings: Settings
 ) -> None:
     created = await create_token(admin, "ci")
-    assert created["token"].startswith(created["prefix"]) and created["name"] == "ci"
+    assert created["token"].startswith(created["prefix"])
+    assert created["name"] == "ci"
     me = await anon.get("/api/v1/auth/me", headers=bearer(created["token"]))
     assert me.status == 200
     assert (await me.json())["data"]["via"] == "token"

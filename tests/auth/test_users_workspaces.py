@@ -29,7 +29,8 @@ async def test_admin_creates_users_and_lists_them_without_secrets(
     assert listed["pagination"]["total"] == 2
     with sqlite3.connect(auth_settings.database_path) as db:
         (stored,) = db.execute("SELECT password_hash FROM users WHERE username = 'alice'").fetchone()
-    assert stored.startswith("scrypt$") and "alice-password" not in stored
+    assert stored.startswith("scrypt$")
+    assert "alice-password" not in stored
 
 
 async def test_a_user_created_without_a_password_gets_one_shown_once(
@@ -100,7 +101,8 @@ async def test_pagination_bounds(admin: TestClient) -> None:
         assert (await admin.get(f"/api/v1/users?{query}")).status == 400, query
     resp = await admin.get("/api/v1/users?page=2&limit=1")
     body = await resp.json()
-    assert body["data"] == [] and body["pagination"]["totalPages"] == 1
+    assert body["data"] == []
+    assert body["pagination"]["totalPages"] == 1
 
 
 async def test_workspaces_are_visible_to_their_members_only(
@@ -111,7 +113,8 @@ async def test_workspaces_are_visible_to_their_members_only(
     resp = await alice.post("/api/v1/workspaces", json={"name": "Alice's"})
     assert resp.status == 201
     created = (await resp.json())["data"]
-    assert created["role"] == "admin" and created["id"]
+    assert created["role"] == "admin"
+    assert created["id"]
     alice_sees = (await (await alice.get("/api/v1/workspaces")).json())["data"]
     assert [w["name"] for w in alice_sees] == ["Alice's"]
     assert (await (await bob.get("/api/v1/workspaces")).json())["data"] == []

@@ -25,9 +25,12 @@ async def test_users_add_then_login(
 ) -> None:
     code, out, _ = await arun(capsys, "users", "add", "carol", "--password", "carol-password",
                        "--data-dir", str(tmp_path))
-    assert code == 0 and out["username"] == "carol" and "password" not in out
+    assert code == 0
+    assert out["username"] == "carol"
+    assert "password" not in out
     code, out, _ = await arun(capsys, "users", "add", "dave", "--admin", "--data-dir", str(tmp_path))
-    assert code == 0 and out["isAdmin"] is True
+    assert code == 0
+    assert out["isAdmin"] is True
     generated = out["password"]
     client = await aiohttp_client(create_app(make_settings(tmp_path)))
     await login(client, "carol", "carol-password")
@@ -42,7 +45,9 @@ def test_users_add_refuses_duplicates_and_bad_input(
     data = ("--data-dir", str(tmp_path))
     assert run(capsys, "users", "add", "erin", "--password", "erin-password", *data)[0] == 0
     code, out, err = run(capsys, "users", "add", "ERIN", "--password", "erin-password", *data)
-    assert code == 1 and out is None and "taken" in err
+    assert code == 1
+    assert out is None
+    assert "taken" in err
     assert run(capsys, "users", "add", "frank", "--password", "short", *data)[0] == 2
     assert run(capsys, "users", "add", "bad name", *data)[0] == 2
 
@@ -53,7 +58,9 @@ async def test_tokens_create_prints_a_working_token_once(
     data = ("--data-dir", str(tmp_path))
     await arun(capsys, "users", "add", "gina", "--password", "gina-password", *data)
     code, out, _ = await arun(capsys, "tokens", "create", "gina", "--name", "deploy", *data)
-    assert code == 0 and out["name"] == "deploy" and out["token"].startswith(out["prefix"])
+    assert code == 0
+    assert out["name"] == "deploy"
+    assert out["token"].startswith(out["prefix"])
     client = await aiohttp_client(create_app(make_settings(tmp_path)))
     me = await client.get("/api/v1/auth/me", headers=bearer(out["token"]))
     assert (await me.json())["data"]["username"] == "gina"
@@ -65,7 +72,9 @@ def test_tokens_create_for_an_unknown_user_fails(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, err = run(capsys, "tokens", "create", "nobody", "--data-dir", str(tmp_path))
-    assert code == 1 and out is None and "nobody" in err
+    assert code == 1
+    assert out is None
+    assert "nobody" in err
 
 
 async def test_users_passwd_sets_a_password_and_ends_sessions_while_the_server_runs(
@@ -77,16 +86,20 @@ async def test_users_passwd_sets_a_password_and_ends_sessions_while_the_server_r
     await login(client, "admin", "admin-secret-pw")
     capsys.readouterr()  # the server's request lines are not the command's output
     code, out, _ = await arun(capsys, "users", "passwd", "admin", *data)
-    assert code == 0 and out["username"] == "admin" and out["sessionsEnded"] == 1
+    assert code == 0
+    assert out["username"] == "admin"
+    assert out["sessionsEnded"] == 1
     assert (await client.get("/api/v1/auth/me")).status == 401
     await login(client, "admin", "admin-secret-pw", expect=401)
     await login(client, "admin", out["password"])
     capsys.readouterr()
     code, out, _ = await arun(capsys, "users", "passwd", "admin", "--password", "chosen-password",
                               *data)
-    assert code == 0 and "password" not in out
+    assert code == 0
+    assert "password" not in out
     await login(client, "admin", "chosen-password")
     capsys.readouterr()
     assert (await arun(capsys, "users", "passwd", "admin", "--password", "short", *data))[0] == 2
     code, _, err = await arun(capsys, "users", "passwd", "nobody", *data)
-    assert code == 1 and "no user" in err
+    assert code == 1
+    assert "no user" in err

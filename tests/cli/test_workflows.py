@@ -35,7 +35,8 @@ def test_import_creates_then_versions_only_changed_files(
     code, out, _ = run_cli(capsys, "workflows", "import", str(changed), "--data-dir", data)
     assert code == 0
     (again,) = json.loads(out)
-    assert again["id"] == first[0]["id"] and again["version"] == 2
+    assert again["id"] == first[0]["id"]
+    assert again["version"] == 2
 
 
 def test_import_refuses_an_invalid_definition_and_names_the_node(
@@ -46,8 +47,11 @@ def test_import_refuses_an_invalid_definition_and_names_the_node(
         {"id": "a", "type": "noop", "after": ["ghost"]}]}))
     code, out, err = run_cli(capsys, "workflows", "import", str(bad),
                              "--data-dir", str(tmp_path / "data"))
-    assert code == 1 and out == ""
-    assert "a" in err and "ghost" in err
+    assert code == 1
+    assert out == ""
+    assert "a" in err
+    assert "ghost" in err
     code, _, err = run_cli(capsys, "workflows", "import", str(tmp_path / "missing.json"),
                            "--data-dir", str(tmp_path / "data"))
-    assert code == 1 and "missing.json" in err
+    assert code == 1
+    assert "missing.json" in err

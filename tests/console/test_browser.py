@@ -178,7 +178,8 @@ async def test_a_second_user_sees_none_of_the_first_users_runs(
     await bob.go(f"/runs/{alice_run}")
     await bob.page.wait_for_selector(".error")
     assert "not found" in (await bob.page.inner_text(".error")).lower()
-    assert alice.errors == [] and bob.errors == []
+    assert alice.errors == []
+    assert bob.errors == []
 
 
 async def test_a_viewer_sees_no_cancel_or_approve_controls(

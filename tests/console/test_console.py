@@ -113,10 +113,12 @@ async def test_assets_are_versioned_and_cached_for_long(admin: TestClient) -> No
     assert "max-age=31536000" in resp.headers["Cache-Control"]
     assert resp.headers["Content-Security-Policy"] == CSP
     css = await admin.get(f"/console/{script.group(2)}/style.css")
-    assert css.status == 200 and css.content_type == "text/css"
+    assert css.status == 200
+    assert css.content_type == "text/css"
     # An older page asking for an older version gets today's file, not cached under that name.
     stale = await admin.get("/console/000000000000/app.js")
-    assert stale.status == 200 and stale.headers["Cache-Control"] == "no-cache"
+    assert stale.status == 200
+    assert stale.headers["Cache-Control"] == "no-cache"
 
 
 async def test_unknown_and_traversing_asset_paths_are_404(admin: TestClient) -> None:
@@ -132,7 +134,8 @@ def test_console_has_no_inline_script_style_or_html_injection() -> None:
     for script in folder.glob("*.js"):
         text = script.read_text()
         # Every value reaches the page as text nodes: no markup is ever parsed from data.
-        assert "innerHTML" not in text and "insertAdjacentHTML" not in text, script.name
+        assert "innerHTML" not in text, script.name
+        assert "insertAdjacentHTML" not in text, script.name
         assert "eval(" not in text, script.name
 
 
@@ -194,7 +197,8 @@ async def test_feed_resumes_after_last_event_id_without_gap_or_duplicate(
     resumed = await feed_frames(
         admin, saw_run_end(second), headers={"Last-Event-ID": str(cut.id)}
     )
-    assert resumed[0].event == "ready" and resumed[0].id == cut.id
+    assert resumed[0].event == "ready"
+    assert resumed[0].id == cut.id
     assert [f.id for f in resumed[1:]] == [f.id for f in updates[3:]]
     assert changes(resumed) == [f.json() for f in updates[3:]]
 
@@ -212,7 +216,8 @@ async def test_feed_without_cursor_starts_now_and_names_its_start(admin: TestCli
     await asyncio.sleep(0.2)
     new = (await execute(admin, workflow_id, n=2))["id"]
     await watcher
-    assert frames[0].event == "ready" and frames[0].id == str(head)
+    assert frames[0].event == "ready"
+    assert frames[0].id == str(head)
     assert {c["workflowRunId"] for c in changes(frames)} == {new}
     assert old != new
 
@@ -254,7 +259,8 @@ async def test_audit_verify_reports_the_chain_to_admins_only(
     resp = await admin.get("/api/v1/audit/verify")
     data = (await resp.json())["data"]
     assert resp.status == 200
-    assert data["ok"] is True and data["firstBadPosition"] is None
+    assert data["ok"] is True
+    assert data["firstBadPosition"] is None
     assert data["checked"] == data["head"] > 0
     last = (await (await admin.get("/api/v1/events", params={
         "after": str(data["head"] - 1)})).json())["data"]

@@ -50,7 +50,8 @@ async def test_stream_matches_seed_000_example_frame_by_frame(api: Api) -> None:
     workflow_id = await api.workflow(SEARCH_THEN_SUMMARIZE)
     run = await _start(api, chat_id, workflow_id)
     status, frames, headers = await read_stream(api.client, "GET", _stream_url(chat_id, run["id"]))
-    assert status == 200 and headers["Content-Type"] == "text/event-stream"
+    assert status == 200
+    assert headers["Content-Type"] == "text/event-stream"
     seed = seed_frames(SEED_000_STREAM)
     # Data-only frames, each with the log position as id.
     assert all(frame.event == "message" and frame.id for frame in frames)
@@ -76,7 +77,8 @@ async def test_failed_step_and_run_carry_seed_000_fields(api: Api) -> None:
         assert set(item) == {"type", *SEED_000_FIELDS[item["type"]]}
         assert isinstance(item["error"], str)
     assert body[2] == {"type": "step_failed", "stepId": "step-1", "error": "no results"}
-    assert body[3]["runId"] == run["id"] and "no results" in body[3]["error"]
+    assert body[3]["runId"] == run["id"]
+    assert "no results" in body[3]["error"]
 
 
 async def test_list_matches_seed_001_envelope_with_steps(api: Api) -> None:
@@ -90,8 +92,10 @@ async def test_list_matches_seed_001_envelope_with_steps(api: Api) -> None:
     body = await api.json("GET", f"/api/chats/{chat_id}/workflow-runs")
     assert_shape(body, SEED_001_BODY)
     (listed,) = body["data"]["workflowRuns"]
-    assert listed["id"] == run["id"] and listed["chatId"] == chat_id
-    assert listed["workflowId"] == workflow_id and listed["status"] == "completed"
+    assert listed["id"] == run["id"]
+    assert listed["chatId"] == chat_id
+    assert listed["workflowId"] == workflow_id
+    assert listed["status"] == "completed"
     assert listed["status"] in SEED_001_RUN_STATUSES
     assert [step["id"] for step in listed["steps"]] == ["step-1"]
     assert listed["completedAt"] >= listed["startedAt"]

@@ -79,7 +79,8 @@ async def test_stream_matches_seed_002_and_merges_body_over_static_data(api: Api
     status, frames, headers = await read_stream(
         api.client, "POST", _stream(workflow_id),
         json={"customerId": "cust-789", "priority": "high"})
-    assert status == 200 and headers["Content-Type"] == "text/event-stream"
+    assert status == 200
+    assert headers["Content-Type"] == "text/event-stream"
     run_id = headers["X-Execution-Id"]
     assert [f.event for f in frames] == [
         "start", "node_start", "node_complete", "node_start", "node_complete", "complete"]
@@ -93,7 +94,8 @@ async def test_stream_matches_seed_002_and_merges_body_over_static_data(api: Api
     assert frames[1].json() == {**seed["node_start"], "nodeType": "transform"}
     log = frames[2].json()
     assert set(log) >= SEED_002_LOG_KEYS
-    assert log["status"] == "success" and isinstance(log["durationMs"], int)
+    assert log["status"] == "success"
+    assert isinstance(log["durationMs"], int)
     assert log["error"] is None
     # The request body merged over trigger.staticData (the body wins on conflicts).
     assert log["output"] == {"customer": "cust-789", "priority": "high", "queue": "support"}
@@ -108,7 +110,8 @@ async def test_node_failure_ends_with_exactly_one_error_event(api: Api) -> None:
     _, frames, headers = await read_stream(api.client, "POST", _stream(workflow_id), json={})
     assert [f.event for f in frames] == ["start", "node_start", "node_complete", "error"]
     log = frames[2].json()
-    assert log["status"] == "error" and log["error"] == "bad ticket"
+    assert log["status"] == "error"
+    assert log["error"] == "bad ticket"
     assert isinstance(log["durationMs"], int)
     body = _check_terminal(frames, "error", headers["X-Execution-Id"])
     assert "bad ticket" in body["error"]
@@ -197,7 +200,9 @@ async def test_execute_answers_with_the_result_and_execution_id(api: Api) -> Non
     workflow_id = await _definition_workflow(api, CLASSIFY)
     body = await api.json("POST", f"/api/workflows/{workflow_id}/execute",
                           json={"customerId": "c1"})
-    assert body["success"] is True and body["cancelled"] is False and body["error"] is None
+    assert body["success"] is True
+    assert body["cancelled"] is False
+    assert body["error"] is None
     run = await api.run(body["executionId"])
     assert run["status"] == "completed"
     assert body["output"] == {"route": None}
@@ -206,7 +211,8 @@ async def test_execute_answers_with_the_result_and_execution_id(api: Api) -> Non
     # No body at all is an empty trigger payload.
     resp = await api.client.post(f"/api/workflows/{workflow_id}/execute",
                                  headers={"Content-Type": "application/json"})
-    assert resp.status == 200 and (await resp.json())["success"] is True
+    assert resp.status == 200
+    assert (await resp.json())["success"] is True
 
 
 async def test_access_errors(api: Api) -> None:

@@ -46,7 +46,8 @@ def _messages(frames: list[SSEFrame]) -> list[SSEFrame]:
 
 def _check_message(body: dict[str, Any]) -> None:
     """One listen event in seed 003's shape and words."""
-    assert set(body) <= {"workflow_request", "node_execution"} and "workflow_request" in body
+    assert set(body) <= {"workflow_request", "node_execution"}
+    assert "workflow_request" in body
     request = body["workflow_request"]
     assert_shape(request, SEED_003_EVENT["workflow_request"], REQUEST_NULLABLE)
     assert request["status"] in SEED_003_REQUEST_STATUSES
@@ -90,7 +91,8 @@ async def test_listen_replays_a_finished_run_then_closes(api: Api) -> None:
     await api.wait_status(created["id"], "completed")
     status, frames, response_headers = await read_stream(
         api.client, "GET", _listen(created["id"]), headers=headers)
-    assert status == 200 and response_headers["Content-Type"] == "text/event-stream"
+    assert status == 200
+    assert response_headers["Content-Type"] == "text/event-stream"
     messages = _messages(frames)
     assert all(f.id for f in messages)
     bodies = [f.json() for f in messages]
@@ -105,9 +107,11 @@ async def test_listen_replays_a_finished_run_then_closes(api: Api) -> None:
                      ("route", "in_progress"), ("route", "completed")]
     agent_done = bodies[3]["node_execution"]
     assert agent_done["output_data"] == {"text": "Here is the result...", "for": "ada"}
-    assert agent_done["attempt_count"] == 1 and agent_done["completed_at"]
+    assert agent_done["attempt_count"] == 1
+    assert agent_done["completed_at"]
     final = bodies[-1]["workflow_request"]
-    assert final["completed_at"] and final["started_at"]
+    assert final["completed_at"]
+    assert final["started_at"]
 
 
 async def test_listen_replays_then_goes_live_until_the_run_ends(api: Api) -> None:
@@ -175,7 +179,8 @@ async def test_connections_end_after_the_maximum_duration(
     loop = asyncio.get_running_loop()
     started = loop.time()
     status, frames, _ = await read_stream(api.client, "GET", _listen(created["id"]), within_s=5)
-    assert status == 200 and 0.4 <= loop.time() - started < 3
+    assert status == 200
+    assert 0.4 <= loop.time() - started < 3
     assert (await api.run(created["id"]))["status"] == "waiting"  # only the stream ended
 
 

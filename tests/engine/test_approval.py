@@ -18,7 +18,8 @@ async def test_the_run_waits_then_resumes_with_the_answer(harness: Harness) -> N
     engine = harness.engine
     run_id = await harness.start(APPROVAL)
     waiting = await harness.wait_for_event(run_id, EventType.NODE_WAITING, "ask")
-    assert waiting["prompt"] == "Ship 1.2?" and waiting["attempt"] == 1
+    assert waiting["prompt"] == "Ship 1.2?"
+    assert waiting["attempt"] == 1
     state = await engine.run_state(run_id)
     assert state.status == RunStatus.WAITING
     assert state.nodes["ask"].status == NodeStatus.WAITING

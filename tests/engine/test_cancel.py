@@ -28,7 +28,8 @@ async def test_cancel_during_a_delay_stops_it_and_records_who_and_why(harness: H
     assert types[-3:] == [EventType.RUN_CANCEL_REQUESTED, EventType.NODE_CANCELLED,
                           EventType.RUN_CANCELLED]
     assert events[-1][1] == {"reason": "changed my mind", "by": "alice"}
-    assert events[-2][1]["nodeId"] == "wait" and events[-2][1]["attempt"] == 1
+    assert events[-2][1]["nodeId"] == "wait"
+    assert events[-2][1]["attempt"] == 1
     assert not any(d.get("nodeId") == "after" for _, d in events)
 
 

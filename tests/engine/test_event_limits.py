@@ -48,7 +48,8 @@ async def test_an_input_above_the_limit_fails_the_node_and_the_run(limited: Harn
     started = next(data for type_, data in events if type_ == EventType.NODE_STARTED)
     assert started["input"] is None
     failed = next(data for type_, data in events if type_ == EventType.NODE_FAILED)
-    assert "input" in failed["error"] and f"max_event_bytes = {LIMIT}" in failed["error"]
+    assert "input" in failed["error"]
+    assert f"max_event_bytes = {LIMIT}" in failed["error"]
     assert failed["willRetry"] is False
 
 
@@ -65,7 +66,8 @@ async def test_an_output_above_the_limit_fails_the_node_without_retry(
     assert [type_ for type_, _ in events] == [
         EventType.NODE_STARTED, EventType.NODE_FAILED]  # one attempt: retrying cannot help
     error = events[-1][1]["error"]
-    assert "output" in error and f"max_event_bytes = {LIMIT}" in error
+    assert "output" in error
+    assert f"max_event_bytes = {LIMIT}" in error
     assert counting_server.hits["big"] == 1
 
 
@@ -78,7 +80,8 @@ async def test_outputs_that_fit_alone_but_not_together_fail_the_run(limited: Har
     run_id, state = await limited.run(definition, {"doc": "y" * 30_000})
     assert state.status == RunStatus.FAILED
     assert all(state.nodes[f"s{i}"].status == NodeStatus.COMPLETED for i in range(3))
-    assert "run's output" in str(state.error) and str(LIMIT) in str(state.error)
+    assert "run's output" in str(state.error)
+    assert str(LIMIT) in str(state.error)
 
 
 async def test_a_long_error_is_cut_and_says_so(harness: Harness) -> None:

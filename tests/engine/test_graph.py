@@ -116,7 +116,8 @@ async def test_delay_reports_progress_on_long_waits(harness: Harness) -> None:
     run_id, state = await harness.run({"name": "d", "nodes": [
         n("wait", "delay", params={"ms": 1200})]})
     progress = [d for t, d in await harness.events(run_id) if t == EventType.NODE_PROGRESS]
-    assert progress and all(0 <= d["progress"] < 100 and d["attempt"] == 1 for d in progress)
+    assert progress
+    assert all(0 <= d["progress"] < 100 and d["attempt"] == 1 for d in progress)
     assert state.output == {"wait": {"delayedMs": 1200}}
 
 

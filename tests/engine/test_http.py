@@ -121,7 +121,8 @@ async def test_responses_over_the_cap_fail(
     try:
         harness = Harness(store, repo, engine)
         _, state = await harness.run(request({"url": f"{counting_server.base}/big?size=5000"}))
-        assert state.status == RunStatus.FAILED and "1000-byte cap" in state.error
+        assert state.status == RunStatus.FAILED
+        assert "1000-byte cap" in state.error
         _, state = await harness.run(request({"url": f"{counting_server.base}/ok?size=900"}))
         assert state.status == RunStatus.COMPLETED
     finally:
@@ -137,7 +138,7 @@ async def test_the_request_timeout_fails_the_attempt(
     assert "timed out after 100 ms" in state.error
 
 
-@pytest.mark.parametrize("address,allowed", [
+@pytest.mark.parametrize(("address", "allowed"), [
     ("8.8.8.8", True), ("127.0.0.1", False), ("10.1.2.3", False), ("192.168.1.1", False),
     ("169.254.1.1", False), ("::1", False), ("fe80::1", False), ("::ffff:127.0.0.1", False),
     ("0.0.0.0", False), ("2606:4700::1111", True), ("fd00::1", False),

@@ -61,7 +61,8 @@ async def test_a_plugin_node_runs_and_reports_progress_and_thinking(
 ) -> None:
     registry = builtin_registry()
     registry.load_entry_points()
-    assert "shout" in registry.names() and "broken" not in registry.names()
+    assert "shout" in registry.names()
+    assert "broken" not in registry.names()
     repo = WorkflowRepository(store, registry)
     await repo.ensure_schema()
     with pytest.raises(WorkflowInvalid) as caught:
@@ -84,6 +85,7 @@ async def test_a_plugin_node_runs_and_reports_progress_and_thinking(
         _, state = await harness.run({"name": "p", "nodes": [
             {"id": "s", "type": "shout", "params": {"text": "x", "fail": True},
              "retry": {"maxAttempts": 2}}]})
-        assert state.status == RunStatus.FAILED and state.nodes["s"].attempt == 2
+        assert state.status == RunStatus.FAILED
+        assert state.nodes["s"].attempt == 2
     finally:
         await engine.stop()

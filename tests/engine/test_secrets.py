@@ -34,12 +34,14 @@ async def test_env_values_work_in_templates_but_are_redacted_everywhere(
         inputs={"user": "u1"}, envs={"TOKEN": SECRET})
     # The server really received the secret...
     name, headers, body = counting_server.requests[0]
-    assert headers["Authorization"] == f"Bearer {SECRET}" and SECRET.encode() in body
+    assert headers["Authorization"] == f"Bearer {SECRET}"
+    assert SECRET.encode() in body
     # ...but nothing the engine wrote contains it.
     assert state.status == RunStatus.FAILED
     events = await harness.events(run_id)
     created = events[0][1]
-    assert created["envNames"] == ["TOKEN"] and SECRET not in str(created)
+    assert created["envNames"] == ["TOKEN"]
+    assert SECRET not in str(created)
     for _, data in events:
         assert SECRET not in str(data)
     copy = next(d for t, d in events if t == EventType.NODE_COMPLETED and d["nodeId"] == "copy")

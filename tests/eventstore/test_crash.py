@@ -29,7 +29,8 @@ def run_and_kill(path: Path, writers: int, prefix: str) -> list[tuple[int, str, 
     child = subprocess.Popen(
         [sys.executable, str(CHILD), str(path), str(writers), prefix],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert child.stdout is not None and child.stderr is not None
+    assert child.stdout is not None
+    assert child.stderr is not None
     acknowledged: list[tuple[int, str, int]] = []
     watchdog = threading.Timer(30, child.kill)  # a hung child ends the readline below
     watchdog.start()

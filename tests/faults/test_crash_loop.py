@@ -277,7 +277,8 @@ async def test_sigkill_loop_loses_nothing_and_repeats_nothing(tmp_path: Path) ->
         reruns = 0
         for run_id in run_ids:
             status, body = await api.request("GET", f"/api/v1/workflow-runs/{run_id}")
-            assert status == 200 and body["data"]["status"] == "completed", body
+            assert status == 200, body
+            assert body["data"]["status"] == "completed", body
             log = await fetch_log(api, run_id)
             positions = [event["position"] for event in log]
             client = followers[run_ids.index(run_id) % CLIENTS]

@@ -271,15 +271,18 @@ async def test_newlines_in_node_output_cannot_inject_sse_frames(server: ServerPr
             carried[name] = False
             for frame in frames:
                 checked += 1
-                assert frame.event != "injected" and frame.id != "999999", (name, frame)
+                assert frame.event != "injected", (name, frame)
+                assert frame.id != "999999", (name, frame)
                 if not frame.data_lines:
-                    assert frame.id is None and frame.event == "message", (name, frame)
+                    assert frame.id is None, (name, frame)
+                    assert frame.event == "message", (name, frame)
                     continue
                 if frame.data == "keepalive":
                     continue
                 parsed = frame.json()  # each frame's data is one whole JSON document
                 carried[name] = carried[name] or contains(parsed, evil)
-        assert carried["v1"] and carried["flowtrux"], carried
+        assert carried["v1"], carried
+        assert carried["flowtrux"], carried
     finally:
         await admin.close()
     report_summary(f"faults/sse framing: {checked} frames over 4 dialects of runs whose "

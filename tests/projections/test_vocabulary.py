@@ -8,7 +8,7 @@ import re
 import runpy
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -100,10 +100,10 @@ def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-async def admin(plugin: None, tmp_path: Path, aiohttp_client: Any) -> AsyncIterator[TestClient]:
+async def admin(plugin: None, tmp_path: Path, aiohttp_client: Any) -> TestClient:
     client: TestClient = await aiohttp_client(create_app(make_settings(tmp_path / "data")))
     await login(client, "admin", ADMIN_PASSWORD)
-    yield client
+    return client
 
 
 async def _start(client: TestClient, workflow_id: str) -> str:
@@ -188,7 +188,8 @@ async def _served_vocabulary(client: TestClient) -> str:
     version = re.search(r"/console/([0-9a-f]+)/app\.js", page)
     assert version is not None, page
     resp = await client.get(f"/console/{version.group(1)}/vocabulary.js")
-    assert resp.status == 200 and resp.content_type == "text/javascript"
+    assert resp.status == 200
+    assert resp.content_type == "text/javascript"
     return await resp.text()
 
 

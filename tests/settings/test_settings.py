@@ -133,9 +133,11 @@ def test_a_key_that_moved_is_refused_with_its_new_name(old: str, tmp_path: Path)
     config = toml(tmp_path / "old.toml", text)
     message = refused(config_file=config)
     assert f"unknown setting {old!r} (in {config})" in message
-    assert env_name(new) in message and repr(new.rpartition(".")[2]) in message
+    assert env_name(new) in message
+    assert repr(new.rpartition(".")[2]) in message
     message = refused(environ={env_name(old): "1"})
-    assert f"environment variable {env_name(old)}" in message and env_name(new) in message
+    assert f"environment variable {env_name(old)}" in message
+    assert env_name(new) in message
 
 
 # -- unknown keys ----------------------------------------------------------------------
@@ -167,7 +169,8 @@ def test_an_unknown_runstream_variable_is_refused_naming_it(variable: str, key: 
 def test_every_problem_is_reported_at_once() -> None:
     message = refused(environ={"RUNSTREAM_PORT": "eighty", "RUNSTREAM_SYNCHRONOUS": "sometimes"})
     assert message.startswith("2 settings are invalid")
-    assert "RUNSTREAM_PORT" in message and "RUNSTREAM_SYNCHRONOUS" in message
+    assert "RUNSTREAM_PORT" in message
+    assert "RUNSTREAM_SYNCHRONOUS" in message
 
 
 def test_a_missing_or_malformed_config_file_is_refused_naming_it(tmp_path: Path) -> None:
@@ -284,6 +287,7 @@ def test_serve_with_a_bad_variable_exits_non_zero_with_a_readable_message(
 def test_serve_with_an_old_key_in_its_config_file_names_the_new_one(tmp_path: Path) -> None:
     config = toml(tmp_path / "old.toml", "max_concurrent_runs = 4\n")
     done = serve(tmp_path, "--config", str(config))
-    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
     assert f"unknown setting 'max_concurrent_runs' (in {config})" in done.stderr
     assert "RUNSTREAM_ENGINE__MAX_CONCURRENT_RUNS" in done.stderr

@@ -129,7 +129,8 @@ async def test_resume_across_the_switch_from_history_to_live(admin: TestClient) 
     final = [e.position for e in await store.read(run_id)]
     for cursor, ids in zip(cursors, results[1:], strict=True):
         expected = [p for p in final if p > cursor]
-        assert ids == expected[: len(ids)] and ids[-1] == expected[-1], cursor
+        assert ids == expected[: len(ids)], cursor
+        assert ids[-1] == expected[-1], cursor
 
 
 async def test_cursors_are_checked(admin: TestClient) -> None:
@@ -164,7 +165,8 @@ async def test_reconnecting_after_the_terminal_event_gets_204(admin: TestClient)
     # One before the end still gets the terminal frames, then the stream closes.
     resp = await admin.get(url, headers={"Last-Event-ID": str(int(last) - 1)})
     tail = event_frames(await read_frames(resp))
-    assert tail[-1].event == "result" and tail[-1].id == last
+    assert tail[-1].event == "result"
+    assert tail[-1].id == last
 
 
 async def test_a_maintained_sse_client_reads_the_same_stream(
@@ -370,14 +372,20 @@ async def test_a_failing_stream_is_cut_off_and_logged_and_the_client_can_resume(
     with capture_logs() as logs:
         resp = await client.get("/test/broken-stream")
         got: list[str] = []
-        with pytest.raises(aiohttp.ClientPayloadError):  # the chunked body never ends
+
+        async def read_ids() -> None:
             async for frame in iter_frames(resp):
                 if frame.id is not None:
                     got.append(frame.id)
+
+        with pytest.raises(aiohttp.ClientPayloadError):  # the chunked body never ends
+            await read_ids()
     assert got == [str(positions[0])]
     assert any(e["event"] == "stream failed" and e["log_level"] == "error" for e in logs)
     line = [e for e in logs if e["event"] == "request"]
-    assert line and line[0]["stream"] == "error" and line[0]["events"] == 1
+    assert line
+    assert line[0]["stream"] == "error"
+    assert line[0]["events"] == 1
     resumed = await client.get("/test/broken-stream", headers={"Last-Event-ID": got[-1]})
     rest: list[str] = []
     async for frame in iter_frames(resumed):

@@ -116,7 +116,8 @@ async def large_payload_runs(
             async with http.post(f"{base}/api/v1/workflow-runs/execute", json={
                     "workflowId": workflow_id, "inputs": {"document": text}}) as resp:
                 body = await resp.json()
-            assert resp.status == 200 and body["data"]["status"] == "completed", body
+            assert resp.status == 200, body
+            assert body["data"]["status"] == "completed", body
             run_ids.append(body["data"]["id"])
             for _ in readers:
                 finished.put_nowait(run_ids[-1])

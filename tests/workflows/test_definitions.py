@@ -119,11 +119,13 @@ async def test_workflows_are_scoped_to_their_workspace(repo: WorkflowRepository)
     with pytest.raises(WorkflowNotFound):
         await repo.get("missing")
     items, total = await repo.list("ws1")
-    assert total == 2 and {w.name for w in items} == {"alpha", "beta"}
+    assert total == 2
+    assert {w.name for w in items} == {"alpha", "beta"}
     items, total = await repo.list("ws1", search="alp")
     assert (total, [w.name for w in items]) == (1, ["alpha"])
     found = await repo.find_by_name("ws1", "alpha")
-    assert found is not None and found.id == created.id
+    assert found is not None
+    assert found.id == created.id
 
 
 async def test_import_is_idempotent_and_versions_changed_files(
@@ -138,7 +140,7 @@ async def test_import_is_idempotent_and_versions_changed_files(
     changed = await import_workflow_file(repo, path, "default", "cli")
     assert (changed.id, changed.version) == (first.id, 2)
     path.write_bytes(b"{not json")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not JSON"):
         await import_workflow_file(repo, path, "default", "cli")
 
 

@@ -172,12 +172,14 @@ async def test_a_version_stored_under_older_rules_still_runs(harness: Harness) -
         (orjson.dumps(OLDER_VERSION), workflow.id)))
     fresh = WorkflowRepository(harness.store)  # nothing cached from the save
     _, definition = await fresh.parsed(workflow.id, 1)
-    assert definition.static_data == {} and definition.nodes["a"].after == ()
+    assert definition.static_data == {}
+    assert definition.nodes["a"].after == ()
     harness.engine.workflows = fresh
     run_id = await harness.engine.start_run(workflow.id, "default", {"x": 7}, {}, "tester")
     await asyncio.wait_for(harness.engine.wait(run_id), 10)
     state = await harness.engine.run_state(run_id)
-    assert state.status == RunStatus.COMPLETED and state.output == {"b": 7}
+    assert state.status == RunStatus.COMPLETED
+    assert state.output == {"b": 7}
 
 
 def test_a_templated_subworkflow_version_is_accepted() -> None:
@@ -189,7 +191,8 @@ def test_null_means_empty_for_after_and_static_data() -> None:
     parsed = parse_definition({"name": "w", "trigger": {"staticData": None},
                                "nodes": [{"id": "a", "type": "noop", "after": None}]},
                               builtin_registry())
-    assert parsed.static_data == {} and parsed.nodes["a"].after == ()
+    assert parsed.static_data == {}
+    assert parsed.nodes["a"].after == ()
 
 
 def test_a_type_registered_later_is_known_to_the_model() -> None:
