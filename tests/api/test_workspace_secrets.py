@@ -76,23 +76,28 @@ async def test_only_editors_and_admins_of_the_workspace_reach_its_secrets(
     path = f"/api/v1/workspaces/{workspace}/secrets"
     status, text = await status_and_text(clients["editor"], "PUT", f"{path}/API_KEY",
                                          {"value": SECRET})
-    assert status == 201 and SECRET not in text
+    assert status == 201
+    assert SECRET not in text
     assert set(json.loads(text)["data"]) == {"name", "updatedAt"}
     for actor, (put, get, delete) in ROLE_STATUSES.items():
         client = clients[actor]
         assert (await status_and_text(client, "PUT", f"{path}/API_KEY",
                                       {"value": "taken-over"}))[0] == put, actor
         status, text = await status_and_text(client, "GET", path)
-        assert status == get and "API_KEY" not in text and SECRET not in text, actor
+        assert status == get, actor
+        assert "API_KEY" not in text, actor
+        assert SECRET not in text, actor
         assert (await status_and_text(client, "DELETE", f"{path}/API_KEY", {}))[0] == delete
     # Nothing of the refused calls changed the secret, and no answer names its value.
     for actor in ("editor", "admin"):
         status, text = await status_and_text(clients[actor], "GET", path)
-        assert status == 200 and SECRET not in text
+        assert status == 200
+        assert SECRET not in text
         assert [s["name"] for s in json.loads(text)["data"]] == ["API_KEY"]
     status, text = await status_and_text(clients["admin"], "PUT", f"{path}/API_KEY",
                                          {"value": SECRET + "-2"})
-    assert status == 200 and SECRET not in text
+    assert status == 200
+    assert SECRET not in text
     assert (await status_and_text(clients["admin"], "DELETE", f"{path}/API_KEY", {}))[0] == 200
     assert (await status_and_text(clients["admin"], "DELETE", f"{path}/API_KEY", {}))[0] == 404
     assert json.loads((await status_and_text(clients["editor"], "GET", path))[1])["data"] == []
@@ -115,7 +120,8 @@ async def test_a_bad_name_or_value_is_refused_and_nothing_is_stored(
     resp = await admin.put(f"{path}/{name}", json=body)
     text = await resp.text()
     assert resp.status == 400, text
-    assert json.loads(text)["error"]["code"] == "bad_request" and SECRET not in text
+    assert json.loads(text)["error"]["code"] == "bad_request"
+    assert SECRET not in text
     assert (await (await admin.get(path)).json())["data"] == []
 
 
@@ -157,7 +163,8 @@ async def test_a_secret_in_a_header_reaches_the_server_and_is_recorded_nowhere(
             seen.append(await resp.text())
     # The server really received the value, in the header and in the body...
     _, headers, body = counting_server.requests[0]
-    assert headers["Authorization"] == f"Bearer {SECRET}" and SECRET.encode() in body
+    assert headers["Authorization"] == f"Bearer {SECRET}"
+    assert SECRET.encode() in body
     # ...and what the run recorded has it replaced everywhere.
     detail = json.loads(seen[1])["data"]
     assert detail["status"] == "failed"
@@ -165,7 +172,8 @@ async def test_a_secret_in_a_header_reaches_the_server_and_is_recorded_nowhere(
     assert '"raw":"***"' in seen[2].replace(" ", "")
     for text in seen:
         assert SECRET not in text
-    assert logs and all(SECRET not in repr(line) for line in logs)
+    assert logs
+    assert all(SECRET not in repr(line) for line in logs)
     await admin.close()
     assert SECRET.encode() not in raw_files(tmp_path)
 
@@ -192,6 +200,8 @@ async def test_a_run_reads_the_secrets_of_its_own_workspace_only(
                                         json={"workflowId": workflow_id})
     text = await resp.text()
     assert resp.status == 200, text
-    assert SECRET not in text and OTHER_SECRET not in text
+    assert SECRET not in text
+    assert OTHER_SECRET not in text
     _, headers, _ = counting_server.requests[0]
-    assert headers["X-Key"] == SECRET and headers["X-Missing"] == "[]"
+    assert headers["X-Key"] == SECRET
+    assert headers["X-Missing"] == "[]"

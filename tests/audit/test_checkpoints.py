@@ -3,7 +3,6 @@ proves later that the log still extends what an auditor saved, or names where it
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import sqlite3
 import stat
@@ -22,6 +21,7 @@ from service.settings import Settings
 from tests.support.api import QUICK_WORKFLOW, create_workflow, execute
 from tests.support.auth import ADMIN_PASSWORD, login, make_settings
 from tests.support.cli import arun
+from tests.support.polling import wait_for
 
 CHECKPOINTS = "/api/v1/audit/checkpoints"
 
@@ -79,7 +79,8 @@ async def test_the_key_is_generated_into_the_data_dir_with_mode_0600_and_kept(
     listing = (await (await client.get(CHECKPOINTS)).json())["data"]
     assert listing["publicKey"] == public_key_text(key.public_key())
     assert listing["keyId"] == key_id(key.public_key())
-    assert listing["checkpoints"] == [] and listing["total"] == 0
+    assert listing["checkpoints"] == []
+    assert listing["total"] == 0
     await client.close()
     again = await started(aiohttp_client, settings)  # a restart keeps the same key
     assert (await (await again.get(CHECKPOINTS)).json())["data"]["publicKey"] == \
@@ -98,20 +99,23 @@ async def test_a_checkpoint_signs_the_head_position_and_hash(
     assert (checkpoint["position"], checkpoint["hash"]) == (verified["head"],
                                                             verified["headHash"])
     listing = (await (await client.get(CHECKPOINTS)).json())["data"]
-    assert listing["checkpoints"] == [checkpoint] and listing["total"] == 1
+    assert listing["checkpoints"] == [checkpoint]
+    assert listing["total"] == 1
     resp = await client.get(f"{CHECKPOINTS}?limit=0")
-    assert resp.status == 400 and (await resp.json())["error"]["code"]
+    assert resp.status == 400
+    assert (await resp.json())["error"]["code"]
 
 
 async def test_checkpoints_are_signed_every_interval(aiohttp_client: Any,
                                                      tmp_path: Path) -> None:
     client = await started(aiohttp_client, make_settings(tmp_path, checkpoint_interval_s=0.05))
-    for _ in range(200):
-        listing = (await (await client.get(CHECKPOINTS)).json())["data"]
-        if listing["total"] >= 2:
-            break
-        await asyncio.sleep(0.05)
-    assert listing["total"] >= 2, listing
+    seen: list[Any] = []
+
+    async def two_signed() -> bool:
+        seen[:] = [(await (await client.get(CHECKPOINTS)).json())["data"]]
+        return bool(seen[0]["total"] >= 2)
+
+    await wait_for(two_signed, 10, lambda: f"fewer than two checkpoints: {seen}", every_s=0.05)
 
 
 async def test_truncating_the_newest_ten_events_is_found_at_the_first_missing_position(
@@ -123,7 +127,9 @@ async def test_truncating_the_newest_ten_events_is_found_at_the_first_missing_po
     await client.close()  # the server stopped
     data_dir = ("--data-dir", str(settings.data_dir))
     code, report, _ = await cli(capsys, "checkpoint", "verify", str(saved), *data_dir)
-    assert code == 0 and report["ok"] and report["checked"] == 1, report
+    assert code == 0, report
+    assert report["ok"], report
+    assert report["checked"] == 1, report
 
     head = cut_newest(settings.database_path, 10)
     code, chain, _ = await cli(capsys, "verify", *data_dir)
@@ -145,7 +151,8 @@ async def test_an_event_changed_before_the_checkpoint_is_named(
         conn.execute("UPDATE events SET data = CAST('{}' AS BLOB) WHERE position = 3")
     code, report, _ = await cli(capsys, "checkpoint", "verify", str(saved),
                                  "--data-dir", str(settings.data_dir))
-    assert code == 1 and report["firstBadPosition"] == 3, report
+    assert code == 1, report
+    assert report["firstBadPosition"] == 3, report
 
 
 def forged(checkpoint: dict[str, Any]) -> list[dict[str, Any]]:
@@ -174,7 +181,8 @@ async def test_a_forged_signature_is_refused(aiohttp_client: Any, settings: Sett
         code, report, _ = await cli(capsys, "checkpoint", "verify", str(path),
                                      "--public-key", listing["publicKey"],
                                      "--data-dir", str(settings.data_dir))
-        assert code == 1 and not report["ok"], (n, report)
+        assert code == 1, (n, report)
+        assert not report["ok"], (n, report)
         assert "signature" in report["reason"] or "key" in report["reason"], report
 
 
@@ -190,7 +198,9 @@ async def test_a_file_without_checkpoints_is_refused_plainly(
     path.write_bytes(content)
     code, report, err = await cli(capsys, "checkpoint", "verify", str(path),
                                    "--data-dir", str(settings.data_dir))
-    assert code == 2 and report is None and "bad.json" in err
+    assert code == 2
+    assert report is None
+    assert "bad.json" in err
 
 
 def copy_database(source: Path, target: Path) -> None:
@@ -231,4 +241,5 @@ async def test_an_older_backup_restored_and_written_on_is_found_at_the_checkpoin
     assert code == 0, chain  # a whole chain, of another history
     code, report, _ = await cli(capsys, "checkpoint", "verify",
                                 str(tmp_path / "checkpoints.json"), *data_dir)
-    assert code == 1 and report["firstBadPosition"] == signed, report
+    assert code == 1, report
+    assert report["firstBadPosition"] == signed, report

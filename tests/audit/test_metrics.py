@@ -137,7 +137,8 @@ async def test_everyone_else_is_refused(client: TestClient, aiohttp_client: Any,
         headers["Authorization"] = f"Bearer {(await resp.json())['data']['token']}"
         expected = 403
     status, _, body = await get_metrics(client, headers)
-    assert status == expected and body.startswith('{"error":'), body
+    assert status == expected, body
+    assert body.startswith('{"error":'), body
 
 
 async def test_the_grafana_dashboard_reads_only_series_the_service_exposes(
@@ -148,7 +149,8 @@ async def test_the_grafana_dashboard_reads_only_series_the_service_exposes(
     dashboard = (Path(__file__).parents[2] / "docs" / "grafana-dashboard.json").read_text()
     named = set(re.findall(r"runstream_[a-z_]+", dashboard)) - {"runstream_"}
     base = {re.sub(r"_(bucket|sum|count|total)$", "", name) for name in named}
-    assert named and base <= families, base - families
+    assert named, base - families
+    assert base <= families, base - families
 
 
 @pytest.fixture

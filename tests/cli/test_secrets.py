@@ -30,15 +30,22 @@ def test_secrets_are_set_from_stdin_listed_by_name_and_deleted(
     data = ("--data-dir", str(tmp_path))
     monkeypatch.setattr("sys.stdin", io.StringIO(SECRET + "\n"))
     code, out, _ = run(capsys, "secrets", "set", "LLM_KEY", *data)
-    assert code == 0 and out["name"] == "LLM_KEY" and out["created"] is True
+    assert code == 0
+    assert out["name"] == "LLM_KEY"
+    assert out["created"] is True
     code, out, _ = run(capsys, "secrets", "list", *data)
-    assert code == 0 and [s["name"] for s in out] == ["LLM_KEY"] and SECRET not in str(out)
+    assert code == 0
+    assert [s["name"] for s in out] == ["LLM_KEY"]
+    assert SECRET not in str(out)
     assert SECRET.encode() not in raw_files(tmp_path)
     monkeypatch.setattr("sys.stdin", io.StringIO(SECRET))
     code, _, err = run(capsys, "secrets", "set", "bad-name", *data)
-    assert code == 1 and "bad-name" in err
+    assert code == 1
+    assert "bad-name" in err
     code, out, _ = run(capsys, "secrets", "delete", "LLM_KEY", *data)
-    assert code == 0 and out == {"name": "LLM_KEY", "deleted": True}
+    assert code == 0
+    assert out == {"name": "LLM_KEY", "deleted": True}
     code, _, err = run(capsys, "secrets", "delete", "LLM_KEY", *data)
-    assert code == 1 and "LLM_KEY" in err
+    assert code == 1
+    assert "LLM_KEY" in err
     assert run(capsys, "secrets", "list", *data)[1] == []

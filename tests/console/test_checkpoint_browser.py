@@ -41,5 +41,7 @@ async def test_an_admin_signs_a_checkpoint_and_downloads_what_verify_accepts(
     capsys.readouterr()
     code, report, _ = await arun(capsys, "checkpoint", "verify", str(saved),
                                  "--data-dir", str(settings.data_dir))
-    assert code == 0 and report["ok"] and report["checked"] == 1, report
+    assert code == 0, report
+    assert report["ok"], report
+    assert report["checked"] == 1, report
     assert console.errors == []

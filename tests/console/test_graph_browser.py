@@ -80,7 +80,8 @@ async def test_a_runs_graph_goes_from_scheduled_to_completed_live(
     await page.wait_for_selector(graph_node("finish", "completed"))
     await console.run_status("completed")
     facts = await page.text_content(graph_node("wait") + " .gnode-facts") or ""
-    assert facts.startswith("completed · attempt 1 · ") and facts.endswith(" s"), facts
+    assert facts.startswith("completed · attempt 1 · "), facts
+    assert facts.endswith(" s"), facts
     # A click opens the node's panel with what the log holds for it.
     await page.click(graph_node("finish"))
     await page.wait_for_selector('#node-panel[data-node-id="finish"]')

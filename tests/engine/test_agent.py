@@ -53,14 +53,17 @@ async def test_reasoning_streams_as_thinking_and_stays_out_of_the_answer(
         inputs={"text": "I was charged twice"})
     assert state.status == RunStatus.COMPLETED, state.error
     output = state.output["classify"]
-    assert output["text"] == "billing" and output["finishReason"] == "stop"
-    assert output["model"] == MODEL and output["toolCalls"] == []
+    assert output["text"] == "billing"
+    assert output["finishReason"] == "stop"
+    assert output["model"] == MODEL
+    assert output["toolCalls"] == []
     assert "".join(await thinking_texts(harness, run_id)) == "The ticket mentions an invoice."
     usage_total = output["usage"]
     assert (usage_total["promptTokens"], usage_total["completionTokens"],
             usage_total["reasoningTokens"], usage_total["estimated"]) == (21, 7, 5, False)
     body, _ = llm.requests[0]
-    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+    assert body["stream"] is True
+    assert body["stream_options"] == {"include_usage": True}
     assert body["messages"] == [
         {"role": "system", "content": "You classify support tickets."},
         {"role": "user", "content": "Ticket: I was charged twice"}]
@@ -99,7 +102,8 @@ async def test_without_usage_from_the_server_the_figures_are_estimated(
     _, state = await harness.run(agent(llm), inputs={"text": "x"})
     assert state.status == RunStatus.COMPLETED, state.error
     figures = state.output["classify"]["usage"]
-    assert figures["estimated"] is True and figures["completionTokens"] == 10
+    assert figures["estimated"] is True
+    assert figures["completionTokens"] == 10
     assert figures["promptTokens"] > 0
 
 
@@ -138,11 +142,13 @@ async def test_parallel_tool_calls_run_as_node_types_and_answer_the_model(
     output = state.output["classify"]
     assert output["text"] == "gold customer"
     calls = {call["id"]: call for call in output["toolCalls"]}
-    assert calls["call_a"]["args"] == {"id": "c-42"} and calls["call_a"]["status"] == "completed"
+    assert calls["call_a"]["args"] == {"id": "c-42"}
+    assert calls["call_a"]["status"] == "completed"
     assert calls["call_a"]["output"] == {"customer": "c-42", "tier": "gold"}
     assert calls["call_b"]["output"]["status"] == 200
     assert orjson.loads(counting_server.requests[0][2]) == {"asked": "hi"}
-    assert output["usage"]["promptTokens"] == 90 and output["usage"]["calls"] == 2
+    assert output["usage"]["promptTokens"] == 90
+    assert output["usage"]["calls"] == 2
     body, _ = llm.requests[1]
     assistant, *results = body["messages"][-3:]
     assert [c["id"] for c in assistant["tool_calls"]] == ["call_a", "call_b"]
@@ -172,7 +178,8 @@ async def test_insufficient_quota_is_never_retried(harness: Harness, llm: FakeLL
     _, state = await harness.run(agent(llm, retry={"maxAttempts": 3, "backoffMs": 1}),
                                  inputs={"text": "x"})
     assert state.status == RunStatus.FAILED
-    assert "insufficient_quota" in state.error and len(llm.requests) == 1
+    assert "insufficient_quota" in state.error
+    assert len(llm.requests) == 1
 
 
 async def test_a_stream_cut_off_after_deltas_fails_the_attempt_and_the_retry_policy_decides(
@@ -183,10 +190,13 @@ async def test_a_stream_cut_off_after_deltas_fails_the_attempt_and_the_retry_pol
     run_id, state = await harness.run(agent(llm, retry={"maxAttempts": 2, "backoffMs": 1}),
                                       inputs={"text": "x"})
     assert state.status == RunStatus.COMPLETED, state.error
-    assert state.output["classify"]["text"] == "whole" and len(llm.requests) == 2
+    assert state.output["classify"]["text"] == "whole"
+    assert len(llm.requests) == 2
     failed = [d for t, d in await harness.node_events(run_id, "classify")
               if t == EventType.NODE_FAILED]
-    assert len(failed) == 1 and "broke" in failed[0]["error"] and failed[0]["willRetry"]
+    assert len(failed) == 1
+    assert "broke" in failed[0]["error"]
+    assert failed[0]["willRetry"]
 
 
 async def test_json_output_is_parsed_and_an_answer_that_is_not_json_fails(
@@ -199,7 +209,8 @@ async def test_json_output_is_parsed_and_an_answer_that_is_not_json_fails(
     assert state.output["classify"]["data"] == {"label": "billing"}
     assert llm.requests[0][0]["response_format"] == {"type": "json_object"}
     _, state = await harness.run(agent(llm, output="json"), inputs={"text": "x"})
-    assert state.status == RunStatus.FAILED and "not JSON" in state.error
+    assert state.status == RunStatus.FAILED
+    assert "not JSON" in state.error
 
 
 @pytest.mark.parametrize("api_key", [KEY, "{{env.LLM_KEY}}"], ids=["literal", "from-env"])
@@ -210,7 +221,8 @@ async def test_the_api_key_is_sent_and_recorded_nowhere(
     run_id, state = await harness.run(agent(llm, apiKey=api_key), inputs={"text": "x"},
                                       envs={"LLM_KEY": KEY})
     assert llm.requests[0][1]["Authorization"] == f"Bearer {KEY}"
-    assert state.status == RunStatus.FAILED and "401" in state.error
+    assert state.status == RunStatus.FAILED
+    assert "401" in state.error
     started = next(d for t, d in await harness.events(run_id) if t == EventType.NODE_STARTED)
     assert started["input"]["apiKey"] == "***"
     if api_key != KEY:  # a literal key is no secret of the run: only its own field is hidden
@@ -250,7 +262,8 @@ async def test_after_a_restart_the_conversation_continues_without_asking_the_mod
     assert len(llm.requests) == 2
     assert counting_server.hits == {"fast": 1, "slow": 2}
     assert [c["id"] for c in output["toolCalls"]] == ["call_fast", "call_slow"]
-    assert output["usage"]["promptTokens"] == 50 and output["usage"]["calls"] == 2
+    assert output["usage"]["promptTokens"] == 50
+    assert output["usage"]["calls"] == 2
     assert [m["role"] for m in llm.requests[1][0]["messages"]] == [
         "user", "assistant", "tool", "tool"]
 
@@ -283,5 +296,6 @@ async def test_a_call_waiting_for_approval_survives_a_restart_without_a_second_m
         await again.stop()
     assert len(llm.requests) == 2  # the call that asked for the tool was not made again
     (call,) = state.output["classify"]["toolCalls"]
-    assert call["status"] == "completed" and call["output"] == {"noted": 8}
+    assert call["status"] == "completed"
+    assert call["output"] == {"noted": 8}
     assert call["decision"] == {"decision": "approve", "by": "person", "reason": None}

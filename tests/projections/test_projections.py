@@ -126,7 +126,8 @@ async def test_a_completed_run_with_a_retried_node(store: EventStore, backend: B
     assert row["error"] is None
     assert row["started_at"] == started[0].recorded_at
     assert row["finished_at"] == row["updated_at"] == done[-1].recorded_at
-    assert row["seq"] == 1 and row["last_position"] == done[-1].position
+    assert row["seq"] == 1
+    assert row["last_position"] == done[-1].position
 
     fetch = node_row(backend, run, "fetch")
     assert fetch["id"] == activity_run_id(run, "fetch")
@@ -173,7 +174,8 @@ async def test_a_cancelled_run(store: EventStore, backend: Backend) -> None:
         "cancelled", "too slow", "user-2")
     assert row["finished_at"] is not None
     a = node_row(backend, "run-c", "a")
-    assert a["status"] == "cancelled" and a["finished_at"] is not None
+    assert a["status"] == "cancelled"
+    assert a["finished_at"] is not None
     assert counts(backend) == {("wf-1", "cancelled"): 1}
 
 

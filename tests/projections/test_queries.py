@@ -76,7 +76,8 @@ async def test_a_run_its_nodes_counts_and_children(backend: Backend) -> None:
     assert (nodes[0]["input"], nodes[0]["output"], nodes[0]["durationMs"]) == (
         {"x": 1}, {"y": 2}, 7)
     first = await queries.node_run("run-q", "first")
-    assert first is not None and first["id"] == nodes[0]["id"]
+    assert first is not None
+    assert first["id"] == nodes[0]["id"]
     assert await queries.node_run("run-q", "missing") is None
     assert await queries.get_run("run-missing") is None
     # A counter a run has left stays, at zero.

@@ -119,7 +119,8 @@ async def test_a_retry_with_the_same_key_gets_the_first_run(
     status, first = await start(caller, workflow_id, "order-1", {"n": 1})
     assert status in (200, 201), first
     status, again = await start(caller, workflow_id, "order-1", {"n": 1})
-    assert status in (200, 201) and again == first
+    assert status in (200, 201)
+    assert again == first
     assert await _run_count(caller.client, workflow_id) == 1
     status, other = await start(caller, workflow_id, "order-2", {"n": 1})
     assert other != first
@@ -163,7 +164,8 @@ async def test_keys_belong_to_their_caller(admin: TestClient, new_client: Client
     await login(other, "runner1", "user-secret-pw")
     _, mine = await _v1_execute(Caller(admin), workflow_id, "shared", {"n": 1})
     status, theirs = await _v1_execute(Caller(other), workflow_id, "shared", {"n": 1})
-    assert status == 200 and theirs != mine
+    assert status == 200
+    assert theirs != mine
     assert await _run_count(admin, workflow_id) == 2
 
 
@@ -203,7 +205,8 @@ async def test_a_key_is_forgotten_after_24_hours(admin: TestClient) -> None:
     claims = admin.server.app[keys.IDEMPOTENCY]
     claims.clock = lambda: time.time() + idempotency.KEY_TTL_S + 1
     status, later = await _v1_execute(Caller(admin), workflow_id, "daily", {"n": 2})
-    assert status == 200 and later != first
+    assert status == 200
+    assert later != first
 
 
 async def test_a_claim_whose_run_was_never_recorded_is_started_by_the_retry(

@@ -34,9 +34,11 @@ async def test_each_save_is_a_new_version_and_old_ones_stay(
     second = await workflows.update(created.id, definition("renamed", 2), "bob", "ws")
     assert (second.version, second.latest_version, second.created_by) == (2, 2, "bob")
     old = await workflows.get_version(created.id, 1)
-    assert old.definition == definition("first") and old.latest_version == 2
+    assert old.definition == definition("first")
+    assert old.latest_version == 2
     latest = await workflows.get(created.id)
-    assert latest.name == "renamed" and len(latest.definition["nodes"]) == 2
+    assert latest.name == "renamed"
+    assert len(latest.definition["nodes"]) == 2
     assert await workflows.list_versions(created.id) == [1, 2]
     stored = backend.query("SELECT version FROM workflow_versions WHERE workflow_id = ?",
                            created.id)
@@ -72,11 +74,14 @@ async def test_listing_is_newest_first_and_search_ignores_case_and_wildcards(
         await workflows.create("ws", definition(name), "alice")
     await workflows.create("elsewhere", definition("alpha hidden"), "alice")
     listed, total = await workflows.list("ws")
-    assert [w.name for w in listed] == list(reversed(names)) and total == 4
+    assert [w.name for w in listed] == list(reversed(names))
+    assert total == 4
     page, total = await workflows.list("ws", limit=2, offset=1)
-    assert [w.name for w in page] == ["ALPHA_2", "beta"] and total == 4
+    assert [w.name for w in page] == ["ALPHA_2", "beta"]
+    assert total == 4
     found, total = await workflows.list("ws", search="alpha")
-    assert {w.name for w in found} == {"Alpha report", "ALPHA_2"} and total == 2
+    assert {w.name for w in found} == {"Alpha report", "ALPHA_2"}
+    assert total == 2
     underscore, _ = await workflows.list("ws", search="a_2")
     assert [w.name for w in underscore] == ["ALPHA_2"]
     percent, _ = await workflows.list("ws", search="0%")
@@ -88,6 +93,7 @@ async def test_find_by_name_gives_the_newest_of_that_name(
     await workflows.create("ws", definition("twin"), "alice")
     newer = await workflows.create("ws", definition("twin"), "bob")
     found = await workflows.find_by_name("ws", "twin")
-    assert found is not None and found.id == newer.id
+    assert found is not None
+    assert found.id == newer.id
     assert await workflows.find_by_name("ws", "nobody") is None
     assert await workflows.find_by_name("elsewhere", "twin") is None
