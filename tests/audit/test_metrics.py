@@ -198,7 +198,8 @@ async def test_metrics_listen_answers_only_metrics_and_wants_the_token(
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{base}/metrics", headers=auth) as resp:
             families = {f.name for f in text_string_to_metric_families(await resp.text())}
-            assert resp.status == 200 and "runstream_events_appended" in families
+            assert resp.status == 200
+            assert "runstream_events_appended" in families
         async with session.get(f"{base}/metrics") as resp:
             assert resp.status == 401
         async with session.get(f"{base}/api/v1/auth/me", headers=auth) as resp:

@@ -28,7 +28,8 @@ async def test_bootstrap_creates_admin_and_default_once(
     assert await auth.bootstrap("first password") is True
     assert await auth.bootstrap("second password") is False
     admin = await auth.authenticate(ADMIN_USERNAME, "first password")
-    assert admin is not None and admin.is_admin
+    assert admin is not None
+    assert admin.is_admin
     assert await auth.authenticate(ADMIN_USERNAME, "second password") is None
     assert [w.id for w in await workspaces.all_workspaces()] == [DEFAULT_WORKSPACE_ID]
     # Deleting admin later must not bring it back on the next start.
@@ -44,11 +45,14 @@ async def test_usernames_are_unique_and_found_ignoring_case(
     with pytest.raises(UsernameTaken):
         await auth.create_user("aLICE", "other")
     found = await auth.find_user("ALICE")
-    assert found is not None and found.id == alice.id and found.username == "Alice"
+    assert found is not None
+    assert found.id == alice.id
+    assert found.username == "Alice"
     assert (await auth.authenticate("alice", "pw-alice-1")) == alice
     assert await auth.authenticate("alice", "wrong") is None
     users, total = await auth.list_users(limit=10, offset=0)
-    assert [u.id for u in users] == [alice.id] and total == 1
+    assert [u.id for u in users] == [alice.id]
+    assert total == 1
 
 
 async def test_concurrent_creates_of_one_name_make_one_user(
@@ -87,9 +91,11 @@ async def test_tokens_are_listed_revoked_and_die_with_their_user(
     assert [t.name for t in await auth.list_tokens(dave.id)] == ["ci", "laptop"]
     await auth.revoke_token(token.id)
     revoked = await auth.get_token(token.id)
-    assert revoked is not None and revoked.revoked_at is not None
+    assert revoked is not None
+    assert revoked.revoked_at is not None
     assert await auth.user_for_token(secret) is None
-    assert await auth.delete_user(dave.id) and not await auth.delete_user(dave.id)
+    assert await auth.delete_user(dave.id)
+    assert not await auth.delete_user(dave.id)
     assert await auth.user_for_token(other_secret) is None
     assert await auth.get_user(dave.id) is None
 

@@ -247,6 +247,8 @@ async def test_an_agent_nodes_panel_lists_its_tool_calls(
     await page.click(graph_node("classify", "completed"))
     row = page.locator('#node-panel #tool-calls tr[data-call-id="call_a"]')
     cells = await row.locator("td").all_inner_texts()
-    assert cells[0] == "lookup_customer" and cells[1] == "completed", cells
-    assert '"c-42"' in cells[2] and '"tier":"gold"' in cells[3], cells
+    assert cells[0] == "lookup_customer", cells
+    assert cells[1] == "completed", cells
+    assert '"c-42"' in cells[2], cells
+    assert '"tier":"gold"' in cells[3], cells
     assert console.errors == []
