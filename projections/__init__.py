@@ -1,8 +1,10 @@
 """Read models fed by the event log."""
 
+from eventstore.projector import Projector
+from projections.run_triggers import RunTriggersProjection
 from projections.runs import RunsProjection
 
 
-def all_projections() -> list[RunsProjection]:
+def all_projections() -> list[Projector]:
     """Every projection the service keeps, in the order they are applied."""
-    return [RunsProjection()]
+    return [RunsProjection(), RunTriggersProjection()]

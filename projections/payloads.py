@@ -9,7 +9,7 @@ real workflows and compares); a reader subscripts the keys instead of guessing t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, NotRequired, TypeVar, cast
 
 # typing_extensions' TypedDict (pydantic's dependency): on Python 3.11 pydantic can check
 # values against it, and tests do so with the engine's real events.
@@ -26,6 +26,7 @@ class Trigger(TypedDict):
 class TriggeredBy(TypedDict):
     kind: str  # api, schedule or webhook
     id: str | None  # the schedule's or webhook's id
+    fireTime: NotRequired[str]  # a schedule's: the fire time this run is (ISO 8601, UTC)
 
 
 class RerunOf(TypedDict):

@@ -22,6 +22,12 @@ RUN_KEYS = (
     "error", "cancelReason", "cancelledBy", "createdBy", "createdAt", "startedAt", "updatedAt",
     "finishedAt", "lastPosition",
 )
+# What started the run (projections/run_triggers.py): no row means a caller of the API.
+RUN_SELECT = (
+    f"SELECT {RUN_COLUMNS},"
+    " (SELECT kind FROM run_triggers t WHERE t.run_id = runs.id),"
+    " (SELECT trigger_id FROM run_triggers t WHERE t.run_id = runs.id) FROM runs"
+)
 NODE_COLUMNS = (
     "id, run_id, node_id, node_name, node_type, status, attempt, input, output, error,"
     " progress, message, prompt, created_at, started_at, updated_at, finished_at, duration_ms"
@@ -32,6 +38,13 @@ NODE_KEYS = (
     "finishedAt", "durationMs",
 )
 JSON_KEYS = frozenset({"inputs", "envNames", "triggerData", "output", "input"})
+
+
+def _run_view(row: Sequence[Any]) -> dict[str, Any]:
+    view = _view(RUN_KEYS, row[:-2])
+    kind, trigger_id = row[-2:]
+    view["triggeredBy"] = {"kind": kind or "api", "id": trigger_id}
+    return view
 
 
 def _view(keys: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
@@ -51,6 +64,8 @@ class RunFilter:
     status: str | None = None
     name_search: str | None = None
     chat_id: str | None = None
+    triggered_by: str | None = None  # api, schedule or webhook
+    trigger_id: str | None = None  # the schedule's or webhook's id
 
 
 def _like_pattern(text: str) -> str:
@@ -84,8 +99,8 @@ class RunQueries:
         self._like = "LIKE" if self._sqlite else "ILIKE"
 
     async def get_run(self, run_id: str) -> dict[str, Any] | None:
-        rows = await self._store.fetch_all(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
-        return _view(RUN_KEYS, rows[0]) if rows else None
+        rows = await self._store.fetch_all(f"{RUN_SELECT} WHERE id = ?", (run_id,))
+        return _run_view(rows[0]) if rows else None
 
     async def node_runs(self, run_id: str) -> list[dict[str, Any]]:
         rows = await self._store.fetch_all(
@@ -146,14 +161,28 @@ class RunQueries:
         if run_filter.chat_id is not None:
             clauses.append("chat_id = ?")
             params.append(run_filter.chat_id)
+        by_trigger = run_filter.triggered_by is not None or run_filter.trigger_id is not None
+        if run_filter.triggered_by == "api":
+            clauses.append("id NOT IN (SELECT run_id FROM run_triggers)")
+        elif by_trigger:
+            trigger_clauses, trigger_params = [], []
+            if run_filter.triggered_by is not None:
+                trigger_clauses.append("kind = ?")
+                trigger_params.append(run_filter.triggered_by)
+            if run_filter.trigger_id is not None:
+                trigger_clauses.append("trigger_id = ?")
+                trigger_params.append(run_filter.trigger_id)
+            clauses.append("id IN (SELECT run_id FROM run_triggers WHERE "
+                           f"{' AND '.join(trigger_clauses)})")
+            params += trigger_params
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         # Page over the narrow seq index first, then read only that page's rows.
         rows = await self._store.fetch_all(
-            f"SELECT {RUN_COLUMNS} FROM runs WHERE seq IN (SELECT seq FROM runs {where}"
+            f"{RUN_SELECT} WHERE seq IN (SELECT seq FROM runs {where}"
             " ORDER BY seq DESC LIMIT ? OFFSET ?) ORDER BY seq DESC",
             [*params, limit, offset],
         )
-        if run_filter.chat_id is not None:
+        if run_filter.chat_id is not None or by_trigger:
             count_rows = await self._store.fetch_all(
                 f"SELECT COUNT(*) FROM runs {where}", params
             )
@@ -166,7 +195,7 @@ class RunQueries:
                 count_params,
             )
             total = int(count_rows[0][0])
-        return [_view(RUN_KEYS, row) for row in rows], total
+        return [_run_view(row) for row in rows], total
 
     async def status_counts(
         self, workflow_id: str, workspace_ids: Sequence[str] | None

@@ -25,6 +25,8 @@ from service.settings import Settings
 from service.streams.frame_cache import FrameCache
 from service.streams.registry import StreamRegistry
 from service.triggers.idempotency import IdempotencyKeys
+from service.triggers.scheduler import ScheduleRunner, ticking
+from service.triggers.schedules import ScheduleRepository
 from service.views import (
     api_docs,
     audit,
@@ -36,6 +38,7 @@ from service.views import (
     health,
     metrics,
     runs_feed,
+    schedules,
     schemas,
     splox,
     tool_calls,
@@ -80,8 +83,13 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
     app[keys.WORKSPACE_SECRETS] = engine.workspace_secrets
     app[keys.IDEMPOTENCY] = IdempotencyKeys(store)
     await app[keys.IDEMPOTENCY].ensure_schema()
+    schedule_repo = ScheduleRepository(store)
+    await schedule_repo.ensure_schema()
+    app[keys.SCHEDULES] = schedule_repo
+    app[keys.SCHEDULE_RUNNER] = ScheduleRunner(schedule_repo, engine, store)
     await engine.start()
-    yield
+    async with ticking(app[keys.SCHEDULE_RUNNER], settings.schedule_tick_s):
+        yield
     # Stops run tasks without recording anything: the runs continue after a restart.
     await engine.stop()
 
@@ -109,8 +117,8 @@ def create_app(settings: Settings) -> web.Application:
     # runs_feed's /workflow-runs/stream must precede workflow_runs' /workflow-runs/{runId}.
     table = RouteTable()
     for views in (
-        health, metrics, auth_routes, workspace_secrets, workflows, runs_feed, workflow_runs,
-        tool_calls, events, audit, chats,
+        health, metrics, auth_routes, workspace_secrets, workflows, schedules, runs_feed,
+        workflow_runs, tool_calls, events, audit, chats,
         flowtrux, splox, schemas, openapi_view, api_docs, console,
     ):
         views.register_routes(table)

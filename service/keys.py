@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from service.streams.frame_cache import FrameCache
     from service.streams.registry import StreamRegistry
     from service.triggers.idempotency import IdempotencyKeys
+    from service.triggers.scheduler import ScheduleRunner
+    from service.triggers.schedules import ScheduleRepository
     from service.workflows.repository import WorkflowRepository
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
@@ -38,3 +40,6 @@ CHECKPOINTS: web.AppKey[Checkpoints] = web.AppKey("checkpoints")
 IDEMPOTENCY: web.AppKey[IdempotencyKeys] = web.AppKey("idempotency")
 # Prometheus metrics of this app (service/metrics/).
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+# Workflows' cron schedules and what fires them (service/triggers/).
+SCHEDULES: web.AppKey[ScheduleRepository] = web.AppKey("schedules")
+SCHEDULE_RUNNER: web.AppKey[ScheduleRunner] = web.AppKey("schedule_runner")

@@ -70,6 +70,7 @@ def run_json(run: dict[str, Any]) -> dict[str, Any]:
         "error": run["error"],
         "cancelReason": run["cancelReason"],
         "createdBy": run["createdBy"],
+        "triggeredBy": run["triggeredBy"],
         "createdAt": run["createdAt"],
         "startedAt": run["startedAt"],
         "updatedAt": run["updatedAt"],

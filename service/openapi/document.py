@@ -45,6 +45,7 @@ TAGS = [
     {"name": "secrets", "description": "Workspace secrets for `{{secrets.NAME}}` (never "
                                        "answered)."},
     {"name": "workflows", "description": "Versioned workflow definitions."},
+    {"name": "schedules", "description": "Cron schedules that start runs of a workflow."},
     {"name": "workflow-runs", "description": "Runs: execute, stream, cancel, read."},
     {"name": "events", "description": "The raw event log and its verification."},
     {"name": "audit", "description": "Signed checkpoints of the log's head."},

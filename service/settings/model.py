@@ -165,6 +165,11 @@ class Settings(BaseSettings):
     splox_max_duration_s: float = Field(
         default=1800.0, gt=0, description="A Splox listen connection ends after it.",
     )
+    schedule_tick_s: float = Field(
+        default=1.0, ge=0,
+        description="How often schedules are checked for fire times that are due (0: never, "
+                    "for tests that drive schedules with a clock of their own).",
+    )
 
     checkpoint_interval_s: float = Field(
         default=3600.0, ge=0,

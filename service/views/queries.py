@@ -72,6 +72,9 @@ class RunListQuery(PageQuery):
     workflowId: UuidStr | None = Field(None, description="Only runs of this workflow.")
     status: RunStatusWord | None = None
     search: Search | None = None
+    triggeredBy: Literal["api", "schedule", "webhook"] | None = Field(
+        None, description="Only runs started this way.")
+    triggerId: UuidStr | None = Field(None, description="Only runs of this schedule or webhook.")
 
 
 class WorkflowListQuery(PageQuery):

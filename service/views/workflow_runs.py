@@ -98,6 +98,7 @@ async def list_runs(request: web.Request) -> web.Response:
     run_filter = RunFilter(
         workspace_ids=await visible_workspace_ids(request, principal),
         workflow_id=query.workflowId, status=query.status, name_search=query.search,
+        triggered_by=query.triggeredBy, trigger_id=query.triggerId,
     )
     runs, total = await _queries(request).list_runs(run_filter, query.offset, query.limit)
     return data_response([v1.run_json(run) for run in runs],

@@ -18,6 +18,7 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
+from service import keys
 from service.app import create_app
 from service.openapi import OPENAPI_PATH, build_document
 from service.routing import ROUTES
@@ -182,6 +183,29 @@ async def test_workflow_answers_conform(api: Checked) -> None:
     await api.call("GET", workflow, 200)
     await api.call("PUT", workflow, 200, json={**QUICK_WORKFLOW, "name": "Quick sum 2"})
     await api.call("GET", f"{workflow}/versions/2", 200)
+    schedules = f"{workflow}/schedules"
+    schedule = await api.call("POST", schedules, 201, json={
+        "cron": "*/5 * * * *", "timezone": "Europe/Berlin", "inputs": {"n": 1},
+        "startAt": "2026-01-01T00:00:00+01:00", "endAt": None})
+    one = f"{schedules}/{schedule['data']['id']}"
+    # One firing, so that the schedule's lastRuns and the run's triggeredBy are checked.
+    app = api.client.server.app
+    assert app is not None
+    runner = app[keys.SCHEDULE_RUNNER]
+    stored = await app[keys.SCHEDULES].get(schedule["data"]["id"])
+    assert stored is not None
+    run_id = await runner.fire(stored, runner.clock())
+    assert run_id is not None
+    await app[keys.ENGINE].wait(run_id)
+    await api.call("GET", schedules, 200)
+    await api.call("GET", one, 200)
+    await api.call("GET", f"/api/v1/workflow-runs?triggeredBy=schedule&triggerId="
+                          f"{schedule['data']['id']}", 200)
+    await api.call("PATCH", one, 200, json={"enabled": False})
+    await api.call("PATCH", one, 400, json={"cron": "every minute"})
+    await api.call("POST", schedules, 400, json={"cron": "* * * * *", "timezone": "Nowhere"})
+    await api.call("DELETE", one, 200)
+    await api.call("GET", one, 404)
     await api.call("POST", "/api/v1/workflows", 422, json={"name": "x", "nodes": [
         {"id": "a", "type": "noop", "after": ["ghost"]}]})
 

@@ -34,6 +34,7 @@ class World:
     finished_run: str
     chat: str  # owned by runner
     victim: str  # a viewer of the workspace only the admin may remove, then delete
+    schedule: str  # of the approval workflow, yearly
 
 
 @pytest.fixture
@@ -71,7 +72,12 @@ async def world(new_client: ClientFactory) -> World:
     resp = await clients["runner"].post("/api/chats", json={"title": "mine"})
     assert resp.status == 201, await resp.text()
     chat = (await resp.json())["data"]["id"]
-    return World(clients, workspace, approval, quick, waiting, finished, chat, victim)
+    resp = await admin.post(f"/api/v1/workflows/{approval}/schedules",
+                            json={"cron": "0 0 1 1 *"})
+    assert resp.status == 201, await resp.text()
+    schedule = (await resp.json())["data"]["id"]
+    return World(clients, workspace, approval, quick, waiting, finished, chat, victim,
+                 schedule)
 
 
 def routes(w: World) -> list[tuple[str, str, Any, tuple[int, ...]]]:
@@ -110,6 +116,15 @@ def routes(w: World) -> list[tuple[str, str, Any, tuple[int, ...]]]:
         ("PUT", f"/api/v1/workflows/{wf}", APPROVAL_WORKFLOW, (401, 404, 403, 403, 200, 200)),
         ("POST", "/api/v1/workflows", {**QUICK_WORKFLOW, "workspaceId": w.workspace},
          (401, 404, 403, 403, 201, 201)),
+        # Schedules are the workflow's editors'; viewers read them. The editor deletes.
+        ("POST", f"/api/v1/workflows/{w.quick}/schedules", {"cron": "0 0 1 1 *"},
+         (401, 404, 403, 403, 201, 201)),
+        ("GET", f"/api/v1/workflows/{wf}/schedules", None, read),
+        ("GET", f"/api/v1/workflows/{wf}/schedules/{w.schedule}", None, read),
+        ("PATCH", f"/api/v1/workflows/{wf}/schedules/{w.schedule}", {"enabled": False},
+         (401, 404, 403, 403, 200, 200)),
+        ("DELETE", f"/api/v1/workflows/{wf}/schedules/{w.schedule}", {},
+         (401, 404, 403, 403, 200, 404)),
         ("POST", "/api/v1/workflow-runs/execute", {"workflowId": w.quick}, run_it),
         ("POST", "/api/v1/workflow-runs/execute/stream", {"workflowId": w.quick}, run_it),
         ("GET", f"/api/v1/workflow-runs/{run}", None, read),

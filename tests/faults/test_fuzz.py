@@ -190,6 +190,11 @@ async def test_fuzz_every_operation_at_every_auth_level(server: ServerProcess) -
         status, body = await admin.request("POST", "/api/chats", json={"title": "fuzz"})
         assert status == 201, body
         ids["chatId"] = body["data"]["id"]
+        status, body = await admin.request(
+            "POST", f"/api/v1/workflows/{ids['workflow']}/schedules",
+            json={"cron": "0 0 1 1 *"})
+        assert status == 201, body
+        ids["scheduleId"] = body["data"]["id"]
         started = time.monotonic()
         tried, failures = await asyncio.to_thread(fuzz, server.base, tokens,
                                                   EXAMPLES_PER_OPERATION, ids)

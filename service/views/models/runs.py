@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, create_model
 
@@ -43,6 +43,13 @@ class RunInput(ResponseModel):
     value: Any
 
 
+class TriggeredBy(ResponseModel):
+    """What started the run: a caller of the API, a schedule or a webhook (with its id)."""
+
+    kind: Literal["api", "schedule", "webhook"]
+    id: Uuid | None
+
+
 class WorkflowRun(ResponseModel):
     id: Uuid
     workflowId: Uuid
@@ -59,6 +66,7 @@ class WorkflowRun(ResponseModel):
     error: Any = Field(description="Why the run failed, or null.")
     cancelReason: str | None
     createdBy: str | None = Field(description="User id.")
+    triggeredBy: TriggeredBy
     createdAt: Timestamp
     startedAt: Timestamp | None
     updatedAt: Timestamp
