@@ -110,7 +110,8 @@ async def test_a_minute_cron_fires_once_per_minute(admin: TestClient) -> None:
     clock = Clock(T0)
     runner = _runner(admin, clock)
     workflow_id = await create_workflow(admin, QUICK_WORKFLOW)
-    made = await _schedule(admin, workflow_id, cron="* * * * *", inputs={"n": 5})
+    made = await _schedule(admin, workflow_id, cron="* * * * *", inputs={"n": 5},
+                           overlap="allow")
     started = []
     for seconds in range(0, 181, 10):  # a tick every 10 s for three minutes
         clock.at = T0 + timedelta(seconds=seconds)
@@ -128,6 +129,8 @@ async def test_a_minute_cron_fires_once_per_minute(admin: TestClient) -> None:
     assert [run["runId"] for run in detail["data"]["lastRuns"]] == started[::-1]
 
 
+# Fire-time tests allow overlap: under load a quick run may still be going when the
+# injected clock reaches the next fire time, milliseconds later in real time.
 async def _tick_through(runner: ScheduleRunner, clock: Clock, start: datetime,
                         end: datetime, step: timedelta) -> None:
     clock.at = start
@@ -140,9 +143,10 @@ async def test_europe_berlin_across_spring_forward(admin: TestClient) -> None:
     clock = Clock(datetime(2026, 3, 28, 22, 0, tzinfo=UTC))
     runner = _runner(admin, clock)
     workflow_id = await create_workflow(admin, QUICK_WORKFLOW)
-    daily = await _schedule(admin, workflow_id, cron="30 2 * * *", timezone="Europe/Berlin")
+    daily = await _schedule(admin, workflow_id, cron="30 2 * * *", timezone="Europe/Berlin",
+                            overlap="allow")
     half_hourly = await _schedule(admin, workflow_id, cron="*/30 1-3 * * *",
-                                  timezone="Europe/Berlin")
+                                  timezone="Europe/Berlin", overlap="allow")
     await _tick_through(runner, clock, clock.at, datetime(2026, 3, 30, 1, 0, tzinfo=UTC),
                         timedelta(minutes=5))
     # 02:30 does not exist on 29 March: fired at 03:00 CEST (01:00 UTC), once.
@@ -160,7 +164,8 @@ async def test_europe_berlin_across_fall_back(admin: TestClient) -> None:
     clock = Clock(datetime(2026, 10, 24, 22, 0, tzinfo=UTC))
     runner = _runner(admin, clock)
     workflow_id = await create_workflow(admin, QUICK_WORKFLOW)
-    daily = await _schedule(admin, workflow_id, cron="30 2 * * *", timezone="Europe/Berlin")
+    daily = await _schedule(admin, workflow_id, cron="30 2 * * *", timezone="Europe/Berlin",
+                            overlap="allow")
     await _tick_through(runner, clock, clock.at, datetime(2026, 10, 26, 2, 0, tzinfo=UTC),
                         timedelta(minutes=5))
     # 02:30 happens twice on 25 October: fired once, at the first (CEST); then CET.
@@ -247,7 +252,7 @@ async def test_a_kill_between_the_firing_record_and_the_run_start_neither_loses_
     clock = Clock(T0)
     runner = _runner(client, clock)
     workflow_id = await create_workflow(client, QUICK_WORKFLOW)
-    made = await _schedule(client, workflow_id, cron="* * * * *")
+    made = await _schedule(client, workflow_id, cron="* * * * *", overlap="allow")
     clock.at = T0 + timedelta(minutes=1)
     (first,) = await runner.tick()
     created = (await (await client.get(f"/api/v1/workflow-runs/{first}/events")).json())[
