@@ -11,9 +11,9 @@ import orjson
 import structlog
 
 from eventstore.errors import ConcurrencyConflict, EventTooLarge, StoreUnavailable
-from eventstore.interface import NO_STREAM
+from eventstore.interface import NO_STREAM, EventStore
 from eventstore.records import NewEvent, RecordedEvent
-from eventstore.sqlite import SQLiteEventStore
+from eventstore.tables import native
 from projections.vocabulary import TERMINAL_RUN_STATUSES, EventType, RunStatus
 from service.engine.http_client import HttpClient
 from service.engine.messages import cancel_outcome
@@ -53,7 +53,7 @@ class RunNotFound(LookupError):
 class Engine:
     """Executes workflow runs; every transition goes through the event log first."""
 
-    def __init__(self, store: SQLiteEventStore, workflows_repo: WorkflowRepository,
+    def __init__(self, store: EventStore, workflows_repo: WorkflowRepository,
                  settings: EngineSettings | None = None,
                  registry: NodeRegistry | None = None) -> None:
         self.store = store
@@ -106,9 +106,9 @@ class Engine:
         """Continue every unfinished run from its own events; returns their ids."""
         # The runs projection is consistent with the log (same transaction), and indexed.
         terminal = sorted(TERMINAL_RUN_STATUSES)
-        rows = await self.store.fetch_all(
+        rows = await self.store.fetch_all(native(
             f"SELECT id FROM runs WHERE status NOT IN ({','.join('?' * len(terminal))})"
-            " ORDER BY seq", terminal)
+            " ORDER BY seq", self.store.dialect), terminal)
         loaded = []
         for (run_id,) in rows:
             if run_id in self._done:
@@ -386,9 +386,9 @@ class Engine:
 
     async def find_child(self, run_id: str, node_id: str, after: int) -> str | None:
         """The latest child of this node that did not fail or get cancelled, if any."""
-        rows = await self.store.fetch_all(
+        rows = await self.store.fetch_all(native(
             "SELECT stream, data FROM events WHERE position > ? AND type = ? "
-            "ORDER BY position DESC", (after, EventType.RUN_CREATED))
+            "ORDER BY position DESC", self.store.dialect), (after, EventType.RUN_CREATED))
         for stream, data in rows:
             created = orjson.loads(data)
             if created.get("parentRunId") == run_id and created.get("parentNodeId") == node_id:

@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from eventstore.records import NewEvent
-from eventstore.sqlite import SQLiteEventStore, utc_now
+from eventstore.interface import EventStore
+from eventstore.records import NewEvent, utc_now
 from service.engine.secrets import Redactor
 from service.engine.state import RunState
 from service.workflows.definition import WorkflowDefinition
 
 
 class RunLog:
-    def __init__(self, store: SQLiteEventStore, state: RunState, definition: WorkflowDefinition,
+    def __init__(self, store: EventStore, state: RunState, definition: WorkflowDefinition,
                  redact: Redactor) -> None:
         self.store = store
         self.state = state

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from eventstore.sqlite import SQLiteEventStore
+from eventstore.interface import EventStore
 from projections.vocabulary import EventType, NodeStatus, RunStatus
 from service.engine.attempt import run_attempt
 from service.engine.event_limits import clip_error, run_output_too_large, unstorable
@@ -63,7 +63,7 @@ class RunHost(NodeServices, Protocol):
     """What a run's driver needs of the engine that hosts it (implemented by `Engine`)."""
 
     @property
-    def store(self) -> SQLiteEventStore: ...
+    def store(self) -> EventStore: ...
 
     @property
     def settings(self) -> EngineSettings: ...

@@ -7,18 +7,19 @@ still has them; without one they live only in memory.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
 from cryptography.fernet import Fernet, InvalidToken
 
-from eventstore.sqlite import SQLiteEventStore
+from eventstore.rows import Dialect
+from eventstore.tables import Tables, TableStore
 
 REDACTED = "***"
 
-SCHEMA = "CREATE TABLE IF NOT EXISTS run_secrets (run_id TEXT PRIMARY KEY, sealed BLOB NOT NULL)"
+_SCHEMA = "CREATE TABLE IF NOT EXISTS run_secrets (run_id TEXT PRIMARY KEY, sealed {blob} NOT NULL)"
+_BLOB: dict[Dialect, str] = {"sqlite": "BLOB", "postgresql": "BYTEA"}
 
 
 class Redactor:
@@ -59,28 +60,27 @@ class Redactor:
 class SecretVault:
     """Encrypted env values per run, outside the event log."""
 
-    def __init__(self, store: SQLiteEventStore, key: str | None) -> None:
-        self.store = store
+    def __init__(self, store: TableStore, key: str | None) -> None:
+        self.db = Tables(store)
         self.fernet = Fernet(key.encode()) if key else None
 
     async def ensure_schema(self) -> None:
         if self.fernet is not None:
-            await self.store.execute_write(lambda conn: conn.execute(SCHEMA))
+            await self.db.ensure_tables([_SCHEMA.format(blob=_BLOB[self.db.dialect])])
 
     async def put(self, run_id: str, env: Mapping[str, str]) -> None:
         if self.fernet is None or not env:
             return
         sealed = self.fernet.encrypt(orjson.dumps(dict(env)))
 
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT OR REPLACE INTO run_secrets VALUES (?, ?)", (run_id, sealed))
-
-        await self.store.execute_write(write)
+        await self.db.execute(
+            "INSERT INTO run_secrets (run_id, sealed) VALUES (?, ?)"
+            " ON CONFLICT (run_id) DO UPDATE SET sealed = excluded.sealed", (run_id, sealed))
 
     async def get(self, run_id: str) -> dict[str, str] | None:
         if self.fernet is None:
             return None
-        rows = await self.store.fetch_all(
+        rows = await self.db.fetch_all(
             "SELECT sealed FROM run_secrets WHERE run_id = ?", (run_id,)
         )
         if not rows:
@@ -94,6 +94,4 @@ class SecretVault:
     async def drop(self, run_id: str) -> None:
         if self.fernet is None:
             return
-        await self.store.execute_write(
-            lambda conn: conn.execute("DELETE FROM run_secrets WHERE run_id = ?", (run_id,))
-        )
+        await self.db.execute("DELETE FROM run_secrets WHERE run_id = ?", (run_id,))

@@ -7,25 +7,27 @@ only when a run of the workspace starts (service/engine/runner.py) and never ans
 from __future__ import annotations
 
 import re
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from eventstore.sqlite import SQLiteEventStore
+from eventstore.rows import Dialect
+from eventstore.tables import Tables, TableStore, Transaction
 
 # A name is what `{{secrets.NAME}}` reads: a template path segment, and an env-like word.
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 MAX_VALUE_CHARS = 16384
 
-SCHEMA = """CREATE TABLE IF NOT EXISTS workspace_secrets (
+_SCHEMA = """CREATE TABLE IF NOT EXISTS workspace_secrets (
     workspace_id TEXT NOT NULL,
     name         TEXT NOT NULL,
-    sealed       BLOB NOT NULL,
+    sealed       {blob} NOT NULL,
     updated_at   TEXT NOT NULL,
     PRIMARY KEY (workspace_id, name)
 )"""
+
+_BLOB: dict[Dialect, str] = {"sqlite": "BLOB", "postgresql": "BYTEA"}
 
 _NAME = re.compile(NAME_PATTERN)
 
@@ -64,12 +66,12 @@ def _now() -> str:
 class WorkspaceSecrets:
     """Put, list, delete and open the secrets of workspaces."""
 
-    def __init__(self, store: SQLiteEventStore, fernet: Fernet | None) -> None:
-        self.store = store
+    def __init__(self, store: TableStore, fernet: Fernet | None) -> None:
+        self.db = Tables(store)
         self.fernet = fernet
 
     async def ensure_schema(self) -> None:
-        await self.store.execute_write(lambda conn: conn.execute(SCHEMA))
+        await self.db.ensure_tables([_SCHEMA.format(blob=_BLOB[self.db.dialect])])
 
     def _sealer(self) -> Fernet:
         if self.fernet is None:
@@ -82,19 +84,22 @@ class WorkspaceSecrets:
         sealed = self._sealer().encrypt(value.encode())
         updated_at = _now()
 
-        def write(conn: sqlite3.Connection) -> bool:
-            existed = conn.execute(
+        async def write(tx: Transaction) -> bool:
+            existed = (await tx.execute(
                 "SELECT 1 FROM workspace_secrets WHERE workspace_id = ? AND name = ?",
-                (workspace_id, name)).fetchone() is not None
-            conn.execute("INSERT OR REPLACE INTO workspace_secrets VALUES (?, ?, ?, ?)",
-                         (workspace_id, name, sealed, updated_at))
+                (workspace_id, name))).first() is not None
+            await tx.execute(
+                "INSERT INTO workspace_secrets (workspace_id, name, sealed, updated_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (workspace_id, name) DO UPDATE"
+                " SET sealed = excluded.sealed, updated_at = excluded.updated_at",
+                (workspace_id, name, sealed, updated_at))
             return not existed
 
-        created = await self.store.execute_write(write)
+        created = await self.db.write(write)
         return SecretInfo(name, updated_at), bool(created)
 
     async def list(self, workspace_id: str) -> list[SecretInfo]:
-        rows = await self.store.fetch_all(
+        rows = await self.db.fetch_all(
             "SELECT name, updated_at FROM workspace_secrets WHERE workspace_id = ? "
             "ORDER BY name", (workspace_id,))
         return [SecretInfo(name, updated_at) for name, updated_at in rows]
@@ -102,13 +107,10 @@ class WorkspaceSecrets:
     async def delete(self, workspace_id: str, name: str) -> bool:
         """Remove a secret; whether there was one."""
 
-        def write(conn: sqlite3.Connection) -> bool:
-            cursor = conn.execute(
-                "DELETE FROM workspace_secrets WHERE workspace_id = ? AND name = ?",
-                (workspace_id, name))
-            return cursor.rowcount > 0
-
-        return bool(await self.store.execute_write(write))
+        removed = await self.db.execute(
+            "DELETE FROM workspace_secrets WHERE workspace_id = ? AND name = ?",
+            (workspace_id, name))
+        return removed > 0
 
     async def values(self, workspace_id: str) -> dict[str, str]:
         """Every secret of the workspace, opened (for a run of it; never for an answer).
@@ -118,7 +120,7 @@ class WorkspaceSecrets:
         """
         if self.fernet is None:
             return {}
-        rows = await self.store.fetch_all(
+        rows = await self.db.fetch_all(
             "SELECT name, sealed FROM workspace_secrets WHERE workspace_id = ?",
             (workspace_id,))
         opened = {}

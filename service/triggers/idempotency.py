@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,19 +20,23 @@ from typing import Any
 
 import orjson
 
-from eventstore.sqlite import SQLiteEventStore
+from eventstore.interface import EventStore
+from eventstore.rows import Dialect
+from eventstore.tables import Tables, Transaction
 
 KEY_TTL_S = 24 * 3600
 MAX_KEY_CHARS = 255
 HEADER = "Idempotency-Key"
 
-SCHEMA = (
+# Seconds since the epoch: PostgreSQL's REAL has too few digits for them.
+_SECONDS: dict[Dialect, str] = {"sqlite": "REAL", "postgresql": "DOUBLE PRECISION"}
+_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS idempotency_keys (
         caller      TEXT NOT NULL,
         key         TEXT NOT NULL,
         fingerprint TEXT NOT NULL,
         run_id      TEXT NOT NULL,
-        created_at  REAL NOT NULL,
+        created_at  {seconds} NOT NULL,
         PRIMARY KEY (caller, key)
     )""",
     "CREATE INDEX IF NOT EXISTS idempotency_keys_age ON idempotency_keys (created_at)",
@@ -71,9 +74,10 @@ class Claim:
 class IdempotencyKeys:
     """Claims of (caller, key) for a run id, each kept `ttl_s`."""
 
-    def __init__(self, store: SQLiteEventStore, ttl_s: float = KEY_TTL_S,
+    def __init__(self, store: EventStore, ttl_s: float = KEY_TTL_S,
                  clock: Callable[[], float] = time.time) -> None:
         self.store = store
+        self.db = Tables(store)
         self.ttl_s = ttl_s
         self.clock = clock
         # Requests of one (caller, key) take turns here, so that on this node a retry
@@ -82,29 +86,30 @@ class IdempotencyKeys:
         self._waiting: dict[tuple[str, str], int] = {}
 
     async def ensure_schema(self) -> None:
-        def write(conn: sqlite3.Connection) -> None:
-            for statement in SCHEMA:
-                conn.execute(statement)
-
-        await self.store.execute_write(write)
+        seconds = _SECONDS[self.db.dialect]
+        await self.db.ensure_tables([s.format(seconds=seconds) for s in _SCHEMA])
 
     async def claim(self, caller: str, key: str, digest: str, run_id: str) -> Claim:
         """Claim `key` for `run_id`, or find who claimed it. Raises KeyReused when the key
         was claimed for a different request."""
         now = self.clock()
 
-        def write(conn: sqlite3.Connection) -> tuple[str, str]:
+        async def write(tx: Transaction) -> tuple[str, str]:
             # Expired keys go first, this one included, so it can start a new run.
-            conn.execute("DELETE FROM idempotency_keys WHERE created_at <= ?",
-                         (now - self.ttl_s,))
-            conn.execute("INSERT OR IGNORE INTO idempotency_keys VALUES (?, ?, ?, ?, ?)",
-                         (caller, key, digest, run_id, now))
-            row = conn.execute(
+            await tx.execute("DELETE FROM idempotency_keys WHERE created_at <= ?",
+                             (now - self.ttl_s,))
+            # On PostgreSQL a concurrent claim of the same key on another node waits here
+            # for that one's commit, then finds its row.
+            await tx.execute(
+                "INSERT INTO idempotency_keys (caller, key, fingerprint, run_id, created_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (caller, key, digest, run_id, now))
+            row = (await tx.execute(
                 "SELECT fingerprint, run_id FROM idempotency_keys WHERE caller = ? AND key = ?",
-                (caller, key)).fetchone()
+                (caller, key))).rows[0]
             return str(row[0]), str(row[1])
 
-        claimed_digest, claimed_run = await self.store.execute_write(write)
+        claimed_digest, claimed_run = await self.db.write(write)
         if claimed_digest != digest:
             raise KeyReused(f"this {HEADER} was used for a different request")
         return Claim(claimed_run, claimed_run == run_id)
