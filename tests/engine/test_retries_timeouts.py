@@ -29,8 +29,10 @@ async def test_a_failing_node_is_retried_with_growing_backoff_and_attempt_number
         (EventType.NODE_STARTED, 3, None), (EventType.NODE_COMPLETED, 3, None)]
     gap1 = _t(records[2].recorded_at) - _t(records[1].recorded_at)
     gap2 = _t(records[4].recorded_at) - _t(records[3].recorded_at)
-    assert 0.09 <= gap1 < 0.5
-    assert 0.19 <= gap2 < 0.8
+    # Each retry waits at least its backoff, and the second one twice as long. (Only lower
+    # bounds: how much longer a loaded machine takes is no property of the engine.)
+    assert gap1 >= 0.09
+    assert gap2 >= 0.19
     assert "503" in records[1].payload["error"]
 
 
