@@ -87,6 +87,10 @@ async def stream_call(http: HttpClient, call: ModelCall, sink: Sink, call_id_pre
                     problem = (f"the model endpoint answered {resp.status}"
                                + (f" ({code})" if code else "")
                                + f": {body[:ERROR_BODY_CHARS].decode('utf-8', 'replace')}")
+                    if call.api_key:
+                        # Servers quote a bad key back; a key given in the definition is
+                        # no run secret, so the run's redaction would not catch it.
+                        problem = problem.replace(call.api_key, "***")
                     if code == "insufficient_quota" or resp.status not in RETRY_STATUSES:
                         raise NodeError(problem, retryable=False)
                     if tries == MAX_TRIES:
