@@ -13,6 +13,8 @@ import pytest
 from tests.support.fake_llm import MODEL, FakeLLM, Reply, chunk, text, tool_call, usage
 from tests.support.server_process import Api, ServerProcess, admin_token, create_workflow
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 async def llm() -> AsyncIterator[FakeLLM]:
