@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from eventstore.sqlite import SQLiteEventStore
+from eventstore.interface import EventStore
 from projections.vocabulary import TERMINAL_RUN_STATUSES
 from service.engine.engine import Engine
 from service.triggers.cron import BadCron, fire_times
@@ -49,7 +49,7 @@ class ScheduleRunner:
     """Fires the due fire times of every enabled schedule, one `tick` at a time."""
 
     def __init__(self, schedules: ScheduleRepository, engine: Engine,
-                 store: SQLiteEventStore, clock: Clock = utc_now) -> None:
+                 store: EventStore, clock: Clock = utc_now) -> None:
         self.schedules = schedules
         self.engine = engine
         self.store = store
@@ -97,7 +97,7 @@ class ScheduleRunner:
         return started
 
     async def _previous_unfinished(self, schedule: Schedule) -> str | None:
-        rows = await self.store.fetch_all(
+        rows = await self.schedules.db.fetch_all(
             "SELECT r.id, r.status FROM run_triggers t JOIN runs r ON r.id = t.run_id "
             "WHERE t.trigger_id = ? ORDER BY t.seq DESC LIMIT 1", (schedule.id,))
         if rows and rows[0][1] not in TERMINAL_RUN_STATUSES:

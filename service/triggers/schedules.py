@@ -8,7 +8,6 @@ time has started its run, and the cursor here only saves looking again.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -17,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from eventstore.sqlite import SQLiteEventStore
+from eventstore.tables import Tables, TableStore
 
 OVERLAP_POLICIES = ("skip", "allow", "cancelPrevious")
 CATCH_UP_POLICIES = ("none", "latest", "all")
@@ -29,7 +28,7 @@ SCHEMA = (
         workspace_id  TEXT NOT NULL,
         cron          TEXT NOT NULL,
         timezone      TEXT NOT NULL,
-        inputs        BLOB NOT NULL,
+        inputs        TEXT NOT NULL,
         enabled       INTEGER NOT NULL,
         overlap       TEXT NOT NULL,
         catch_up      TEXT NOT NULL,
@@ -76,7 +75,7 @@ class Schedule:
 
     def row(self) -> tuple[Any, ...]:
         return (self.id, self.workflow_id, self.workspace_id, self.cron, self.timezone,
-                orjson.dumps(self.inputs), int(self.enabled), self.overlap, self.catch_up,
+                orjson.dumps(self.inputs).decode(), int(self.enabled), self.overlap, self.catch_up,
                 self.start_at, self.end_at, self.created_by, self.created_at,
                 self.updated_at, self.handled_until)
 
@@ -89,15 +88,11 @@ class Schedule:
 
 
 class ScheduleRepository:
-    def __init__(self, store: SQLiteEventStore) -> None:
-        self.store = store
+    def __init__(self, store: TableStore) -> None:
+        self.db = Tables(store)
 
     async def ensure_schema(self) -> None:
-        def write(conn: sqlite3.Connection) -> None:
-            for statement in SCHEMA:
-                conn.execute(statement)
-
-        await self.store.execute_write(write)
+        await self.db.ensure_tables(SCHEMA)
 
     async def create(self, workflow_id: str, workspace_id: str, created_by: str,
                      fields: dict[str, Any], now: datetime) -> Schedule:
@@ -107,23 +102,23 @@ class ScheduleRepository:
             id=str(uuid.uuid4()), workflow_id=workflow_id, workspace_id=workspace_id,
             created_by=created_by, created_at=at, updated_at=at, handled_until=at, **fields)
         marks = ", ".join("?" * len(COLUMNS))
-        await self.store.execute_write(lambda conn: conn.execute(
-            f"INSERT INTO schedules ({', '.join(COLUMNS)}) VALUES ({marks})", schedule.row()))
+        await self.db.execute(
+            f"INSERT INTO schedules ({', '.join(COLUMNS)}) VALUES ({marks})", schedule.row())
         return schedule
 
     async def get(self, schedule_id: str) -> Schedule | None:
-        rows = await self.store.fetch_all(
+        rows = await self.db.fetch_all(
             f"SELECT {', '.join(COLUMNS)} FROM schedules WHERE id = ?", (schedule_id,))
         return Schedule.from_row(rows[0]) if rows else None
 
     async def of_workflow(self, workflow_id: str) -> list[Schedule]:
-        rows = await self.store.fetch_all(
+        rows = await self.db.fetch_all(
             f"SELECT {', '.join(COLUMNS)} FROM schedules WHERE workflow_id = ? "
             "ORDER BY created_at, id", (workflow_id,))
         return [Schedule.from_row(row) for row in rows]
 
     async def enabled(self) -> list[Schedule]:
-        rows = await self.store.fetch_all(
+        rows = await self.db.fetch_all(
             f"SELECT {', '.join(COLUMNS)} FROM schedules WHERE enabled = 1 ORDER BY id")
         return [Schedule.from_row(row) for row in rows]
 
@@ -135,27 +130,23 @@ class ScheduleRepository:
         if updated.enabled and not schedule.enabled:
             updated = replace(updated, handled_until=iso(now))
         sets = ", ".join(f"{column} = ?" for column in COLUMNS[1:])
-        await self.store.execute_write(lambda conn: conn.execute(
-            f"UPDATE schedules SET {sets} WHERE id = ?", (*updated.row()[1:], updated.id)))
+        await self.db.execute(f"UPDATE schedules SET {sets} WHERE id = ?",
+                              (*updated.row()[1:], updated.id))
         return updated
 
     async def delete(self, schedule_id: str) -> bool:
-        def write(conn: sqlite3.Connection) -> bool:
-            return conn.execute("DELETE FROM schedules WHERE id = ?",
-                                (schedule_id,)).rowcount > 0
-
-        return bool(await self.store.execute_write(write))
+        return await self.db.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,)) > 0
 
     async def handled(self, schedule_id: str, until: datetime) -> None:
         """Fire times up to `until` are handled (never moves the cursor back)."""
         at = iso(until)
-        await self.store.execute_write(lambda conn: conn.execute(
+        await self.db.execute(
             "UPDATE schedules SET handled_until = ? WHERE id = ? AND handled_until < ?",
-            (at, schedule_id, at)))
+            (at, schedule_id, at))
 
     async def last_runs(self, schedule_id: str, limit: int) -> list[dict[str, Any]]:
         """The schedule's newest runs: id, fire time, status (canonical), creation time."""
-        rows = await self.store.fetch_all(
+        rows = await self.db.fetch_all(
             "SELECT t.run_id, t.fire_time, r.status, r.created_at FROM run_triggers t "
             "JOIN runs r ON r.id = t.run_id WHERE t.trigger_id = ? ORDER BY t.seq DESC "
             "LIMIT ?", (schedule_id, limit))
