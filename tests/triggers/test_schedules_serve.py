@@ -7,6 +7,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.support.api import QUICK_WORKFLOW
 from tests.support.server_process import Api, ServerProcess, admin_token, create_workflow
 
@@ -21,6 +23,7 @@ async def _scheduled(api: Api, schedule_id: str) -> list[dict[str, Any]]:
     return list(body["data"])
 
 
+@pytest.mark.slow
 async def test_a_schedule_on_a_running_server_starts_runs_on_its_own(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path / "data")
     await server.start()
