@@ -30,6 +30,7 @@ from service.runtime import (
 )
 from service.secrets import commands as secret_commands
 from service.settings import Settings, SettingsError
+from service.triggers import commands as schedule_commands
 from service.workflows import commands as workflow_commands
 
 EXPORT_PAGE = 5000  # events read per query: the export's memory stays flat on any log
@@ -135,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_export)
 
     # Identity, workflow, secret and audit chores live beside their packages.
-    for module in (auth_commands, workflow_commands, secret_commands, audit_commands):
+    for module in (auth_commands, workflow_commands, secret_commands, audit_commands,
+                   schedule_commands):
         module.add_commands(sub)
     return parser
 

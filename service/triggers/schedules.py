@@ -12,11 +12,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 import orjson
 
 from eventstore.tables import Tables, TableStore
+from service.triggers.cron import fire_times, zone
 
 OVERLAP_POLICIES = ("skip", "allow", "cancelPrevious")
 CATCH_UP_POLICIES = ("none", "latest", "all")
@@ -87,6 +89,17 @@ class Schedule:
         return cls(**values)
 
 
+def upcoming(schedule: Schedule, now: datetime, count: int) -> list[str]:
+    """The next `count` fire times after `now` within the schedule's range, as ISO 8601
+    with the zone's offset."""
+    tz = zone(schedule.timezone)
+    after = max(now, parse_iso(schedule.start_at or schedule.created_at))
+    end = parse_iso(schedule.end_at) if schedule.end_at else None
+    return [at.astimezone(tz).isoformat()
+            for at in islice(fire_times(schedule.cron, schedule.timezone, after), count)
+            if end is None or at <= end]
+
+
 class ScheduleRepository:
     def __init__(self, store: TableStore) -> None:
         self.db = Tables(store)
@@ -115,6 +128,11 @@ class ScheduleRepository:
         rows = await self.db.fetch_all(
             f"SELECT {', '.join(COLUMNS)} FROM schedules WHERE workflow_id = ? "
             "ORDER BY created_at, id", (workflow_id,))
+        return [Schedule.from_row(row) for row in rows]
+
+    async def every(self) -> list[Schedule]:
+        rows = await self.db.fetch_all(
+            f"SELECT {', '.join(COLUMNS)} FROM schedules ORDER BY workflow_id, created_at, id")
         return [Schedule.from_row(row) for row in rows]
 
     async def enabled(self) -> list[Schedule]:

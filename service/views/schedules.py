@@ -4,7 +4,6 @@ viewers read them."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from itertools import islice
 from typing import Any
 
 from aiohttp import web
@@ -25,8 +24,8 @@ from service.routing import (
     Shape,
     data,
 )
-from service.triggers.cron import BadCron, fire_times, zone
-from service.triggers.schedules import Schedule, parse_iso
+from service.triggers.cron import BadCron, fire_times
+from service.triggers.schedules import Schedule, upcoming
 from service.views.body import parse_body
 from service.views.lookup import load_workflow
 from service.views.models.schedules import Schedule as ScheduleModel
@@ -54,11 +53,6 @@ def _check(fields: dict[str, Any]) -> None:
 
 
 async def _json(request: web.Request, schedule: Schedule) -> dict[str, Any]:
-    tz = zone(schedule.timezone)
-    after = max(_now(request), parse_iso(schedule.start_at or schedule.created_at))
-    end = parse_iso(schedule.end_at) if schedule.end_at else None
-    upcoming = [at for at in islice(fire_times(schedule.cron, schedule.timezone, after),
-                                    NEXT_FIRE_TIMES) if end is None or at <= end]
     return {
         "id": schedule.id, "workflowId": schedule.workflow_id,
         "workspaceId": schedule.workspace_id, "cron": schedule.cron,
@@ -66,7 +60,7 @@ async def _json(request: web.Request, schedule: Schedule) -> dict[str, Any]:
         "enabled": schedule.enabled, "overlap": schedule.overlap,
         "catchUp": schedule.catch_up, "startAt": schedule.start_at, "endAt": schedule.end_at,
         "createdAt": schedule.created_at, "updatedAt": schedule.updated_at,
-        "nextFireTimes": [at.astimezone(tz).isoformat() for at in upcoming],
+        "nextFireTimes": upcoming(schedule, _now(request), NEXT_FIRE_TIMES),
         "lastRuns": [{**run, "status": v1.RUN_STATUS_WORDS[run["status"]]} for run in
                      await request.app[keys.SCHEDULES].last_runs(schedule.id, LAST_RUNS)],
     }
