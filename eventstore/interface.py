@@ -6,10 +6,11 @@ The contract suite in tests/eventstore_contract.py runs against every implementa
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from eventstore.hub import EventHub
 from eventstore.records import NewEvent, RecordedEvent
 from eventstore.rows import Dialect
 from eventstore.tables import T, WriteUnit
@@ -38,6 +39,8 @@ class EventStore(abc.ABC):
     beside it (read models, identity, workflows: see eventstore/tables.py)."""
 
     dialect: Dialect
+    # Committed events in order, for this process's live subscribers and streams.
+    hub: EventHub
 
     @abc.abstractmethod
     async def append(
@@ -76,6 +79,11 @@ class EventStore(abc.ABC):
     @abc.abstractmethod
     async def head(self) -> int:
         """The position of the last committed event (0 for an empty log)."""
+
+    def observe_commits(self, observer: Callable[[int, float], None]) -> None:
+        """Call `observer(jobs, seconds)` after each group commit, where the backend
+        times them (metrics); one that does not never calls it."""
+        return None
 
     def status(self) -> dict[str, Any]:
         """Backend facts for health checks and metrics (WAL, ring, pool, ...)."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from eventstore.sqlite import SQLiteEventStore
+    from eventstore.interface import EventStore
     from service.audit.checkpoints import Checkpoints
     from service.engine.engine import Engine
     from service.metrics.figures import Metrics
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from service.workflows.repository import WorkflowRepository
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
-STORE: web.AppKey[SQLiteEventStore] = web.AppKey("store")
+STORE: web.AppKey[EventStore] = web.AppKey("store")
 ENGINE: web.AppKey[Engine] = web.AppKey("engine")
 WORKFLOWS: web.AppKey[WorkflowRepository] = web.AppKey("workflows")
 # Rendered frames shared by every subscriber (service/streams/frame_cache.py).

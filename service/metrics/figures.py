@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from eventstore.sqlite import SQLiteEventStore
+from eventstore.interface import EventStore
 from service.audit.checkpoints import Checkpoints
 from service.streams.registry import StreamRegistry
 
@@ -104,7 +104,7 @@ class ScrapeFigures(Collector):
 class Metrics:
     """One app's metrics: hooked to its store and engine, rendered by `render()`."""
 
-    def __init__(self, store: SQLiteEventStore, streams: StreamRegistry,
+    def __init__(self, store: EventStore, streams: StreamRegistry,
                  checkpoints: Checkpoints, database: Path) -> None:
         self.store = store
         self.checkpoints = checkpoints
