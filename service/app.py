@@ -7,9 +7,6 @@ from pathlib import Path
 
 from aiohttp import web
 
-from eventstore.sqlite import SQLiteEventStore
-from eventstore.sqlite_checkpoint import WalPolicy
-from projections import all_projections
 from service import keys
 from service.audit.setup import checkpoints_ctx
 from service.auth.schema import DEFAULT_WORKSPACE_ID
@@ -22,6 +19,7 @@ from service.openapi import view as openapi_view
 from service.routing import RouteTable
 from service.secrets.key import secrets_key
 from service.settings import Settings
+from service.store import open_event_store
 from service.streams.frame_cache import FrameCache
 from service.streams.registry import StreamRegistry
 from service.triggers.idempotency import IdempotencyKeys
@@ -54,15 +52,7 @@ EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "config" / "examples"
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    store = await SQLiteEventStore.open(
-        settings.database_path,
-        all_projections(),
-        synchronous=settings.synchronous,
-        ring_size=settings.live_ring_size,
-        ring_bytes=settings.live_ring_bytes,
-        max_event_bytes=settings.max_event_bytes,
-        wal=WalPolicy(settings.wal_restart_bytes, settings.wal_checkpoint_wait_ms),
-    )
+    store = await open_event_store(settings)
     app[keys.STORE] = store
     yield
     await store.close()

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     port: int = Field(default=3026, ge=0, le=65535, description="TCP port to listen on.")
     data_dir: Path = Field(default=Path("./data"),
                            description="Holds runstream.db and the generated key files.")
+    database_url: str = Field(
+        default="",
+        description="Where the log and every table beside it live: empty = SQLite "
+                    "(runstream.db in data_dir); postgresql://... = that PostgreSQL database, "
+                    "which several nodes may share. Key files stay in data_dir either way.",
+    )
 
     synchronous: Literal["FULL", "NORMAL", "EXTRA", "OFF"] = Field(
         default="FULL",
@@ -209,6 +215,13 @@ class Settings(BaseSettings):
     def _host_port(cls, value: str) -> str:
         if value:
             host_port(value)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str) -> str:
+        if value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("database_url is empty (SQLite) or a postgresql:// URL")
         return value
 
     @field_validator("metrics_token")

@@ -1,0 +1,70 @@
+"""The whole app on PostgreSQL (`database_url`): sign in, create a workflow, execute it
+and read its v1 stream to the end, with nothing written to SQLite."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+
+from service.app import create_app
+from tests.support.api import QUICK_WORKFLOW, create_workflow, execute
+from tests.support.auth import ADMIN_PASSWORD, login, make_settings
+from tests.support.postgres import SERVER_URL, server_or_skip
+from tests.support.sse import read_frames
+
+
+@pytest.fixture
+def own_database() -> Iterator[str]:
+    """A database made for this test alone, dropped after it (and after the app: this
+    fixture comes first)."""
+    server_or_skip()
+    name = f"runstream_app_{secrets.token_hex(4)}"
+    with psycopg.connect(SERVER_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"'.encode())
+    try:
+        # A URL, as database_url takes: the server's, naming this database.
+        yield urlsplit(SERVER_URL)._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(SERVER_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
+async def test_a_run_executes_and_streams_on_postgresql(
+        own_database: str, aiohttp_client: Any, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, database_url=own_database)
+    client = await aiohttp_client(create_app(settings))
+    await login(client, "admin", ADMIN_PASSWORD, expect=200)
+    workflow_id = await create_workflow(client, QUICK_WORKFLOW)
+    run = await execute(client, workflow_id, n=7)
+    run_id = run["id"]
+    assert run["status"] == "completed", run
+
+    resp = await client.get(f"/api/v1/workflow-runs/{run_id}/stream")
+    assert resp.status == 200
+    frames = await read_frames(resp)
+    assert frames[-1].event == "result"
+    result = frames[-1].json()
+    assert result["success"] is True
+    assert result["workflowRun"]["id"] == run_id
+    assert result["workflowRun"]["status"] == "completed"
+    ids = [int(frame.id) for frame in frames if frame.id is not None]
+    assert ids == sorted(set(ids))
+
+    with psycopg.connect(own_database) as conn:
+        logged = conn.execute("SELECT position FROM events WHERE stream = %s ORDER BY position",
+                              (run_id,)).fetchall()
+        (workflows,) = conn.execute("SELECT COUNT(*) FROM workflows WHERE id = %s",
+                                    (workflow_id,)).fetchone() or (0,)
+        (status,) = conn.execute("SELECT status FROM runs WHERE id = %s",
+                                 (run_id,)).fetchone() or (None,)
+    assert ids
+    assert set(ids) <= {position for (position,) in logged}
+    assert workflows == 1
+    assert status == "completed"
+    assert not (tmp_path / "runstream.db").exists()
