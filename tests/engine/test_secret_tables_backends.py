@@ -18,7 +18,8 @@ async def test_run_secrets_are_sealed_replaced_and_dropped(backend: Backend) -> 
     await vault.put("run-1", {"TOKEN": "second-value"})
     assert await vault.get("run-1") == {"TOKEN": "second-value"}
     sealed = backend.query("SELECT sealed FROM run_secrets WHERE run_id = ?", "run-1")
-    assert len(sealed) == 1 and b"second-value" not in bytes(sealed[0]["sealed"])
+    assert len(sealed) == 1
+    assert b"second-value" not in bytes(sealed[0]["sealed"])
     await vault.drop("run-1")
     assert await vault.get("run-1") is None
 
