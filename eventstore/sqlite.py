@@ -249,10 +249,6 @@ class SQLiteEventStore(EventStore):
         """
         return await self._writer.run_in_thread(lambda: fn(self._writer.connection))
 
-    async def execute_write(self, fn: WriteFn) -> Any:
-        """Run a unit of write work (a function of the connection) in the writer's queue."""
-        return await self._writer.submit(fn)
-
     async def write(self, unit: WriteUnit[T]) -> T:
         """Run a write unit as one job of the writer's group commit (eventstore/tables.py)."""
 

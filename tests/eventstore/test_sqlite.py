@@ -6,12 +6,14 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from eventstore.interface import EventStore
 from eventstore.records import NewEvent
 from eventstore.sqlite import SQLiteEventStore
+from eventstore.tables import Transaction
 from projections import all_projections
 from tests.eventstore.contract import EventStoreContract, StoreOpener
 from tests.eventstore.exploding import Exploding
@@ -122,7 +124,9 @@ async def test_wal_mode_and_full_synchronous_are_in_force(db_path: Path) -> None
             assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         finally:
             conn.close()
-        sync = await store.execute_write(lambda c: c.execute("PRAGMA synchronous").fetchone()[0])
-        assert sync == 2  # FULL
+        async def writer_synchronous(tx: Transaction) -> Any:
+            return (await tx.execute("PRAGMA synchronous")).rows[0][0]
+
+        assert await store.write(writer_synchronous) == 2  # FULL
     finally:
         await store.close()

@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient
 from jsonschema import Draft202012Validator
 from pydantic import Field
 
+from eventstore.tables import Tables
 from projections.vocabulary import RunStatus
 from service.engine.node_api import NodeType
 from service.engine.params import ParamsModel, templated
@@ -167,9 +168,9 @@ async def test_a_version_stored_under_older_rules_still_runs(harness: Harness) -
     workflow = await harness.repo.create("default", {"name": "w", "nodes": [
         {"id": "a", "type": "noop"}]}, "tester")
     # As an earlier release stored it: the version row holds the older definition.
-    await harness.store.execute_write(lambda conn: conn.execute(
+    await Tables(harness.store).execute(
         "UPDATE workflow_versions SET definition = ? WHERE workflow_id = ?",
-        (orjson.dumps(OLDER_VERSION), workflow.id)))
+        (orjson.dumps(OLDER_VERSION), workflow.id))
     fresh = WorkflowRepository(harness.store)  # nothing cached from the save
     _, definition = await fresh.parsed(workflow.id, 1)
     assert definition.static_data == {}
