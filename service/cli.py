@@ -10,7 +10,8 @@ from collections.abc import Sequence
 import orjson
 from aiohttp import web
 
-from eventstore.sqlite import SQLiteEventStore, verify_file
+from eventstore.interface import EventStore
+from eventstore.sqlite import verify_file
 from projections import all_projections
 from projections.rebuild import rebuild
 from service.audit import commands as audit_commands
@@ -99,7 +100,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    async def export(store: SQLiteEventStore) -> None:
+    async def export(store: EventStore) -> None:
         after = 0
         while page := await store.read(args.stream, after, EXPORT_PAGE):
             for event in page:

@@ -15,9 +15,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from eventstore.sqlite import SQLiteEventStore
-from projections import all_projections
+from eventstore.interface import EventStore
 from service.settings import Settings, load_settings
+from service.store import open_event_store
 
 T = TypeVar("T")
 
@@ -51,11 +51,9 @@ def existing_database(settings: Settings) -> Path:
 
 
 @asynccontextmanager
-async def open_store(settings: Settings) -> AsyncIterator[SQLiteEventStore]:
+async def open_store(settings: Settings) -> AsyncIterator[EventStore]:
     """The store on the settings' database, with every projection, closed afterwards."""
-    store = await SQLiteEventStore.open(
-        settings.database_path, all_projections(), synchronous=settings.synchronous
-    )
+    store = await open_event_store(settings)
     try:
         yield store
     finally:
@@ -64,17 +62,18 @@ async def open_store(settings: Settings) -> AsyncIterator[SQLiteEventStore]:
 
 def run_on_store(
     args: argparse.Namespace,
-    action: Callable[[SQLiteEventStore], Awaitable[T]],
+    action: Callable[[EventStore], Awaitable[T]],
     *,
     existing: bool = False,
 ) -> T:
-    """Run `action` on the store of the command's data directory and return its result.
+    """Run `action` on the store the settings name (the data directory's, or
+    `database_url`'s) and return its result.
 
     `existing`: the command only reads, so a missing database is an error (MissingDatabase)
     rather than a new, empty one.
     """
     settings = settings_from(args)
-    if existing:
+    if existing and not settings.database_url:
         existing_database(settings)
 
     async def run() -> T:

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from eventstore.sqlite import SQLiteEventStore
+from eventstore.interface import EventStore
 from service.audit.extends import BadCheckpointFile, Extension, log_extends, read_checkpoint_file
 from service.audit.signing import load_signing_key, public_key_text
 from service.commands import add_data_options, run_on_store, settings_from
@@ -32,7 +32,7 @@ def cmd_checkpoint_verify(args: argparse.Namespace) -> int:
     if public_key is None:
         public_key = public_key_text(load_signing_key(settings_from(args)).public_key())
 
-    async def check(store: SQLiteEventStore) -> Extension:
+    async def check(store: EventStore) -> Extension:
         return await log_extends(store, items, public_key)
 
     try:

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from eventstore.sqlite import SQLiteEventStore
+from eventstore.interface import EventStore
 from service.auth.passwords import generate_password, password_problem
 from service.auth.repository import AuthRepository, UsernameTaken
 from service.auth.validation import USERNAME_RE
@@ -23,7 +23,7 @@ class CommandError(Exception):
 
 
 def _run(args: argparse.Namespace, action: Callable[[AuthRepository], Awaitable[dict[str, Any]]]) -> int:
-    async def on_repository(store: SQLiteEventStore) -> dict[str, Any]:
+    async def on_repository(store: EventStore) -> dict[str, Any]:
         repo = AuthRepository(store)
         await repo.ensure_schema()
         return await action(repo)

@@ -13,13 +13,13 @@ from typing import Any
 import orjson
 from cryptography.fernet import Fernet
 
-from eventstore.sqlite import SQLiteEventStore
+from eventstore.interface import EventStore
 from service.commands import add_data_options, run_on_store, settings_from
 from service.secrets.key import secrets_key
 from service.secrets.repository import BadSecret, WorkspaceSecrets
 
 
-def _repository(args: argparse.Namespace, store: SQLiteEventStore) -> WorkspaceSecrets:
+def _repository(args: argparse.Namespace, store: EventStore) -> WorkspaceSecrets:
     return WorkspaceSecrets(store, Fernet(secrets_key(settings_from(args)).encode()))
 
 
@@ -27,7 +27,7 @@ def cmd_secrets_set(args: argparse.Namespace) -> int:
     value = sys.stdin.read()
     value = value[:-1] if value.endswith("\n") else value
 
-    async def put(store: SQLiteEventStore) -> dict[str, Any]:
+    async def put(store: EventStore) -> dict[str, Any]:
         repo = _repository(args, store)
         await repo.ensure_schema()
         info, created = await repo.put(args.workspace, args.name, value)
@@ -43,7 +43,7 @@ def cmd_secrets_set(args: argparse.Namespace) -> int:
 
 
 def cmd_secrets_list(args: argparse.Namespace) -> int:
-    async def names(store: SQLiteEventStore) -> list[dict[str, str]]:
+    async def names(store: EventStore) -> list[dict[str, str]]:
         repo = _repository(args, store)
         await repo.ensure_schema()
         return [info.as_dict() for info in await repo.list(args.workspace)]
@@ -53,7 +53,7 @@ def cmd_secrets_list(args: argparse.Namespace) -> int:
 
 
 def cmd_secrets_delete(args: argparse.Namespace) -> int:
-    async def delete(store: SQLiteEventStore) -> bool:
+    async def delete(store: EventStore) -> bool:
         repo = _repository(args, store)
         await repo.ensure_schema()
         return await repo.delete(args.workspace, args.name)

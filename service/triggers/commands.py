@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from eventstore.sqlite import SQLiteEventStore
+from eventstore.interface import EventStore
 from service.commands import add_data_options, run_on_store
 from service.triggers.schedules import ScheduleRepository, upcoming
 
@@ -17,7 +17,7 @@ NEXT_FIRE_TIMES = 3
 
 
 def cmd_schedules_list(args: argparse.Namespace) -> int:
-    async def listed(store: SQLiteEventStore) -> list[dict[str, Any]]:
+    async def listed(store: EventStore) -> list[dict[str, Any]]:
         repo = ScheduleRepository(store)
         await repo.ensure_schema()
         schedules = await repo.every()

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from eventstore.sqlite import SQLiteEventStore
+from eventstore.interface import EventStore
 from service.commands import add_data_options, run_on_store
 from service.workflows.definition import WorkflowInvalid
 from service.workflows.importer import import_workflow_file
@@ -23,7 +23,7 @@ IMPORTED_BY = "cli"
 def cmd_workflows_import(args: argparse.Namespace) -> int:
     """Create each workflow, or add a version when one of that name exists and differs."""
 
-    async def import_files(store: SQLiteEventStore) -> list[dict[str, Any]]:
+    async def import_files(store: EventStore) -> list[dict[str, Any]]:
         repo = WorkflowRepository(store)
         await repo.ensure_schema()
         imported = []

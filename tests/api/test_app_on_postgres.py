@@ -3,11 +3,9 @@ and read its v1 stream to the end, with nothing written to SQLite."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -15,24 +13,16 @@ import pytest
 from service.app import create_app
 from tests.support.api import QUICK_WORKFLOW, create_workflow, execute
 from tests.support.auth import ADMIN_PASSWORD, login, make_settings
-from tests.support.postgres import SERVER_URL, server_or_skip
+from tests.support.postgres import database_of_its_own
 from tests.support.sse import read_frames
 
 
 @pytest.fixture
 def own_database() -> Iterator[str]:
-    """A database made for this test alone, dropped after it (and after the app: this
-    fixture comes first)."""
-    server_or_skip()
-    name = f"runstream_app_{secrets.token_hex(4)}"
-    with psycopg.connect(SERVER_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"'.encode())
-    try:
-        # A URL, as database_url takes: the server's, naming this database.
-        yield urlsplit(SERVER_URL)._replace(path=f"/{name}").geturl()
-    finally:
-        with psycopg.connect(SERVER_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+    """A database for this test alone, dropped after it (and after the app: this fixture
+    comes first)."""
+    with database_of_its_own("runstream_app") as url:
+        yield url
 
 
 async def test_a_run_executes_and_streams_on_postgresql(

@@ -10,6 +10,10 @@ TESTS_REQUIRE_POSTGRES=1 (CI sets it), which makes that a failure instead.
 from __future__ import annotations
 
 import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -30,3 +34,17 @@ def server_or_skip() -> None:
         if postgres_required():
             pytest.fail(f"{reason} (TESTS_REQUIRE_POSTGRES=1)", pytrace=False)
         pytest.skip(reason)
+
+
+@contextmanager
+def database_of_its_own(prefix: str) -> Iterator[str]:
+    """The URL (as `database_url` takes it) of a database made now, dropped on the way out."""
+    server_or_skip()
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    with psycopg.connect(SERVER_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"'.encode())
+    try:
+        yield urlsplit(SERVER_URL)._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(SERVER_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
