@@ -8,7 +8,7 @@ and a head poll (postgres_feed.py) into its own hub, which live subscribers read
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -218,6 +218,10 @@ class PostgresEventStore(EventStore):
 
     async def head(self) -> int:
         return max(self.hub.head, await self._read_head())
+
+    def observe_commits(self, observer: Callable[[int, float], None]) -> None:
+        """Call `observer(appends, seconds)` after each group commit (metrics)."""
+        self._writer.on_batch = observer
 
     def status(self) -> dict[str, Any]:
         pool = self._pool.get_stats()

@@ -10,6 +10,7 @@ whole batch commit together. A caller's future resolves only after COMMIT return
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +58,8 @@ class PostgresWriter:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self.batches = 0  # transactions that committed events (status, benchmarks)
+        # Told after each batch that committed: its appends and seconds to commit (metrics).
+        self.on_batch: Callable[[int, float], None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="pg-writer")
@@ -98,6 +101,7 @@ class PostgresWriter:
                 job.future.set_exception(StoreUnavailable("the store is closed"))
 
     async def _commit_batch(self, batch: list[_Append]) -> None:
+        started = time.monotonic()
         try:
             outcomes = await self._commit(batch)
         except UNAVAILABLE as exc:
@@ -116,6 +120,8 @@ class PostgresWriter:
                 else:
                     self._resolve([job], [outcome])
             return
+        if self.on_batch is not None:
+            self.on_batch(len(batch), time.monotonic() - started)
         self._resolve(batch, outcomes)
 
     def _resolve(self, batch: list[_Append], outcomes: list[Outcome]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from service.app import create_app
 from tests.support.api import QUICK_WORKFLOW, create_workflow, execute
@@ -58,3 +59,13 @@ async def test_a_run_executes_and_streams_on_postgresql(
     assert workflows == 1
     assert status == "completed"
     assert not (tmp_path / "runstream.db").exists()
+
+    # The metrics see the PostgreSQL store's group commits as they see SQLite's.
+    scraped = await client.get("/metrics")
+    assert scraped.status == 200
+    samples = {sample.name: sample.value
+               for family in text_string_to_metric_families(await scraped.text())
+               for sample in family.samples if not sample.labels}
+    assert samples["runstream_commit_seconds_count"] >= 1
+    assert samples["runstream_commit_seconds_count"] == samples[
+        "runstream_commit_batch_jobs_count"]
