@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 import structlog
 
 from eventstore.errors import ConcurrencyConflict, EventTooLarge, StoreUnavailable
@@ -386,13 +385,13 @@ class Engine:
 
     async def find_child(self, run_id: str, node_id: str, after: int) -> str | None:
         """The latest child of this node that did not fail or get cancelled, if any."""
+        # The runs projection holds each child's parent and its RunCreated position (seq),
+        # in the same transaction as the log: one lookup on the runs_parent index.
         rows = await self.store.fetch_all(native(
-            "SELECT stream, data FROM events WHERE position > ? AND type = ? "
-            "ORDER BY position DESC", self.store.dialect), (after, EventType.RUN_CREATED))
-        for stream, data in rows:
-            created = orjson.loads(data)
-            if created.get("parentRunId") == run_id and created.get("parentNodeId") == node_id:
-                state = await self.run_state(stream)
-                ok = state.status not in (RunStatus.FAILED, RunStatus.CANCELLED)
-                return str(stream) if ok else None
-        return None
+            "SELECT id FROM runs WHERE parent_run_id = ? AND parent_node_id = ? AND seq > ?"
+            " ORDER BY seq DESC LIMIT 1", self.store.dialect), (run_id, node_id, after))
+        if not rows:
+            return None
+        child = str(rows[0][0])
+        state = await self.run_state(child)
+        return child if state.status not in (RunStatus.FAILED, RunStatus.CANCELLED) else None

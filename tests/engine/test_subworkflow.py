@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from projections.vocabulary import EventType, NodeStatus, RunStatus
 from service.workflows.importer import import_directory
-from tests.support.engine import Harness
+from tests.support.engine import Harness, make_engine
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
 
@@ -87,3 +88,26 @@ async def test_the_example_parent_runs_its_children_by_name(harness: Harness) ->
         "triage": {"decision": {"paged": {"action": "page", "priority": "normal"},
                                 "queued": None}},
         "greeting": "Hello, on-call!"}}
+
+
+async def test_after_a_restart_the_node_adopts_the_child_it_had_started(
+        harness: Harness) -> None:
+    await harness.repo.create("default", {"name": "gated child", "nodes": [
+        {"id": "ask", "type": "approval", "params": {"prompt": "go?"}}]}, "t")
+    run_id = await harness.start({"name": "parent", "nodes": [
+        {"id": "sub", "type": "subworkflow", "params": {"workflow": "gated child"}}]})
+    child = await harness.child_of(run_id)
+    await harness.wait_for_event(child, EventType.NODE_WAITING, "ask")
+    await harness.engine.stop()  # as a crash: nothing recorded, the runs continue on start
+    engine = make_engine(harness.store, harness.repo)
+    try:
+        await engine.start()
+        await harness.wait_for_event(run_id, EventType.NODE_STARTED, "sub")
+        assert await engine.resume(child, "ask", "ops", {"ok": True}) == "resumed"
+        assert await asyncio.wait_for(engine.wait(run_id), 10) == RunStatus.COMPLETED
+    finally:
+        await engine.stop()
+    attempts = [d["attempt"] for t, d in await harness.node_events(run_id, "sub")
+                if t == EventType.NODE_STARTED]
+    assert attempts == [1, 2]
+    assert await children_of(harness, run_id) == [child]  # adopted, not started again
