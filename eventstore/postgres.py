@@ -12,11 +12,10 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from eventstore.errors import EventTooLarge, StoreUnavailable
+from eventstore.errors import StoreUnavailable
 from eventstore.hub import DEFAULT_RING_BYTES, DEFAULT_RING_SIZE, EventHub
 from eventstore.interface import ANY_VERSION, EventStore, VerifyResult
 from eventstore.postgres_feed import PostgresFeed
@@ -30,7 +29,7 @@ from eventstore.postgres_schema import (
 )
 from eventstore.postgres_writer import UNAVAILABLE, PostgresWriter
 from eventstore.projector import Projector
-from eventstore.records import NewEvent, RecordedEvent
+from eventstore.records import NewEvent, RecordedEvent, encode_events
 from eventstore.rows import Dialect
 from eventstore.subscriptions import subscribe
 from eventstore.tables import Result, T, Transaction, WriteUnit, native
@@ -129,10 +128,7 @@ class PostgresEventStore(EventStore):
     ) -> list[RecordedEvent]:
         if not events:
             return []
-        encoded = [(event.type, orjson.dumps(event.data)) for event in events]
-        for type_, data in encoded:
-            if len(data) > self.max_event_bytes:
-                raise EventTooLarge(type_, len(data), self.max_event_bytes)
+        encoded = encode_events(events, self.max_event_bytes)
         return await self._writer.submit(stream, encoded, expected_version)
 
     async def write(self, unit: WriteUnit[T]) -> T:

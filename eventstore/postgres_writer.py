@@ -19,6 +19,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from eventstore.errors import ConcurrencyConflict, StoreUnavailable
+from eventstore.group_commit import batches, refuse_queued
 from eventstore.hashchain import link_events
 from eventstore.interface import ANY_VERSION
 from eventstore.postgres_rows import Connection, project
@@ -81,24 +82,9 @@ class PostgresWriter:
             await self._task
 
     async def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            first = await self._queue.get()
-            if first is None:
-                break
-            batch = [first]
-            while len(batch) < MAX_BATCH_APPENDS and not self._queue.empty():
-                job = self._queue.get_nowait()
-                if job is None:
-                    stopping = True
-                    break
-                batch.append(job)
+        async for batch in batches(self._queue, MAX_BATCH_APPENDS):
             await self._commit_batch(batch)
-        # Anything queued behind the stop marker is refused, not silently dropped.
-        while not self._queue.empty():
-            job = self._queue.get_nowait()
-            if job is not None and not job.future.done():
-                job.future.set_exception(StoreUnavailable("the store is closed"))
+        refuse_queued(self._queue, StoreUnavailable("the store is closed"))
 
     async def _commit_batch(self, batch: list[_Append]) -> None:
         started = time.monotonic()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
+from eventstore.errors import EventTooLarge
 
 
 def utc_now() -> str:
@@ -20,6 +23,16 @@ class NewEvent:
 
     type: str
     data: dict[str, Any] = field(default_factory=dict)
+
+
+def encode_events(events: Sequence[NewEvent], max_event_bytes: int) -> list[tuple[str, bytes]]:
+    """Each event's type and data bytes (encoded once: these bytes are hashed and stored),
+    refusing the whole append before anything is written if one is above the limit."""
+    encoded = [(event.type, orjson.dumps(event.data)) for event in events]
+    for type_, data in encoded:
+        if len(data) > max_event_bytes:
+            raise EventTooLarge(type_, len(data), max_event_bytes)
+    return encoded
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
-import orjson
 
-from eventstore.errors import ConcurrencyConflict, EventTooLarge, StoreUnavailable
+from eventstore.errors import ConcurrencyConflict, StoreUnavailable
 from eventstore.hashchain import GENESIS_HASH, link_events
 from eventstore.hub import DEFAULT_RING_BYTES, DEFAULT_RING_SIZE, EventHub
 from eventstore.interface import ANY_VERSION, EventStore, VerifyResult
 from eventstore.projector import Projector
-from eventstore.records import NewEvent, RecordedEvent, utc_now
+from eventstore.records import NewEvent, RecordedEvent, encode_events, utc_now
 from eventstore.rows import Dialect
 from eventstore.sqlite_checkpoint import WalCheckpointer, WalPolicy
 from eventstore.sqlite_rows import create_schema, project
@@ -177,10 +176,7 @@ class SQLiteEventStore(EventStore):
     ) -> list[RecordedEvent]:
         if not events:
             return []
-        encoded = [(event.type, orjson.dumps(event.data)) for event in events]
-        for type_, data in encoded:
-            if len(data) > self.max_event_bytes:
-                raise EventTooLarge(type_, len(data), self.max_event_bytes)
+        encoded = encode_events(events, self.max_event_bytes)
         job = self._append_job(stream, encoded, expected_version)
         recorded: list[RecordedEvent] = await self._writer.submit(job, self.hub.publish)
         return recorded

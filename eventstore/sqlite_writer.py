@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from eventstore.errors import StoreUnavailable
+from eventstore.group_commit import batches, refuse_queued
 
 MAX_BATCH_JOBS = 2000
 # How long a connection waits for a lock before SQLITE_BUSY (the writer, readers, tools).
@@ -129,18 +130,7 @@ class SQLiteWriter:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        stopping = False
-        while not stopping:
-            first = await self._queue.get()
-            if first is None:
-                break
-            batch = [first]
-            while len(batch) < MAX_BATCH_JOBS and not self._queue.empty():
-                job = self._queue.get_nowait()
-                if job is None:
-                    stopping = True
-                    break
-                batch.append(job)
+        async for batch in batches(self._queue, MAX_BATCH_JOBS):
             fns = [job.fn for job in batch]
             started = loop.time()
             outcome = await loop.run_in_executor(self._executor, self._run_batch, fns)
@@ -162,11 +152,7 @@ class SQLiteWriter:
                     job.future.set_result(outcome.results[i])
             if self._maintenance_due():
                 await loop.run_in_executor(self._executor, self._maintain)
-        # Anything queued behind the stop marker is refused, not silently dropped.
-        while not self._queue.empty():
-            job = self._queue.get_nowait()
-            if job is not None and not job.future.done():
-                job.future.set_exception(StoreUnavailable("the store is closed"))
+        refuse_queued(self._queue, StoreUnavailable("the store is closed"))
 
     def _maintenance_due(self) -> bool:
         if self.maintenance is None or self.maintenance_due is None:
