@@ -277,6 +277,13 @@ async def replay_projection(conn: Connection, projector: Projector, after: int =
     return position
 
 
+async def verify_url(url: str) -> VerifyResult:
+    """`runstream verify` on PostgreSQL: one connection of its own, no pool, no writer."""
+    async with await psycopg.AsyncConnection.connect(
+            connection_info(url, "runstream verify"), autocommit=True) as conn:
+        return await verify_connection(conn)
+
+
 async def verify_connection(conn: Connection) -> VerifyResult:
     """Walk the chain in position order in one snapshot, against the head it recorded."""
     chain = ChainCheck()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from collections.abc import Sequence
@@ -10,10 +11,12 @@ from collections.abc import Sequence
 import orjson
 from aiohttp import web
 
-from eventstore.interface import EventStore
+from eventstore.interface import EventStore, VerifyResult
+from eventstore.postgres import verify_url
 from eventstore.sqlite import verify_file
 from projections import all_projections
-from projections.rebuild import rebuild
+from projections.rebuild import RebuildReport, rebuild
+from projections.rebuild_postgres import rebuild_postgres
 from service.audit import commands as audit_commands
 from service.auth import commands as auth_commands
 from service.commands import (
@@ -76,8 +79,11 @@ def writable_data_dir(settings: Settings) -> None:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    existing_database(settings)
-    result = verify_file(settings.database_path)
+    result: VerifyResult
+    if settings.database_url:
+        result = asyncio.run(verify_url(settings.database_url))
+    else:
+        result = verify_file(existing_database(settings))
     report = {
         "ok": result.ok, "checked": result.checked, "head": result.head,
         "firstBadPosition": result.first_bad_position, "reason": result.reason,
@@ -88,8 +94,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    existing_database(settings)
-    report = rebuild(settings.database_path, all_projections(), replace=not args.check)
+    report: RebuildReport
+    if settings.database_url:
+        report = asyncio.run(rebuild_postgres(
+            settings.database_url, all_projections(), replace=not args.check))
+    else:
+        report = rebuild(existing_database(settings), all_projections(), replace=not args.check)
     print(orjson.dumps({
         "matches": report.matches, "events": report.events,
         "eventsPerSecond": round(report.events_per_second),
