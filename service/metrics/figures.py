@@ -40,7 +40,8 @@ class Snapshot:
     runs: list[tuple[str, str, int]] = field(default_factory=list)
     head: int = 0
     database_bytes: int = 0
-    wal_bytes: int = 0
+    # None on PostgreSQL: its WAL belongs to the whole server, not to this database.
+    wal_bytes: int | None = 0
     checkpoint_age_s: float | None = None
 
 
@@ -61,10 +62,12 @@ class ScrapeFigures(Collector):
         yield CounterMetricFamily("runstream_events_appended", "Events appended to the log "
                                   "(its head position: it survives restarts).", snap.head)
         yield from self._streams()
-        yield GaugeMetricFamily("runstream_database_bytes", "Size of the database file.",
+        yield GaugeMetricFamily("runstream_database_bytes", "Size of the database: the "
+                                "SQLite file, or pg_database_size on PostgreSQL.",
                                 snap.database_bytes)
-        yield GaugeMetricFamily("runstream_wal_bytes", "Size of the SQLite WAL file.",
-                                snap.wal_bytes)
+        if snap.wal_bytes is not None:
+            yield GaugeMetricFamily("runstream_wal_bytes", "Size of the SQLite WAL file.",
+                                    snap.wal_bytes)
         if snap.checkpoint_age_s is not None:
             yield GaugeMetricFamily("runstream_checkpoint_age_seconds",
                                     "Seconds since the newest signed checkpoint.",
@@ -154,11 +157,17 @@ class Metrics:
         if newest:
             signed = datetime.fromisoformat(newest[0].signed_at.replace("Z", "+00:00"))
             age = max(0.0, (datetime.now(UTC) - signed).total_seconds())
+        database_bytes, wal_bytes = await self._sizes()
         return Snapshot(
             runs=[(str(w), str(s), int(c)) for w, s, c in rows], head=await self.store.head(),
-            database_bytes=_size(self.database),
-            wal_bytes=_size(self.database.with_name(self.database.name + "-wal")),
-            checkpoint_age_s=age)
+            database_bytes=database_bytes, wal_bytes=wal_bytes, checkpoint_age_s=age)
+
+    async def _sizes(self) -> tuple[int, int | None]:
+        """The database's bytes and its WAL's (None where the WAL is not this database's)."""
+        if self.store.dialect == "postgresql":
+            rows = await self.store.fetch_all("SELECT pg_database_size(current_database())")
+            return int(rows[0][0]), None
+        return _size(self.database), _size(self.database.with_name(self.database.name + "-wal"))
 
 
 def _size(path: Path) -> int:

@@ -69,3 +69,10 @@ async def test_a_run_executes_and_streams_on_postgresql(
     assert samples["runstream_commit_seconds_count"] >= 1
     assert samples["runstream_commit_seconds_count"] == samples[
         "runstream_commit_batch_jobs_count"]
+
+    # The database's size is the server's own figure for it; the WAL is the whole server's.
+    with psycopg.connect(own_database) as conn:
+        (size,) = conn.execute("SELECT pg_database_size(current_database())").fetchone() or (0,)
+    assert samples["runstream_database_bytes"] > 1_000_000  # an empty PostgreSQL database is ~7 MB
+    assert abs(samples["runstream_database_bytes"] - size) < 1_000_000
+    assert "runstream_wal_bytes" not in samples
