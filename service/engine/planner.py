@@ -154,7 +154,10 @@ class Planner:
         """The next node to start or skip; None when no node can move.
 
         The caller records each step (a skip settles the node) before asking again.
+        Skips come before starts: a node started now may end the run at once (an inline
+        `fail`), and a branch not taken must still be recorded as skipped.
         """
+        starts: list[str] = []
         while self._candidates:
             node_id = self._candidates.pop()
             node = state.nodes.get(node_id)
@@ -164,10 +167,15 @@ class Planner:
             if ready is None:
                 continue
             if ready:
-                return StartNode(node_id, 1)
+                starts.append(node_id)
+                continue
+            self._candidates.extend(reversed(starts))  # asked again, in the same order
             self.settled(node_id)
             return SkipNode(node_id)
-        return None
+        if not starts:
+            return None
+        self._candidates.extend(reversed(starts[1:]))
+        return StartNode(starts[0], 1)
 
     def completion(self, state: RunState, running: bool) -> CompleteRun | None:
         """The run's completion once every node settled and no node task runs."""

@@ -130,3 +130,18 @@ async def test_run_status_moves_through_pending_running_completed(harness: Harne
     types = [t for t, _ in await harness.events(run_id)]
     assert types == [EventType.RUN_CREATED, EventType.RUN_STARTED, EventType.NODE_STARTED,
                      EventType.NODE_COMPLETED, EventType.RUN_COMPLETED]
+
+
+async def test_a_branch_not_taken_is_recorded_skipped_even_when_the_taken_one_fails_the_run(
+    harness: Harness,
+) -> None:
+    run_id, state = await harness.run({"name": "fails", "nodes": [
+        n("check", "condition", params={"left": 1, "op": "gt", "right": 2}),
+        {"id": "route", "type": "noop", "after": [{"node": "check", "branch": True}]},
+        {"id": "bad", "type": "fail", "params": {"message": "not found"},
+         "after": [{"node": "check", "branch": False}]},
+    ]})
+    assert state.status == RunStatus.FAILED
+    assert state.nodes["route"].status == NodeStatus.SKIPPED
+    skipped = [d["nodeId"] for t, d in await harness.events(run_id) if t == EventType.NODE_SKIPPED]
+    assert skipped == ["route"]

@@ -122,6 +122,17 @@ def test_a_false_condition_takes_the_other_branch() -> None:
     assert StartNode("after_no", 1) in steps
 
 
+def test_the_branch_not_taken_is_skipped_before_the_taken_branch_starts() -> None:
+    """A node started may end the run at once (an inline `fail`): the skip of the branch
+    not taken must be recorded first, or a failed run would leave it unsettled."""
+    for taken in (True, False):
+        planner, state = Planner(definition(BRANCHES)), started_run()
+        assert planner.next_step(state) == StartNode("check", 1)
+        complete(state, "check", {"result": taken})
+        planner.settled("check")
+        assert planner.next_step(state) == SkipNode("no" if taken else "yes")
+
+
 def test_a_node_already_started_or_waiting_for_its_retry_is_not_started_again() -> None:
     planner, state = Planner(chain("a", "b", retry={"maxAttempts": 3})), started_run()
     record(state, EventType.NODE_STARTED, "a", attempt=1)
