@@ -2,7 +2,7 @@
 tables, edit them behind the store's back, rebuild and verify it.
 
 The `backend` fixture (tests/conftest.py, parametrized: sqlite, postgresql) gives one of
-these; the PostgreSQL one skips, or fails under TESTS_REQUIRE_POSTGRES=1, without a server.
+these; the PostgreSQL one skips, or fails under RUNSTREAM_REQUIRE_POSTGRES=1, without a server.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ fresh schema in it.
 
 The server is TESTS_POSTGRES_URL (default: the local one, trust auth). Where it
 cannot be reached the PostgreSQL tests skip and say why, unless
-TESTS_REQUIRE_POSTGRES=1 (CI sets it), which makes that a failure instead.
+RUNSTREAM_REQUIRE_POSTGRES=1 (.ci/run sets it), which makes that a failure instead.
 """
 
 from __future__ import annotations
@@ -22,8 +22,15 @@ SERVER_URL = os.environ.get(
     "TESTS_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+REQUIRE_VARIABLE = "RUNSTREAM_REQUIRE_POSTGRES"
+# Read once and taken out of the environment at collection: it is the test run's switch, not
+# a setting, and runstream refuses every RUNSTREAM_ variable that names no setting (in this
+# process and in every `runstream` a test spawns, which inherit the environment).
+_REQUIRED = os.environ.pop(REQUIRE_VARIABLE, "") == "1"
+
+
 def postgres_required() -> bool:
-    return os.environ.get("TESTS_REQUIRE_POSTGRES") == "1"
+    return _REQUIRED
 
 
 def server_or_skip() -> None:
@@ -32,7 +39,7 @@ def server_or_skip() -> None:
     except psycopg.Error as exc:
         reason = f"PostgreSQL is not reachable at {SERVER_URL}: {str(exc).strip()}"
         if postgres_required():
-            pytest.fail(f"{reason} (TESTS_REQUIRE_POSTGRES=1)", pytrace=False)
+            pytest.fail(f"{reason} ({REQUIRE_VARIABLE}=1)", pytrace=False)
         pytest.skip(reason)
 
 
