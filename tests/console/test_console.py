@@ -10,39 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from service.app import create_app
-from service.settings import Settings
 from service.views.console import CSP
 from tests.support.api import APPROVAL_WORKFLOW, QUICK_WORKFLOW, create_workflow, execute
-from tests.support.auth import ADMIN_PASSWORD, USER_PASSWORD, ClientFactory, create_user, login
+from tests.support.auth import USER_PASSWORD, ClientFactory, create_user, login
 from tests.support.console import assert_no_inline_script_or_style, create_workspace
 from tests.support.sse import SSEFrame, iter_frames
 
 FEED = "/api/v1/workflow-runs/stream"
 
-
-@pytest.fixture
-async def server(aiohttp_server: Any, auth_settings: Settings) -> TestServer:
-    srv: TestServer = await aiohttp_server(create_app(auth_settings))
-    return srv
-
-
-@pytest.fixture
-def new_client(aiohttp_client: Any, server: TestServer) -> ClientFactory:
-    async def make() -> TestClient:
-        client: TestClient = await aiohttp_client(server)
-        return client
-
-    return make
-
-
-@pytest.fixture
-async def admin(new_client: ClientFactory) -> TestClient:
-    client = await new_client()
-    await login(client, "admin", ADMIN_PASSWORD)
-    return client
 
 
 async def user_with_workspace(

@@ -4,12 +4,9 @@ the admin's session (`api`)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
-from service.app import create_app
 from service.settings import Settings
 from tests.dialects.helpers import Api
 from tests.support.auth import ADMIN_PASSWORD, ClientFactory, login, make_settings
@@ -21,20 +18,9 @@ def dialect_settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def dialect_server(aiohttp_server: Any, dialect_settings: Settings) -> TestServer:
-    server: TestServer = await aiohttp_server(create_app(dialect_settings))
-    return server
-
-
-@pytest.fixture
-def new_client(aiohttp_client: Any, dialect_server: TestServer) -> ClientFactory:
-    """Each client has its own cookie jar, all talking to the dialects' server."""
-
-    async def make() -> TestClient:
-        client: TestClient = await aiohttp_client(dialect_server)
-        return client
-
-    return make
+def auth_settings(dialect_settings: Settings) -> Settings:
+    """The root conftest's server and clients (`new_client`) run on the dialects' settings."""
+    return dialect_settings
 
 
 @pytest.fixture
