@@ -1,5 +1,6 @@
 """Make the console's screenshots in docs/screenshots/: the run list, a run waiting for
-approval, and the graph view of a run with a failed branch and of one waiting for approval.
+approval, the graph view of a run with a failed branch and of one waiting for approval, and a
+workflow's schedules.
 
 Serves the app in-process on a free loopback port with a throwaway data directory, seeds a
 few workflows and runs through the public API, and photographs the console in headless
@@ -69,7 +70,8 @@ RELEASE = {
 }
 
 
-SHOTS = ("run-list.png", "run-view.png", "graph-waiting.png", "graph-failed.png")
+SHOTS = ("run-list.png", "run-view.png", "graph-waiting.png", "graph-failed.png",
+         "schedules.png")
 
 
 def graph_card(page: Any) -> Any:
@@ -109,8 +111,9 @@ async def wait_for(http: aiohttp.ClientSession, run_id: str, status: str) -> Non
     raise RuntimeError(f"run {run_id} never became {status}")
 
 
-async def seed(http: aiohttp.ClientSession) -> tuple[str, str]:
-    """A handful of runs in every state; returns the waiting run and a failed one."""
+async def seed(http: aiohttp.ClientSession) -> tuple[str, str, str]:
+    """A handful of runs in every state and two schedules; returns the waiting run, a failed
+    one and the scheduled workflow."""
     await call(http, "POST", "/api/v1/auth/login", {"username": "admin", "password": PASSWORD})
     classify = (await call(http, "POST", "/api/v1/workflows", CLASSIFY))["id"]
     export = (await call(http, "POST", "/api/v1/workflows", EXPORT))["id"]
@@ -131,7 +134,11 @@ async def seed(http: aiohttp.ClientSession) -> tuple[str, str]:
     shown = await start(http, release, {
         "version": "2.4.0", "changes": ["resumable feeds", "web console", "audit view"]})
     await wait_for(http, shown, "waiting")
-    return shown, failed
+    for schedule in ({"cron": "0 2 * * *", "timezone": "Europe/Berlin", "catchUp": "latest"},
+                     {"cron": "*/15 9-17 * * 1-5", "timezone": "America/New_York",
+                      "overlap": "cancelPrevious", "enabled": False}):
+        await call(http, "POST", f"/api/v1/workflows/{export}/schedules", schedule)
+    return shown, failed, export
 
 
 async def main() -> int:
@@ -146,7 +153,7 @@ async def main() -> int:
     try:
         # unsafe=True: the default jar refuses cookies from an IP address such as 127.0.0.1.
         async with aiohttp.ClientSession(base, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-            run_id, failed_id = await seed(http)
+            run_id, failed_id, scheduled = await seed(http)
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(
                 executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -170,6 +177,9 @@ async def main() -> int:
             await page.click('#run-graph .gnode[data-node-id="bad"]')
             await page.wait_for_selector("#node-panel .node-error")
             await graph_card(page).screenshot(path=str(OUT / "graph-failed.png"))
+            await page.goto(f"{base}/#/workflows/{scheduled}")
+            await page.wait_for_selector("#schedules-table")
+            await page.locator("#schedules-card").screenshot(path=str(OUT / "schedules.png"))
             await browser.close()
     finally:
         await runner.cleanup()

@@ -13,11 +13,10 @@ export class ApiError extends Error {
 
 export async function api(method, path, body) {
   const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
-  if (body !== undefined) {
-    // A JSON content type (and the browser's same-origin Origin) satisfy the CSRF rule.
-    init.headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
+  // A JSON content type (and the browser's same-origin Origin) satisfy the CSRF rule, also
+  // on a write without a body (DELETE).
+  if (method !== 'GET') init.headers['Content-Type'] = 'application/json';
+  if (body !== undefined) init.body = JSON.stringify(body);
   const resp = await fetch(path, init);
   const text = await resp.text();
   let payload = null;
@@ -34,6 +33,8 @@ export async function api(method, path, body) {
 export const get = (path) => api('GET', path);
 export const post = (path, body) => api('POST', path, body ?? {});
 export const put = (path, body) => api('PUT', path, body ?? {});
+export const patch = (path, body) => api('PATCH', path, body ?? {});
+export const del = (path) => api('DELETE', path);
 
 /** A query string from an object, skipping empty values. */
 export function qs(params) {

@@ -108,3 +108,18 @@ export function debounce(fn, ms) {
 export function parseHashQuery(query) {
   return Object.fromEntries(new URLSearchParams(query || ''));
 }
+
+/** Inputs must be a JSON object; returns [value, problem]. */
+export function parseInputs(text) {
+  if (!text.trim()) return [{}, null];
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return [null, `Not valid JSON: ${err.message}`];
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return [null, 'Inputs must be a JSON object, like {"name": "value"}'];
+  }
+  return [value, null];
+}

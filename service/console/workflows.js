@@ -1,9 +1,10 @@
 // Workflows: the list, one definition (its graph, its versions, links to edit it and to compare
-// versions), and starting a run with JSON inputs.
+// versions), starting a run with JSON inputs, and its schedules (schedules.js).
 
 import { get, qs, startRun } from './api.js';
-import { errorBox, fmtTime, h, jsonView, replace, shortId } from './dom.js';
+import { errorBox, fmtTime, h, jsonView, parseInputs, replace, shortId } from './dom.js';
 import { workflowGraph } from './graph.js';
+import { schedulesCard } from './schedules.js';
 import { visibleWorkflows } from './runs.js';
 import { navigate } from './app.js';
 import { ROLE } from './vocabulary.js';
@@ -27,21 +28,6 @@ export function workflowsView() {
         : h('p', { class: 'muted' }, 'No workflows you can see yet.')));
     return null;
   };
-}
-
-/** Inputs must be a JSON object; returns [value, problem]. */
-export function parseInputs(text) {
-  if (!text.trim()) return [{}, null];
-  let value;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    return [null, `Not valid JSON: ${err.message}`];
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return [null, 'Inputs must be a JSON object, like {"name": "value"}'];
-  }
-  return [value, null];
 }
 
 function startForm(workflow) {
@@ -86,6 +72,7 @@ export function workflowView(workflowId, query) {
       ? h('a', { href: `#/workflows/${workflowId}/diff${qs({ from: Math.max(1, chosen - 1), to: chosen })}`, id: 'compare-versions', class: 'compare' }, 'Compare versions')
       : null);
     const nodes = (shown.definition.nodes || []);
+    const schedules = schedulesCard(workflow, session);
     const nodeBox = h('div', { class: 'node-panel-box' });
     const graph = workflowGraph(nodes, {
       id: 'workflow-graph',
@@ -109,8 +96,9 @@ export function workflowView(workflowId, query) {
             h('td', {}, h('strong', {}, n.name || n.id), ' ', h('span', { class: 'muted mono' }, n.id)),
             h('td', {}, n.type),
             h('td', {}, (n.after || []).map((a) => (typeof a === 'string' ? a : `${a.node} (${a.branch})`)).join(', ') || '—'))))),
-        h('details', {}, h('summary', {}, 'JSON'), h('pre', { class: 'json', id: 'definition-json' }, JSON.stringify(shown.definition, null, 2)))));
-    return null;
+        h('details', {}, h('summary', {}, 'JSON'), h('pre', { class: 'json', id: 'definition-json' }, JSON.stringify(shown.definition, null, 2)))),
+      schedules.el);
+    return schedules.close;
   };
 }
 

@@ -6,7 +6,7 @@ The console speaks the v1 dialect (it reads `/api/v1`), so statuses are v1's wor
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import orjson
 
@@ -26,6 +26,8 @@ from service.limits import (
     MAX_SEARCH_CHARS,
 )
 from service.outcomes import CancelOutcome, ResumeOutcome
+from service.views.requests import ToolCallDecision
+from service.views.schedule_requests import CatchUp, Overlap, ScheduleCreate
 
 FILE_NAME = "vocabulary.js"
 
@@ -50,6 +52,13 @@ def console_vocabulary() -> dict[str, Any]:
         "ROLE_RANK": {role.word: role.value for role in Role},
         "CANCEL_OUTCOME": {outcome.name: outcome.value for outcome in CancelOutcome},
         "RESUME_OUTCOME": {outcome.name: outcome.value for outcome in ResumeOutcome},
+        # A schedule's choices and the defaults of a new one.
+        "SCHEDULE": {"OVERLAP": list(get_args(Overlap)), "CATCH_UP": list(get_args(CatchUp)),
+                     "DEFAULT": {name: ScheduleCreate.model_fields[name].default
+                                 for name in ("timezone", "overlap", "catchUp")}},
+        # What a person may answer a tool call an agent waits on.
+        "TOOL_DECISION": {str(word).upper(): word for word in
+                          get_args(ToolCallDecision.model_fields["decision"].annotation)},
         "LIMITS": {"MAX_REASON_CHARS": MAX_REASON_CHARS, "MAX_PAGE_LIMIT": MAX_PAGE_LIMIT,
                    "MAX_EVENTS_PAGE": MAX_EVENTS_PAGE, "MAX_SEARCH_CHARS": MAX_SEARCH_CHARS},
     }
