@@ -33,7 +33,7 @@ from eventstore.records import NewEvent, RecordedEvent, encode_events
 from eventstore.rows import Dialect
 from eventstore.subscriptions import subscribe
 from eventstore.tables import Result, T, Transaction, WriteUnit, native
-from eventstore.verify import ChainCheck
+from eventstore.verify import ChainCheck, OnProgress
 
 POOL_MIN = 2
 POOL_MAX = 8
@@ -277,14 +277,16 @@ async def replay_projection(conn: Connection, projector: Projector, after: int =
     return position
 
 
-async def verify_url(url: str) -> VerifyResult:
+async def verify_url(url: str, on_progress: OnProgress | None = None) -> VerifyResult:
     """`runstream verify` on PostgreSQL: one connection of its own, no pool, no writer."""
     async with await psycopg.AsyncConnection.connect(
             connection_info(url, "runstream verify"), autocommit=True) as conn:
-        return await verify_connection(conn)
+        return await verify_connection(conn, on_progress)
 
 
-async def verify_connection(conn: Connection) -> VerifyResult:
+async def verify_connection(
+    conn: Connection, on_progress: OnProgress | None = None
+) -> VerifyResult:
     """Walk the chain in position order in one snapshot, against the head it recorded."""
     chain = ChainCheck()
     async with conn.transaction():
@@ -304,5 +306,7 @@ async def verify_connection(conn: Connection) -> VerifyResult:
                 failure = chain.check(row_to_event(row))
                 if failure is not None:
                     return failure
+            if on_progress is not None:
+                on_progress(chain.checked, int(recorded_head or 0))
     return chain.finish(int(recorded_head or 0))
 

@@ -23,7 +23,7 @@ from eventstore.sqlite_rows import create_schema, project
 from eventstore.sqlite_writer import BUSY_TIMEOUT_MS, SQLiteWriter, WriteFn, open_connection
 from eventstore.subscriptions import subscribe
 from eventstore.tables import Result, T, Transaction, WriteUnit
-from eventstore.verify import ChainCheck
+from eventstore.verify import ChainCheck, OnProgress
 
 READER_POOL_SIZE = 4
 # The largest event data the log takes: big enough for a 1 MB HTTP response escaped
@@ -398,9 +398,12 @@ def replay_projection(conn: sqlite3.Connection, projector: Projector, after: int
     return position
 
 
-def verify_connection(conn: sqlite3.Connection) -> VerifyResult:
+def verify_connection(
+    conn: sqlite3.Connection, on_progress: OnProgress | None = None
+) -> VerifyResult:
     """Walk the chain in position order; the first link that does not hold is reported."""
     chain = ChainCheck()
+    (total,) = conn.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()
     while True:
         rows = conn.execute(
             f"SELECT {EVENT_COLUMNS} FROM events WHERE position >= ? ORDER BY position LIMIT ?",
@@ -412,6 +415,8 @@ def verify_connection(conn: sqlite3.Connection) -> VerifyResult:
             failure = chain.check(row_to_event(row))
             if failure is not None:
                 return failure
+        if on_progress is not None:
+            on_progress(chain.checked, total)
     # The projection checkpoints are written in the same transactions as the events.
     return chain.finish(_checkpoint_head(conn))
 
@@ -424,10 +429,10 @@ def _checkpoint_head(conn: sqlite3.Connection) -> int:
     return int(row[0] or 0)
 
 
-def verify_file(path: Path) -> VerifyResult:
+def verify_file(path: Path, on_progress: OnProgress | None = None) -> VerifyResult:
     conn = open_connection(path, "FULL", writer=False)
     try:
-        return verify_connection(conn)
+        return verify_connection(conn, on_progress)
     finally:
         conn.close()
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from eventstore.hashchain import GENESIS_HASH, canonical_bytes, chain_hash
 from eventstore.interface import VerifyResult
 from eventstore.records import RecordedEvent
+
+# Told (events checked, the log's head) after each page of a walk: a command's progress.
+OnProgress = Callable[[int, int], None]
 
 
 class ChainCheck:

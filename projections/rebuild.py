@@ -12,6 +12,7 @@ from pathlib import Path
 from eventstore.projector import Projector
 from eventstore.sqlite import EVENT_COLUMNS, VERIFY_PAGE, open_store_sync, row_to_event
 from eventstore.sqlite_rows import create_schema, drop_schema, project
+from eventstore.verify import OnProgress
 
 
 @dataclass
@@ -31,9 +32,11 @@ class RebuildReport:
 
 
 def replay_into(
-    source: sqlite3.Connection, target: sqlite3.Connection, projectors: Sequence[Projector]
+    source: sqlite3.Connection, target: sqlite3.Connection, projectors: Sequence[Projector],
+    on_progress: OnProgress | None = None,
 ) -> int:
     """Fold the whole log read from `source` into fresh projection tables on `target`."""
+    (total,) = source.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()
     for projector in projectors:
         drop_schema(target, projector)
         create_schema(target, projector)
@@ -50,11 +53,16 @@ def replay_into(
         project(target, projectors, [row_to_event(row) for row in rows])
         count += len(rows)
         position = rows[-1][0]
+        if on_progress is not None:
+            on_progress(count, total)
     target.execute("COMMIT")
     return count
 
 
-def rebuild(path: Path, projectors: Sequence[Projector], replace: bool = True) -> RebuildReport:
+def rebuild(
+    path: Path, projectors: Sequence[Projector], replace: bool = True,
+    on_progress: OnProgress | None = None,
+) -> RebuildReport:
     """Replay the log into scratch tables, diff them with the live ones, then swap them in.
 
     The whole operation holds the write lock, so a running server's appends wait
@@ -70,7 +78,7 @@ def rebuild(path: Path, projectors: Sequence[Projector], replace: bool = True) -
         try:
             main.execute("BEGIN IMMEDIATE")
             started = time.perf_counter()
-            report.events = replay_into(main, scratch, projectors)
+            report.events = replay_into(main, scratch, projectors, on_progress)
             report.seconds = time.perf_counter() - started
             scratch.close()
             main.execute("ATTACH DATABASE ? AS rebuilt", (str(scratch_path),))

@@ -19,11 +19,13 @@ from eventstore.postgres import PAGE, row_to_event
 from eventstore.postgres_rows import Connection, create_schema, project
 from eventstore.postgres_schema import EVENT_COLUMNS, connection_info
 from eventstore.projector import Projector
+from eventstore.verify import OnProgress
 from projections.rebuild import RebuildReport
 
 
 async def rebuild_postgres(
-    url: str, projectors: Sequence[Projector], replace: bool = True
+    url: str, projectors: Sequence[Projector], replace: bool = True,
+    on_progress: OnProgress | None = None,
 ) -> RebuildReport:
     report = RebuildReport()
     conn = await psycopg.AsyncConnection.connect(connection_info(url), autocommit=True)
@@ -39,7 +41,7 @@ async def rebuild_postgres(
             await conn.execute(
                 sql.SQL("SET LOCAL search_path = {}, {}").format(scratch, live))
             started = time.perf_counter()
-            report.events = await replay_into_scratch(conn, projectors)
+            report.events = await replay_into_scratch(conn, projectors, on_progress)
             report.seconds = time.perf_counter() - started
             for projector in projectors:
                 for table in projector.tables():
@@ -61,8 +63,12 @@ async def rebuild_postgres(
     return report
 
 
-async def replay_into_scratch(conn: Connection, projectors: Sequence[Projector]) -> int:
+async def replay_into_scratch(
+    conn: Connection, projectors: Sequence[Projector], on_progress: OnProgress | None = None
+) -> int:
     """Fold the whole log into fresh projection tables (the first schema on the path)."""
+    cursor = await conn.execute("SELECT position FROM event_head")
+    (total,) = await cursor.fetchone() or (0,)
     for projector in projectors:
         await create_schema(conn, projector)
     count = 0
@@ -77,6 +83,8 @@ async def replay_into_scratch(conn: Connection, projectors: Sequence[Projector])
         await project(conn, projectors, [row_to_event(row) for row in rows])
         count += len(rows)
         position = int(rows[-1][0])
+        if on_progress is not None:
+            on_progress(count, int(total))
     return count
 
 

@@ -27,6 +27,7 @@ from service.commands import (
     settings_from,
 )
 from service.logging import configure_logging
+from service.progress import progress
 from service.runtime import (
     fix_malloc_mmap_threshold,
     raise_open_files_limit,
@@ -80,10 +81,14 @@ def writable_data_dir(settings: Settings) -> None:
 def cmd_verify(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     result: VerifyResult
-    if settings.database_url:
-        result = asyncio.run(verify_url(settings.database_url))
-    else:
-        result = verify_file(existing_database(settings))
+    if not settings.database_url:
+        existing_database(settings)  # before the progress: a typo is an error, not a summary
+    with progress("verify") as shown:
+        if settings.database_url:
+            result = asyncio.run(verify_url(settings.database_url, shown.update))
+        else:
+            result = verify_file(existing_database(settings), shown.update)
+        shown.ok = result.ok
     report = {
         "ok": result.ok, "checked": result.checked, "head": result.head,
         "firstBadPosition": result.first_bad_position, "reason": result.reason,
@@ -95,11 +100,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_rebuild(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     report: RebuildReport
-    if settings.database_url:
-        report = asyncio.run(rebuild_postgres(
-            settings.database_url, all_projections(), replace=not args.check))
-    else:
-        report = rebuild(existing_database(settings), all_projections(), replace=not args.check)
+    if not settings.database_url:
+        existing_database(settings)
+    with progress("rebuild") as shown:
+        if settings.database_url:
+            report = asyncio.run(rebuild_postgres(
+                settings.database_url, all_projections(), replace=not args.check,
+                on_progress=shown.update))
+        else:
+            report = rebuild(existing_database(settings), all_projections(),
+                             replace=not args.check, on_progress=shown.update)
+        shown.ok = report.matches
     print(orjson.dumps({
         "matches": report.matches, "events": report.events,
         "eventsPerSecond": round(report.events_per_second),
@@ -111,12 +122,17 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     async def export(store: EventStore) -> None:
+        total = await (store.head() if args.stream is None
+                       else store.stream_version(args.stream))
         after = 0
-        while page := await store.read(args.stream, after, EXPORT_PAGE):
-            for event in page:
-                sys.stdout.buffer.write(event.as_json() + b"\n")
-            after = page[-1].position
-        sys.stdout.buffer.flush()
+        # The progress goes to stderr: stdout is the NDJSON, nothing else.
+        with progress("export", total) as shown:
+            while page := await store.read(args.stream, after, EXPORT_PAGE):
+                for event in page:
+                    sys.stdout.buffer.write(event.as_json() + b"\n")
+                after = page[-1].position
+                shown.add(len(page))
+            sys.stdout.buffer.flush()
 
     run_on_store(args, export, existing=True)
     return 0
