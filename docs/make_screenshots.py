@@ -1,6 +1,7 @@
 """Make the console's screenshots in docs/screenshots/: the run list, a run waiting for
-approval, the graph view of a run with a failed branch and of one waiting for approval, and a
-workflow's schedules.
+approval, the graph view of a run with a failed branch and of one waiting for approval, a
+workflow's schedules, and an agent node's panel with its thinking and the tool call it waits
+on (its model is the tests' fake OpenAI-compatible server, on loopback).
 
 Serves the app in-process on a free loopback port with a throwaway data directory, seeds a
 few workflows and runs through the public API, and photographs the console in headless
@@ -23,6 +24,7 @@ from playwright.async_api import async_playwright
 
 from service.app import create_app
 from service.settings import load_settings
+from tests.support.fake_llm import MODEL, FakeLLM, Reply, chunk, tool_call, usage
 
 OUT = Path(__file__).resolve().parent / "screenshots"
 PASSWORD = "screenshot-admin-pw"
@@ -71,7 +73,30 @@ RELEASE = {
 
 
 SHOTS = ("run-list.png", "run-view.png", "graph-waiting.png", "graph-failed.png",
-         "schedules.png")
+         "schedules.png", "agent-approval.png")
+
+
+def agent_workflow(endpoint: str) -> dict[str, Any]:
+    return {"name": "Support agent", "nodes": [
+        {"id": "ticket", "type": "transform", "name": "Read ticket",
+         "params": {"value": {"text": "I was charged twice for order 1042, customer c-42."}}},
+        {"id": "classify", "type": "agent", "name": "Classify ticket", "after": ["ticket"],
+         "params": {"endpoint": endpoint, "model": MODEL,
+                    "prompt": "Ticket: {{nodes.ticket.output.text}}",
+                    "tools": [{"name": "lookup_customer", "description": "Find a customer",
+                               "run": {"type": "transform", "params": {
+                                   "value": {"id": "{{args.id}}", "tier": "gold"}}},
+                               "approval": "always"}]}},
+        {"id": "route", "type": "transform", "name": "Route", "after": ["classify"],
+         "params": {"value": "{{nodes.classify.output.text}}"}}]}
+
+
+AGENT_REPLY = Reply([
+    chunk({"reasoning_content": "A double charge is a billing question. "}),
+    chunk({"reasoning_content": "Before routing it I should check who customer c-42 is, "
+                                "since gold customers go to a person."}),
+    tool_call(0, "call_7f3a", "lookup_customer", '{"id": "c-42", "include": ["tier"]}'),
+    chunk(finish="tool_calls"), usage(412, 58, reasoning=31, cached=256)])
 
 
 def graph_card(page: Any) -> Any:
@@ -82,7 +107,9 @@ def graph_card(page: Any) -> Any:
 def make_app() -> tuple[web.Application, Path]:
     data_dir = Path(tempfile.mkdtemp(prefix="runstream-shots-"))
     settings = load_settings(
-        overrides={"data_dir": data_dir, "admin_password": PASSWORD, "synchronous": "NORMAL"},
+        overrides={"data_dir": data_dir, "admin_password": PASSWORD, "synchronous": "NORMAL",
+                   # the agent's fake model server listens on loopback
+                   "engine": {"http_allow_hosts": ["127.0.0.1/32"]}},
         environ={},
     )
     return create_app(settings), data_dir
@@ -111,9 +138,9 @@ async def wait_for(http: aiohttp.ClientSession, run_id: str, status: str) -> Non
     raise RuntimeError(f"run {run_id} never became {status}")
 
 
-async def seed(http: aiohttp.ClientSession) -> tuple[str, str, str]:
-    """A handful of runs in every state and two schedules; returns the waiting run, a failed
-    one and the scheduled workflow."""
+async def seed(http: aiohttp.ClientSession, llm: FakeLLM) -> tuple[str, str, str, str]:
+    """A handful of runs in every state, two schedules and an agent waiting on a tool call;
+    returns the waiting run, a failed one, the scheduled workflow and the agent's run."""
     await call(http, "POST", "/api/v1/auth/login", {"username": "admin", "password": PASSWORD})
     classify = (await call(http, "POST", "/api/v1/workflows", CLASSIFY))["id"]
     export = (await call(http, "POST", "/api/v1/workflows", EXPORT))["id"]
@@ -138,7 +165,11 @@ async def seed(http: aiohttp.ClientSession) -> tuple[str, str, str]:
                      {"cron": "*/15 9-17 * * 1-5", "timezone": "America/New_York",
                       "overlap": "cancelPrevious", "enabled": False}):
         await call(http, "POST", f"/api/v1/workflows/{export}/schedules", schedule)
-    return shown, failed, export
+    agent = (await call(http, "POST", "/api/v1/workflows", agent_workflow(llm.endpoint)))["id"]
+    llm.script(AGENT_REPLY)
+    agent_run = await start(http, agent, {})
+    await wait_for(http, agent_run, "waiting")
+    return shown, failed, export, agent_run
 
 
 async def main() -> int:
@@ -150,10 +181,12 @@ async def main() -> int:
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     base = f"http://127.0.0.1:{port}"
     OUT.mkdir(parents=True, exist_ok=True)
+    llm = FakeLLM()
+    await llm.start()
     try:
         # unsafe=True: the default jar refuses cookies from an IP address such as 127.0.0.1.
         async with aiohttp.ClientSession(base, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-            run_id, failed_id, scheduled = await seed(http)
+            run_id, failed_id, scheduled, agent_run = await seed(http, llm)
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(
                 executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -180,9 +213,15 @@ async def main() -> int:
             await page.goto(f"{base}/#/workflows/{scheduled}")
             await page.wait_for_selector("#schedules-table")
             await page.locator("#schedules-card").screenshot(path=str(OUT / "schedules.png"))
+            await page.goto(f"{base}/#/runs/{agent_run}")
+            await page.click('#run-graph .gnode[data-node-id="classify"]')
+            await page.wait_for_selector("#node-panel .pending-tool-call .tool-args")
+            await page.wait_for_selector(".live-live")
+            await graph_card(page).screenshot(path=str(OUT / "agent-approval.png"))
             await browser.close()
     finally:
         await runner.cleanup()
+        await llm.stop()
     print(f"wrote {', '.join(SHOTS)} in {OUT} (data in {data_dir})")
     return 0
 

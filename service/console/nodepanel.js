@@ -1,8 +1,10 @@
 // The panel a click on a graph node opens: everything the run's log says about that node
-// (status, attempt, duration, progress, prompt, errors, thinking, tool calls, input and
-// output).
+// (status, attempt, duration, progress, prompt, errors, thinking, an agent's tool calls and
+// token usage, input and output).
 
-import { badge, between, compactJson, fmtDuration, fmtTime, h, jsonView, shortId } from './dom.js';
+import { badge, between, fmtDuration, fmtTime, h, jsonView, shortId } from './dom.js';
+import { nodeUsage, pendingToolCall } from './runstate.js';
+import { pendingCallSection, toolCallsSection, usageFact } from './toolcalls.js';
 import { NODE_STATUS } from './vocabulary.js';
 
 // The node statuses a run can be retried from.
@@ -13,10 +15,13 @@ const asText = (value) => (typeof value === 'string' ? value : JSON.stringify(va
 /**
  * The panel of one node (a RunState node); `onClose` hides it. `onRetry` (given when the
  * caller may rerun a finished run) starts a rerun from this node if it failed or was
- * cancelled.
+ * cancelled. `decision(call)` (given when the caller may decide tool calls) returns the
+ * form that decides the tool call the node waits on.
  */
-export function nodePanel(node, onClose, onRetry = null) {
+export function nodePanel(node, { onClose, onRetry = null, decision = null }) {
   const running = node.status === NODE_STATUS.RUNNING;
+  const usage = nodeUsage(node);
+  const pending = pendingToolCall(node);
   const duration = node.durationMs ?? (node.startedAt && running ? between(node.startedAt, null) : null);
   const facts = h('dl', { class: 'facts' },
     h('dt', {}, 'Node'), h('dd', { class: 'mono' }, node.id),
@@ -28,7 +33,8 @@ export function nodePanel(node, onClose, onRetry = null) {
     node.progress !== null && node.progress !== undefined
       ? [h('dt', {}, 'Progress'), h('dd', {}, `${Math.round(node.progress)}%${node.message ? ` · ${node.message}` : ''}`)]
       : null,
-    node.resumedBy ? [h('dt', {}, 'Answered by'), h('dd', {}, node.resumedBy)] : null);
+    node.resumedBy ? [h('dt', {}, 'Answered by'), h('dd', {}, node.resumedBy)] : null,
+    usage ? usageFact(usage, 'panel-usage') : null);
   const sections = [];
   if (node.reusedFrom) {
     sections.push(h('p', { class: 'reused-note' }, 'Not run again: output reused from ',
@@ -41,7 +47,9 @@ export function nodePanel(node, onClose, onRetry = null) {
   if (node.status === NODE_STATUS.SKIPPED) {
     sections.push(h('p', { class: 'muted' }, 'Skipped: it lies on a branch the run did not take.'));
   }
-  if (node.prompt !== null && node.prompt !== undefined) {
+  if (pending) {
+    sections.push(pendingCallSection(pending, decision ? decision(pending) : null));
+  } else if (node.prompt !== null && node.prompt !== undefined) {
     sections.push(h('div', { class: 'prompt' }, h('strong', {}, 'Waiting for: '), asText(node.prompt)));
   }
   if (node.error) {
@@ -50,15 +58,7 @@ export function nodePanel(node, onClose, onRetry = null) {
   if (node.thinking) {
     sections.push(h('div', { class: 'thinking' }, h('h4', {}, 'Thinking'), h('pre', { class: 'thinking-text' }, node.thinking)));
   }
-  if (node.toolCalls && node.toolCalls.length) {
-    sections.push(h('div', { class: 'tool-calls' }, h('h4', {}, 'Tool calls'),
-      h('table', { id: 'tool-calls' },
-        h('thead', {}, h('tr', {}, ['Tool', 'Status', 'Arguments', 'Result'].map((t) => h('th', {}, t)))),
-        h('tbody', {}, node.toolCalls.map((call) => h('tr', { dataset: { callId: call.id } },
-          h('td', { class: 'mono' }, call.name), h('td', {}, badge(call.status)),
-          h('td', {}, compactJson(call.args)),
-          h('td', {}, call.error ? h('span', { class: 'bad-text' }, asText(call.error)) : compactJson(call.output))))))));
-  }
+  if (node.toolCalls && node.toolCalls.length) sections.push(toolCallsSection(node.toolCalls));
   sections.push(h('div', { class: 'io' },
     h('div', { class: 'panel-input' }, h('h4', {}, 'Input'), jsonView(node.input, 'input')),
     h('div', { class: 'panel-output' }, h('h4', {}, 'Output'), jsonView(node.output, 'output'))));

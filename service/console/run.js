@@ -13,13 +13,15 @@ import { follow, liveIndicator } from './live.js';
 import { workflowGraph } from './graph.js';
 import { nodePanel } from './nodepanel.js';
 import { navigate } from './app.js';
-import { RunState, isTerminal } from './runstate.js';
+import { RunState, isTerminal, pendingToolCall, runUsage } from './runstate.js';
+import { toolCallDecision, usageFact } from './toolcalls.js';
 import { CANCEL_OUTCOME, LIMITS, NODE_STATUS, ROLE } from './vocabulary.js';
 
 const PROGRESS_POLL_MS = 1000;
 const STREAM_EVENTS = ['workflow-run', 'activity-run', 'thinking', 'result', 'error'];
 
 function summary(run, state) {
+  const usage = runUsage(state.list());
   return h('section', { class: 'card run-summary' },
     h('dl', { class: 'facts' },
       h('dt', {}, 'Workflow'), h('dd', {}, h('a', { href: `#/workflows/${run.workflowId}` }, run.workflowName || run.workflowId), ` · version ${run.workflowVersion}`),
@@ -27,6 +29,7 @@ function summary(run, state) {
       h('dt', {}, 'Created'), h('dd', {}, fmtTime(run.createdAt)),
       h('dt', {}, 'Finished'), h('dd', {}, fmtTime(run.finishedAt)),
       h('dt', {}, 'Duration'), h('dd', { id: 'run-duration' }, fmtDuration(between(run.startedAt || state.runStartedAt, run.finishedAt))),
+      usage ? usageFact(usage, 'run-usage') : null,
       run.cancelReason ? [h('dt', {}, 'Cancel reason'), h('dd', { id: 'cancel-reason' }, run.cancelReason)] : null,
       run.rerunOf ? [h('dt', {}, 'Rerun of'), h('dd', { id: 'rerun-of' },
         h('a', { href: `#/runs/${run.rerunOf.runId}`, class: 'mono' }, shortId(run.rerunOf.runId)),
@@ -140,7 +143,14 @@ function nodeRows(node, ctx) {
     h('td', { class: 'node-progress' }, progressBar(node)),
     h('td', { class: 'node-timeline' }, ganttBar(node, ctx.state, ctx.run.finishedAt)));
   const extra = [];
-  if (node.status === NODE_STATUS.WAITING) {
+  const call = pendingToolCall(node);
+  if (call) {
+    // A tool call is decided in the node's panel, where its arguments can be edited.
+    extra.push(h('div', { class: 'prompt' }, h('strong', {}, 'Waiting for approval of tool call '),
+      h('span', { class: 'mono' }, call.name), ' ',
+      h('button', { type: 'button', class: 'secondary open-panel', dataset: { node: node.id }, onclick: () => ctx.select(node.id) },
+        ctx.canRun ? 'Decide in its panel' : 'Show it')));
+  } else if (node.status === NODE_STATUS.WAITING) {
     extra.push(h('div', { class: 'prompt' }, h('strong', {}, 'Waiting for approval: '), node.prompt ? String(typeof node.prompt === 'string' ? node.prompt : JSON.stringify(node.prompt)) : ''));
     if (ctx.canRun) {
       if (!ctx.approvals.has(node.id)) ctx.approvals.set(node.id, approvalForm(ctx.run.id, node, ctx.refreshSoon));
@@ -212,6 +222,7 @@ export function runView(runId) {
     const nodesBox = h('section', { class: 'card' });
     const timelineBox = h('section', { class: 'card' });
     const approvals = new Map();
+    const decisions = new Map(); // JSON [nodeId, callId] -> the form deciding that tool call
     let cancelBox = null;
     let rerunBox = null;
     let refreshSoon = () => {};
@@ -219,14 +230,29 @@ export function runView(runId) {
     let selected = null;
     const panelMessage = h('div', { class: 'form-message' });
     const retry = (nodeId) => startRerun(run.id, { fromNode: nodeId }, panelMessage);
+    const decision = (nodeId) => (call) => {
+      const key = JSON.stringify([nodeId, call.id]);
+      if (!decisions.has(key)) decisions.set(key, toolCallDecision(run.id, nodeId, call, () => refreshSoon()));
+      return decisions.get(key);
+    };
     const showPanel = () => {
       const close = () => { selected = null; graph.select(null); showPanel(); };
+      const thinking = panelBox.querySelector('.thinking-text');
+      // Growing text stays scrolled to its end, unless the reader scrolled up.
+      const atEnd = !thinking || thinking.scrollTop + thinking.clientHeight >= thinking.scrollHeight - 4;
       replace(panelBox, selected
-        ? [nodePanel(state.node(selected), close, canRun && isTerminal(run.status) ? retry : null), panelMessage] : null);
+        ? [nodePanel(state.node(selected), {
+          onClose: close,
+          onRetry: canRun && isTerminal(run.status) ? retry : null,
+          decision: canRun ? decision(selected) : null,
+        }), panelMessage] : null);
+      const grown = panelBox.querySelector('.thinking-text');
+      if (grown && atEnd) grown.scrollTop = grown.scrollHeight;
     };
+    const select = (nodeId) => { selected = nodeId; graph.select(nodeId); showPanel(); };
     const graph = workflowGraph((definition && definition.nodes) || state.list(), {
       id: 'run-graph',
-      onSelect: (nodeId) => { selected = nodeId; graph.select(nodeId); showPanel(); },
+      onSelect: select,
     });
     replace(graphBox, h('h2', {}, 'Graph'), graph.el, panelBox);
 
@@ -248,7 +274,11 @@ export function runView(runId) {
       }
       const open = openKeys(nodesBox);
       for (const id of [...approvals.keys()]) if (state.node(id).status !== NODE_STATUS.WAITING) approvals.delete(id);
-      const ctx = { run, state, canRun, approvals, refreshSoon };
+      for (const key of [...decisions.keys()]) {
+        const [nodeId, callId] = JSON.parse(key);
+        if (pendingToolCall(state.node(nodeId))?.id !== callId) decisions.delete(key);
+      }
+      const ctx = { run, state, canRun, approvals, refreshSoon, select };
       replace(nodesBox, h('h2', {}, 'Nodes'),
         h('table', { class: 'nodes', id: 'nodes-table' },
           h('thead', {}, h('tr', {}, ['Node', 'Status', 'Attempt', 'Duration', 'Progress', 'Timeline'].map((t) => h('th', {}, t)))),

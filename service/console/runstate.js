@@ -1,7 +1,7 @@
 // A run's nodes folded from its raw events (GET .../events): the one source of inputs,
 // outputs, progress, thinking text, tool calls, prompts and timings that the run view shows.
 
-import { EVENT, NODE_STATUS, NODE_STATUS_AFTER, TERMINAL_RUN_STATUSES } from './vocabulary.js';
+import { EVENT, NODE_STATUS, NODE_STATUS_AFTER, TERMINAL_RUN_STATUSES, USAGE_FIELDS } from './vocabulary.js';
 
 const TERMINAL = new Set(TERMINAL_RUN_STATUSES);
 
@@ -13,6 +13,7 @@ function blankNode(id, definition = {}) {
     status: NODE_STATUS.PENDING, attempt: 0, input: undefined, output: undefined, error: null,
     progress: null, message: '', prompt: null, thinking: '', startedAt: null,
     finishedAt: null, durationMs: null, resumedBy: null, reusedFrom: null, toolCalls: [],
+    modelCalls: [],
   };
 }
 
@@ -74,10 +75,13 @@ export class RunState {
         node.thinking += d.text || '';
         break;
       case EVENT.NODE_CHECKPOINT: {
-        // An agent records each finished tool call as {kind: 'tool', id, record}.
+        // An agent records each finished tool call as {kind: 'tool', id, record}, and each
+        // model call answered with tool calls as {kind: 'answer', message, usage}.
         const step = d.data || {};
         if (step.kind === 'tool' && step.record) {
           node.toolCalls = [...node.toolCalls.filter((c) => c.id !== step.record.id), step.record];
+        } else if (step.kind === 'answer' && step.usage) {
+          node.modelCalls = [...node.modelCalls, step.usage];
         }
         break;
       }
@@ -108,4 +112,42 @@ export class RunState {
   list() {
     return [...this.nodes.values()];
   }
+}
+
+/** Token counts summed over `usages` ({promptTokens, ...}), with `calls` and `estimated`. */
+function sumUsage(usages) {
+  const total = Object.fromEntries(USAGE_FIELDS.map((name) => [name, 0]));
+  let calls = 0;
+  let estimated = false;
+  for (const usage of usages) {
+    for (const name of USAGE_FIELDS) total[name] += Number(usage[name]) || 0;
+    calls += usage.calls ?? 1;
+    estimated = estimated || Boolean(usage.estimated);
+  }
+  return { ...total, calls, estimated };
+}
+
+/**
+ * A node's model usage: its output's sum once it finished, before that the calls its
+ * checkpoints recorded so far; null for a node that called no model.
+ */
+export function nodeUsage(node) {
+  const output = node.output;
+  if (output && typeof output === 'object' && output.usage && typeof output.usage === 'object') {
+    return sumUsage([output.usage]);
+  }
+  return node.modelCalls.length ? sumUsage(node.modelCalls) : null;
+}
+
+/** The usage of every node of the run that called a model, summed; null if none did. */
+export function runUsage(nodes) {
+  const usages = nodes.map(nodeUsage).filter(Boolean);
+  return usages.length ? sumUsage(usages) : null;
+}
+
+/** The tool call an agent node waits on ({id, name, args}), or null. */
+export function pendingToolCall(node) {
+  const call = node.status === NODE_STATUS.WAITING && node.prompt && typeof node.prompt === 'object'
+    ? node.prompt.toolCall : null;
+  return call && typeof call === 'object' && typeof call.id === 'string' ? call : null;
 }

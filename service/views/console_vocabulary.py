@@ -19,6 +19,7 @@ from projections.vocabulary import (
 )
 from service.auth.roles import Role
 from service.dialects.v1 import NODE_STATUS_WORDS, RUN_STATUS_WORDS
+from service.engine.nodes.agent import USAGE_FIELDS
 from service.limits import (
     MAX_EVENTS_PAGE,
     MAX_PAGE_LIMIT,
@@ -59,6 +60,8 @@ def console_vocabulary() -> dict[str, Any]:
         # What a person may answer a tool call an agent waits on.
         "TOOL_DECISION": {str(word).upper(): word for word in
                           get_args(ToolCallDecision.model_fields["decision"].annotation)},
+        # The token counts of an agent's model calls (each call's and their sum).
+        "USAGE_FIELDS": list(USAGE_FIELDS),
         "LIMITS": {"MAX_REASON_CHARS": MAX_REASON_CHARS, "MAX_PAGE_LIMIT": MAX_PAGE_LIMIT,
                    "MAX_EVENTS_PAGE": MAX_EVENTS_PAGE, "MAX_SEARCH_CHARS": MAX_SEARCH_CHARS},
     }
