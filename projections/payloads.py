@@ -96,6 +96,14 @@ class NodeThinkingPayload(NodeFields):
     text: str
 
 
+class NodeAnswerDeltaPayload(NodeFields):
+    # A piece of answer text as a model generates it; the whole answer is in the node's
+    # output. `call` numbers the node's model calls (0, 1, ...: the index in an agent's
+    # output `calls`), so a reader shows the text of the current call.
+    text: str
+    call: int
+
+
 class NodeCheckpointPayload(NodeFields):
     # A step a node made durable to continue from after a restart (an agent's model
     # answer, a tool call's decision or result); its meaning is the node type's.
@@ -135,6 +143,7 @@ PAYLOAD_TYPES: dict[EventType, type[Mapping[str, Any]]] = {
     EventType.NODE_STARTED: NodeStartedPayload,
     EventType.NODE_PROGRESS: NodeProgressPayload,
     EventType.NODE_THINKING: NodeThinkingPayload,
+    EventType.NODE_ANSWER_DELTA: NodeAnswerDeltaPayload,
     EventType.NODE_CHECKPOINT: NodeCheckpointPayload,
     EventType.NODE_COMPLETED: NodeCompletedPayload,
     EventType.NODE_FAILED: NodeFailedPayload,

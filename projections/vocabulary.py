@@ -20,6 +20,7 @@ class EventType(StrEnum):
     NODE_STARTED = "NodeStarted"
     NODE_PROGRESS = "NodeProgress"
     NODE_THINKING = "NodeThinking"
+    NODE_ANSWER_DELTA = "NodeAnswerDelta"
     NODE_CHECKPOINT = "NodeCheckpoint"
     NODE_COMPLETED = "NodeCompleted"
     NODE_FAILED = "NodeFailed"

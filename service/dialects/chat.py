@@ -128,6 +128,8 @@ class ChatDialect:
                     return []  # the attempt that follows sends step_started again
                 return _frame({"type": "step_failed", "stepId": node_failed["nodeId"],
                                "error": error_text(node_failed["error"])})
+            # Thinking and answer deltas have no frame in seed 000 (step_progress is a
+            # percentage with a status line): the answer arrives in step_completed's result.
             return []
 
         return encoding(render)

@@ -175,6 +175,8 @@ class FlowTruxDialect:
                                              "nodeType": start["nodeType"]})
             status = NODE_COMPLETE_EVENTS.get(kind)
             if status is None:
+                # Progress, thinking and answer deltas: seed 002 has no event for them (the
+                # answer is in node_complete's output).
                 return []
             data = event.payload
             node = as_payload(NodeFields, kind, data)

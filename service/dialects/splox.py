@@ -18,6 +18,7 @@ import orjson
 from eventstore.interface import EventStore
 from eventstore.records import RecordedEvent
 from projections.payloads import (
+    NodeAnswerDeltaPayload,
     NodeCompletedPayload,
     NodeFailedPayload,
     NodeStartedPayload,
@@ -104,6 +105,8 @@ class RequestFold:
                 self.completed_at = event.recorded_at
             return ""
         data = event.payload
+        if event.type == EventType.NODE_ANSWER_DELTA:
+            return self._answer_delta(as_payload(NodeAnswerDeltaPayload, event.type, data))
         fields = node_fields(event.type, data)
         node_status = node_status_after(event.type, data)
         if fields is None or node_status is None:
@@ -112,12 +115,14 @@ class RequestFold:
         node = self.nodes.setdefault(node_id, {
             "createdAt": event.recorded_at, "input": None, "output": None,
             "attempt": 0, "completedAt": None, "failedAt": None,
+            "answering": None,  # [model call, its answer text so far] while one streams
         })
         node["status"] = node_status
         node["attempt"] = fields["attempt"]
         if event.type == EventType.NODE_STARTED:
             started = as_payload(NodeStartedPayload, event.type, data)
-            node.update(input=started["input"], output=None, completedAt=None, failedAt=None)
+            node.update(input=started["input"], output=None, completedAt=None, failedAt=None,
+                        answering=None)
         elif event.type == EventType.NODE_COMPLETED:
             completed = as_payload(NodeCompletedPayload, event.type, data)
             node.update(output=completed["output"], completedAt=event.recorded_at)
@@ -130,12 +135,25 @@ class RequestFold:
             node["completedAt"] = event.recorded_at
         return node_id
 
+    def _answer_delta(self, delta: NodeAnswerDeltaPayload) -> str | None:
+        """An answer growing: the node, still in progress, shows `output_data.text` as the
+        current model call's text so far (the final output has the whole answer there)."""
+        node = self.nodes.get(delta["nodeId"])
+        if node is None or node["attempt"] != delta["attempt"]:
+            return None
+        answering = node.get("answering")
+        if answering is None or answering[0] != delta["call"]:
+            answering = node["answering"] = [delta["call"], ""]
+        answering[1] += delta["text"]
+        node["output"] = {"text": answering[1]}
+        return delta["nodeId"]
+
     def release_if_done(self, node_id: str) -> None:
         """A completed, skipped or cancelled node has no later event: once its message is
         rendered, the stream need not hold its input and output (up to max_event_bytes each)."""
         node = self.nodes[node_id]
         if node["status"] in RELEASED_AFTER:
-            node["input"] = node["output"] = None
+            node["input"] = node["output"] = node["answering"] = None
 
     def request_json(self) -> dict[str, Any]:
         return request_json(self.run, self.start_node_id, self.status, self.started_at,

@@ -187,6 +187,8 @@ async def _render_once(run_id: str, queries: RunQueries, event: RecordedEvent) -
             "stepId": node_id, "activityRunId": activity_id})]
     node_status = node_status_after(event.type, data)
     if node_status is None:
+        # Checkpoints, and answer deltas: `thinking` is the seed's reasoning trace, so answer
+        # text is not sent as one; it arrives whole in the node's outputs of `result`.
         return []
     return [_frame("activity-run", {"content": {
         "workflowRunId": run_id, "activityRunId": activity_id, "stepId": node_id,

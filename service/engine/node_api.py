@@ -5,7 +5,8 @@ A node type is an object with:
 - ``async def run(self, params, inputs, ctx) -> output``: ``params`` are the node's
   params with every template rendered; ``inputs`` maps each completed predecessor's
   id to its output; ``ctx`` is a :class:`NodeContext` with
-  ``await ctx.progress(pct, message)``, ``await ctx.thinking(text)``, ``ctx.attempt``,
+  ``await ctx.progress(pct, message)``, ``await ctx.thinking(text)``,
+  ``await ctx.answer_delta(text, call)``, ``ctx.attempt``,
   ``ctx.run_id`` and ``ctx.node_id``. Return a JSON-able output. Raise
   :class:`NodeError` (or any exception) to fail the attempt; the engine retries it
   per the node's ``retry`` policy. Cancellation (run cancelled, timed out, or a
@@ -78,7 +79,7 @@ class NodeHost(Protocol):
 
     async def report(self, node_id: str, attempt: int, type_: str,
                      data: dict[str, Any]) -> None:
-        """Record a progress or thinking event of this attempt."""
+        """Record a progress, thinking or answer delta event of this attempt."""
 
     def checkpoints(self, node_id: str) -> list[Any]:
         """What the node's attempts recorded with `checkpoint`, oldest first."""
@@ -137,6 +138,12 @@ class NodeContext:
         """Report a piece of thinking text (streamed to clients as it comes)."""
         await self._host.report(self.node_id, self.attempt, EventType.NODE_THINKING,
                                 {"text": str(text)})
+
+    async def answer_delta(self, text: str, call: int = 0) -> None:
+        """Report a piece of answer text as it is generated (the whole answer goes in the
+        output); `call`: which of the node's model calls it belongs to (0, 1, ...)."""
+        await self._host.report(self.node_id, self.attempt, EventType.NODE_ANSWER_DELTA,
+                                {"text": str(text), "call": int(call)})
 
     async def checkpoint(self, data: Any) -> None:
         """Record a step to continue from (durable when this returns); every later attempt,

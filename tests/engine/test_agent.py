@@ -1,5 +1,5 @@
 """The agent node against a local OpenAI-compatible server: reasoning streamed as
-NodeThinking, tool calls run as node types, usage, retries and json output."""
+NodeThinking and answer text as NodeAnswerDelta, tool calls run as node types, usage, retries and json output."""
 
 from __future__ import annotations
 
@@ -93,6 +93,60 @@ async def test_a_long_answer_is_tens_of_events_not_thousands(
     thoughts = await thinking_texts(harness, run_id)
     assert "".join(thoughts) == "".join(pieces)
     assert len(thoughts) < 200, len(thoughts)
+
+
+async def answer_deltas(harness: Harness, run_id: str) -> list[tuple[int, str]]:
+    return [(d["call"], d["text"]) for t, d in await harness.node_events(run_id, "classify")
+            if t == EventType.NODE_ANSWER_DELTA]
+
+
+async def test_a_long_answer_streams_as_tens_of_deltas_that_make_up_the_output_text(
+    harness: Harness, llm: FakeLLM,
+) -> None:
+    pieces = [f"word{i} " for i in range(2000)]
+    llm.script(Reply([*text("<think>short</think>"), *text(*pieces), chunk(finish="stop"),
+                      usage(5, 2000)]))
+    run_id, state = await harness.run(agent(llm), inputs={"text": "x"})
+    assert state.status == RunStatus.COMPLETED, state.error
+    deltas = await answer_deltas(harness, run_id)
+    assert "".join(piece for _, piece in deltas) == state.output["classify"]["text"]
+    assert state.output["classify"]["text"] == "".join(pieces)
+    assert 10 <= len(deltas) < 100, len(deltas)
+    assert {call for call, _ in deltas} == {0}
+    assert "".join(await thinking_texts(harness, run_id)) == "short"
+
+
+async def test_answer_text_reaches_the_log_while_the_model_is_still_answering(
+    harness: Harness, llm: FakeLLM,
+) -> None:
+    first = "The customer asked about an invoice that was charged twice. " * 10  # > a batch
+    held = Reply([*text(first), *text("So: billing."), chunk(finish="stop")], hold_at=1)
+    llm.script(held)
+    run_id = await harness.start(agent(llm), inputs={"text": "x"})
+    delta = await harness.wait_for_event(run_id, EventType.NODE_ANSWER_DELTA, "classify")
+    assert first.startswith(delta["text"])
+    assert not [t for t, _ in await harness.node_events(run_id, "classify")
+                if t == EventType.NODE_COMPLETED]
+    held.release.set()
+    await asyncio.wait_for(harness.engine.wait(run_id), 10)
+    deltas = await answer_deltas(harness, run_id)
+    assert "".join(piece for _, piece in deltas) == first + "So: billing."
+
+
+async def test_each_model_calls_answer_text_is_numbered_by_its_call(
+    harness: Harness, llm: FakeLLM,
+) -> None:
+    tools = [{"name": "lookup", "run": {"type": "transform", "params": {"value": 1}}}]
+    llm.script(Reply([*text("Let me look ", "that up."), tool_call(0, "call_1", "lookup", "{}"),
+                      chunk(finish="tool_calls")]),
+               Reply([*text("Found ", "it."), chunk(finish="stop")]))
+    run_id, state = await harness.run(agent(llm, tools=tools), inputs={"text": "x"})
+    assert state.status == RunStatus.COMPLETED, state.error
+    by_call: dict[int, str] = {}
+    for call, piece in await answer_deltas(harness, run_id):
+        by_call[call] = by_call.get(call, "") + piece
+    assert by_call == {0: "Let me look that up.", 1: "Found it."}
+    assert state.output["classify"]["text"] == by_call[1]
 
 
 async def test_without_usage_from_the_server_the_figures_are_estimated(

@@ -39,8 +39,8 @@ from service.views.console_vocabulary import console_vocabulary
 from tests.support.api import create_workflow, wait_for_status
 from tests.support.auth import ADMIN_PASSWORD, create_user, login, make_settings
 
-# A node type that thinks, reports progress and records a checkpoint (no built-in does all
-# three without a model server), loaded the way
+# A node type that thinks, answers, reports progress and records a checkpoint (no built-in
+# does all of it without a model server), loaded the way
 # every plugin is: through the `runstream.nodes` entry points.
 PLUGIN = '''
 from service.engine import NodeError, NodeType
@@ -49,6 +49,7 @@ from service.engine import NodeError, NodeType
 class Ponder(NodeType):
     async def run(self, params, inputs, ctx):
         await ctx.thinking("weighing it")
+        await ctx.answer_delta("it is fine")
         await ctx.progress(50, "half way")
         await ctx.checkpoint({"weighed": True})
         if params.get("fail"):

@@ -3,6 +3,7 @@ real socket, each request answered by the next scripted reply, every request kep
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,9 @@ class Reply:
     """One answer: `chunks` streamed as SSE, or an error `status` with `body`.
 
     `cut_after`: the connection is dropped after that many chunks (no [DONE]).
+    `hold_at`: streaming stops before that chunk until `release` is set (a test looks at
+    what reached the log mid-answer). `interval_s`: the pause before each chunk (a model
+    generating at a given rate).
     """
 
     chunks: list[dict[str, Any]] = field(default_factory=list)
@@ -24,6 +28,9 @@ class Reply:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     cut_after: int | None = None
+    hold_at: int | None = None
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    interval_s: float = 0.0
 
 
 def chunk(delta: dict[str, Any] | None = None, finish: str | None = None,
@@ -83,11 +90,21 @@ class FakeLLM:
             return web.json_response(reply.body, status=reply.status, headers=reply.headers)
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         for sent, data in enumerate(reply.chunks):
             if reply.cut_after is not None and sent == reply.cut_after:
                 assert request.transport is not None
                 request.transport.close()  # mid-answer: no [DONE], no final chunk
                 return resp
+            if sent == reply.hold_at:
+                await reply.release.wait()
+            if reply.interval_s:
+                # On a schedule rather than a fixed sleep each: the rate holds on average
+                # however long the writes take.
+                ahead = started + sent * reply.interval_s - loop.time()
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
             await resp.write(b"data: " + orjson.dumps(data) + b"\n\n")
         await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()

@@ -2,8 +2,8 @@
 tools that run as node types.
 
 Each round streams one model call (service/engine/nodes/agent_client.py): reasoning
-reaches clients as NodeThinking events while the model answers, in batches
-(service/engine/nodes/agent_stream.py). A reply with tool calls is a tool round whatever
+reaches clients as NodeThinking events and answer text as NodeAnswerDelta events while
+the model answers, in batches (service/engine/nodes/agent_stream.py). A reply with tool calls is a tool round whatever
 its finish reason says: each call runs the node type its tool names with `{{args.x}}`
 from the call's arguments, the results go back to the model, up to `maxToolRounds`.
 The output carries the answer, the tool calls, and the usage of every call and their sum.
@@ -75,16 +75,18 @@ class AgentParams(ParamsModel):
 
 
 class _Sink:
-    """Where a call's streamed text goes: reasoning as NodeThinking events."""
+    """Where a call's streamed text goes: reasoning as NodeThinking events, answer text as
+    NodeAnswerDelta events of model call number `call`."""
 
     def __init__(self, ctx: NodeContext) -> None:
         self.ctx = ctx
+        self.call = 0
 
     async def thinking(self, text: str) -> None:
         await self.ctx.thinking(text)
 
     async def answer(self, text: str) -> None:
-        return None  # the answer is the node's output (live answer text: not yet streamed)
+        await self.ctx.answer_delta(text, self.call)
 
 
 def _usage(answer: Answer, messages: list[dict[str, Any]]) -> dict[str, Any]:
@@ -187,6 +189,7 @@ class Agent(NodeType):
         for round_ in range(conversation.rounds, max_rounds + 1):
             body = self._body(params, conversation.messages,
                               tools if round_ < max_rounds else {})
+            sink.call = round_
             answer = await stream_call(ctx.http, ModelCall(url, api_key, body), sink,
                                        f"call-{ctx.node_id}-{round_}")
             figures = _usage(answer, conversation.messages)
