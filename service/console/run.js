@@ -2,10 +2,10 @@
 // attempt, duration, progress, thinking, input/output, a timeline, and the actions the
 // caller's workspace role allows (cancel, approve/reject).
 // Frames from the run's EventSource (which resumes by itself) trigger a fetch of the new
-// raw events after the last position seen; progress has no v1 frame, so while a node is
-// running the raw events are also read once a second.
+// raw events after the last position seen; progress and an agent's answer text have no v1
+// frame, so while a node is running the raw events are also read once a second.
 
-import { get, post, runEvents } from './api.js';
+import { get, post, qs, runEvents } from './api.js';
 import {
   badge, between, debounce, errorBox, fmtDuration, fmtTime, h, jsonView, replace, shortId,
 } from './dom.js';
@@ -15,7 +15,7 @@ import { nodePanel } from './nodepanel.js';
 import { navigate } from './app.js';
 import { RunState, isTerminal, pendingToolCall, runUsage } from './runstate.js';
 import { toolCallDecision, usageFact } from './toolcalls.js';
-import { CANCEL_OUTCOME, LIMITS, NODE_STATUS, ROLE } from './vocabulary.js';
+import { CANCEL_OUTCOME, LIMITS, NODE_STATUS, ROLE, TRIGGER } from './vocabulary.js';
 
 const PROGRESS_POLL_MS = 1000;
 const STREAM_EVENTS = ['workflow-run', 'activity-run', 'thinking', 'result', 'error'];
@@ -27,6 +27,10 @@ function summary(run, state) {
       h('dt', {}, 'Workflow'), h('dd', {}, h('a', { href: `#/workflows/${run.workflowId}` }, run.workflowName || run.workflowId), ` · version ${run.workflowVersion}`),
       h('dt', {}, 'Run id'), h('dd', { class: 'mono' }, run.id),
       h('dt', {}, 'Created'), h('dd', {}, fmtTime(run.createdAt)),
+      run.triggeredBy && run.triggeredBy.kind !== TRIGGER.API ? [h('dt', {}, 'Started by'), h('dd', { id: 'triggered-by' },
+        h('a', { href: `#/runs${qs({ triggeredBy: run.triggeredBy.kind, triggerId: run.triggeredBy.id })}` },
+          `${run.triggeredBy.kind} ${shortId(run.triggeredBy.id)}`),
+        h('span', { class: 'muted' }, ' (its other runs)'))] : null,
       h('dt', {}, 'Finished'), h('dd', {}, fmtTime(run.finishedAt)),
       h('dt', {}, 'Duration'), h('dd', { id: 'run-duration' }, fmtDuration(between(run.startedAt || state.runStartedAt, run.finishedAt))),
       usage ? usageFact(usage, 'run-usage') : null,
@@ -237,17 +241,23 @@ export function runView(runId) {
     };
     const showPanel = () => {
       const close = () => { selected = null; graph.select(null); showPanel(); };
-      const thinking = panelBox.querySelector('.thinking-text');
-      // Growing text stays scrolled to its end, unless the reader scrolled up.
-      const atEnd = !thinking || thinking.scrollTop + thinking.clientHeight >= thinking.scrollHeight - 4;
+      // Growing text (thinking, the answer) stays scrolled to its end, unless the reader
+      // scrolled up.
+      const growing = ['.thinking-text', '.answer-text'];
+      const atEnd = growing.map((sel) => {
+        const pre = panelBox.querySelector(sel);
+        return !pre || pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+      });
       replace(panelBox, selected
         ? [nodePanel(state.node(selected), {
           onClose: close,
           onRetry: canRun && isTerminal(run.status) ? retry : null,
           decision: canRun ? decision(selected) : null,
         }), panelMessage] : null);
-      const grown = panelBox.querySelector('.thinking-text');
-      if (grown && atEnd) grown.scrollTop = grown.scrollHeight;
+      growing.forEach((sel, i) => {
+        const pre = panelBox.querySelector(sel);
+        if (pre && atEnd[i]) pre.scrollTop = pre.scrollHeight;
+      });
     };
     const select = (nodeId) => { selected = nodeId; graph.select(nodeId); showPanel(); };
     const graph = workflowGraph((definition && definition.nodes) || state.list(), {

@@ -5,7 +5,7 @@ import { get, qs } from './api.js';
 import { badge, between, debounce, errorBox, fmtDuration, fmtTime, h, replace, shortId } from './dom.js';
 import { follow, liveIndicator } from './live.js';
 import { navigate } from './app.js';
-import { LIMITS, RUN_STATUSES } from './vocabulary.js';
+import { LIMITS, RUN_STATUSES, TRIGGER } from './vocabulary.js';
 
 const MAX_COUNTED_WORKFLOWS = 20;
 
@@ -26,17 +26,35 @@ function filterBar(query, workflows) {
     h('option', { value: '' }, 'Any status'),
     RUN_STATUSES.map((s) => h('option', { value: s, selected: s === query.status }, s)));
   const search = h('input', { name: 'search', type: 'search', maxlength: LIMITS.MAX_SEARCH_CHARS, placeholder: 'Workflow name contains…', value: query.search || '' });
+  const trigger = h('select', { name: 'triggeredBy' },
+    h('option', { value: '' }, 'Anything'),
+    Object.values(TRIGGER).map((kind) => h('option', { value: kind, selected: kind === query.triggeredBy }, triggerWords[kind])));
   const limit = h('select', { name: 'limit' },
     [10, 25, 50, LIMITS.MAX_PAGE_LIMIT].map((n) => h('option', { value: n, selected: String(n) === (query.limit || '25') }, `${n} per page`)));
   const form = h('form', { class: 'filters', id: 'run-filters' },
     h('label', {}, 'Workflow', workflow), h('label', {}, 'Status', status),
+    h('label', {}, 'Started by', trigger),
     h('label', {}, 'Search', search), h('label', {}, 'Page size', limit),
-    h('button', { type: 'submit' }, 'Apply'));
+    h('button', { type: 'submit' }, 'Apply'),
+    query.triggerId ? h('span', { class: 'muted', id: 'trigger-filter' }, `Only runs of ${query.triggeredBy || 'trigger'} `,
+      h('span', { class: 'mono' }, shortId(query.triggerId)), ' · ',
+      h('a', { href: `#/runs${qs({ workflowId: query.workflowId, triggeredBy: query.triggeredBy })}` }, 'show all')) : null);
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    navigate(`#/runs${qs({ workflowId: workflow.value, status: status.value, search: search.value.trim(), limit: limit.value })}`);
+    // A trigger id stays only while its kind is still the one chosen.
+    const triggerId = trigger.value === query.triggeredBy ? query.triggerId : undefined;
+    navigate(`#/runs${qs({ workflowId: workflow.value, status: status.value, triggeredBy: trigger.value, triggerId, search: search.value.trim(), limit: limit.value })}`);
   });
   return form;
+}
+
+const triggerWords = { [TRIGGER.API]: 'a person or client', [TRIGGER.SCHEDULE]: 'a schedule', [TRIGGER.WEBHOOK]: 'a webhook' };
+
+/** Who started the run: "you", a user id, or the schedule or webhook that did. */
+export function startedBy(run, me) {
+  const trigger = run.triggeredBy;
+  if (trigger && trigger.kind !== TRIGGER.API) return `${trigger.kind} ${shortId(trigger.id)}`;
+  return run.createdBy === me.id ? 'you' : shortId(run.createdBy) || '—';
 }
 
 function runRow(run, me) {
@@ -46,7 +64,7 @@ function runRow(run, me) {
     h('td', { class: 'run-status' }, badge(run.status)),
     h('td', {}, fmtTime(run.createdAt)),
     h('td', {}, fmtDuration(between(run.startedAt || run.createdAt, run.finishedAt))),
-    h('td', { class: 'muted' }, run.createdBy === me.id ? 'you' : shortId(run.createdBy) || '—'));
+    h('td', { class: 'muted run-by' }, startedBy(run, me)));
 }
 
 function countsTable(workflows, counts) {
@@ -89,6 +107,7 @@ export function runsView(query) {
       try {
         const { data, pagination } = await get(`/api/v1/workflow-runs${qs({
           workflowId: query.workflowId, status: query.status, search: query.search,
+          triggeredBy: query.triggeredBy, triggerId: query.triggerId,
           page: query.page, limit: query.limit || 25,
         })}`);
         const table = data.length

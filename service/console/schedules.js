@@ -2,9 +2,9 @@
 // and whether it is enabled; editors of the workspace create, pause, resume and delete them
 // (everyone else reads them). The API counts the fire times; the page only shows them.
 
-import { del, get, patch, post } from './api.js';
+import { del, get, patch, post, qs } from './api.js';
 import { badge, errorBox, h, parseInputs, replace, shortId } from './dom.js';
-import { ROLE, SCHEDULE } from './vocabulary.js';
+import { ROLE, SCHEDULE, TRIGGER } from './vocabulary.js';
 
 // Fire times move on and runs start by themselves: read the list again this often.
 const REFRESH_MS = 15000;
@@ -64,9 +64,10 @@ function createForm(workflowId, onCreated) {
 
 function lastRuns(schedule) {
   if (!schedule.lastRuns.length) return h('span', { class: 'muted' }, 'none yet');
-  return h('ul', { class: 'plain-list last-runs' }, schedule.lastRuns.map((run) => h('li', { dataset: { runId: run.runId } },
+  return [h('ul', { class: 'plain-list last-runs' }, schedule.lastRuns.map((run) => h('li', { dataset: { runId: run.runId } },
     h('a', { href: `#/runs/${run.runId}`, class: 'mono' }, shortId(run.runId)), ' ', badge(run.status),
-    h('span', { class: 'muted small' }, ` fired ${zonedTime(run.fireTime)}`))));
+    h('span', { class: 'muted small' }, ` fired ${zonedTime(run.fireTime)}`)))),
+  h('a', { class: 'small all-runs', href: `#/runs${qs({ triggeredBy: TRIGGER.SCHEDULE, triggerId: schedule.id })}` }, 'all its runs')];
 }
 
 /**

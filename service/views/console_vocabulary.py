@@ -27,6 +27,7 @@ from service.limits import (
     MAX_SEARCH_CHARS,
 )
 from service.outcomes import CancelOutcome, ResumeOutcome
+from service.views.models.runs import TriggeredBy
 from service.views.requests import ToolCallDecision
 from service.views.schedule_requests import CatchUp, Overlap, ScheduleCreate
 
@@ -60,6 +61,9 @@ def console_vocabulary() -> dict[str, Any]:
         # What a person may answer a tool call an agent waits on.
         "TOOL_DECISION": {str(word).upper(): word for word in
                           get_args(ToolCallDecision.model_fields["decision"].annotation)},
+        # What starts a run (a run's `triggeredBy.kind`, the run list's `triggeredBy` filter).
+        "TRIGGER": {str(kind).upper(): kind
+                    for kind in get_args(TriggeredBy.model_fields["kind"].annotation)},
         # The token counts of an agent's model calls (each call's and their sum).
         "USAGE_FIELDS": list(USAGE_FIELDS),
         "LIMITS": {"MAX_REASON_CHARS": MAX_REASON_CHARS, "MAX_PAGE_LIMIT": MAX_PAGE_LIMIT,

@@ -90,6 +90,20 @@ async def test_an_editor_creates_pauses_resumes_and_deletes_a_schedule(
     await page.wait_for_selector(f'{row(made["id"])} .last-runs li[data-run-id="{run_id}"]')
     assert (await page.locator(f"{row(made['id'])} .schedule-next li").all_inner_texts())[0] \
         == "2026-01-07 09:00 +01:00"
+    # Its runs, through the run list's trigger filter: this one run, started by the schedule.
+    other = await admin_api.post("/api/v1/workflow-runs/execute",
+                                 json={"workflowId": workflow_id, "inputs": {"n": 1}})
+    assert other.status == 200, await other.text()
+    await page.click(f"{row(made['id'])} .all-runs")
+    await page.wait_for_selector(f'#runs-table tr[data-run-id="{run_id}"]')
+    assert await page.locator("#runs-table tbody tr").count() == 1
+    assert await page.inner_text(f'#runs-table tr[data-run-id="{run_id}"] .run-by') \
+        == f"schedule {made['id'][:8]}"
+    await page.click(f'#runs-table tr[data-run-id="{run_id}"] a')
+    await page.wait_for_selector("#triggered-by")
+    assert (await page.inner_text("#triggered-by")).startswith(f"schedule {made['id'][:8]}")
+    await console.go(f"/workflows/{workflow_id}")
+    await page.wait_for_selector(row(made["id"]))
 
     await page.click(f"{row(made['id'])} .toggle-schedule")
     await page.wait_for_selector(row(made["id"], enabled=False))
