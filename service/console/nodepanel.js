@@ -1,6 +1,6 @@
 // The panel a click on a graph node opens: everything the run's log says about that node
-// (status, attempt, duration, progress, prompt, errors, thinking, an agent's tool calls and
-// token usage, input and output).
+// (status, attempt, duration, progress, prompt, errors, an agent's thinking and answer text,
+// tool calls and token usage, input and output).
 
 import { badge, between, fmtDuration, fmtTime, h, jsonView, shortId } from './dom.js';
 import { nodeUsage, pendingToolCall } from './runstate.js';
@@ -57,6 +57,10 @@ export function nodePanel(node, { onClose, onRetry = null, decision = null }) {
   }
   if (node.thinking) {
     sections.push(h('div', { class: 'thinking' }, h('h4', {}, 'Thinking'), h('pre', { class: 'thinking-text' }, node.thinking)));
+  }
+  if (node.answer) {
+    sections.push(h('div', { class: 'answer' }, h('h4', {}, running ? 'Answer (so far)' : 'Answer'),
+      h('pre', { class: 'answer-text', dataset: { call: node.answerCall } }, node.answer)));
   }
   if (node.toolCalls && node.toolCalls.length) sections.push(toolCallsSection(node.toolCalls));
   sections.push(h('div', { class: 'io' },

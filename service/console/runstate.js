@@ -1,5 +1,6 @@
 // A run's nodes folded from its raw events (GET .../events): the one source of inputs,
-// outputs, progress, thinking text, tool calls, prompts and timings that the run view shows.
+// outputs, progress, thinking and answer text, tool calls, model usage, prompts and timings
+// that the run view shows.
 
 import { EVENT, NODE_STATUS, NODE_STATUS_AFTER, TERMINAL_RUN_STATUSES, USAGE_FIELDS } from './vocabulary.js';
 
@@ -13,7 +14,7 @@ function blankNode(id, definition = {}) {
     status: NODE_STATUS.PENDING, attempt: 0, input: undefined, output: undefined, error: null,
     progress: null, message: '', prompt: null, thinking: '', startedAt: null,
     finishedAt: null, durationMs: null, resumedBy: null, reusedFrom: null, toolCalls: [],
-    modelCalls: [],
+    modelCalls: [], answer: '', answerCall: null,
   };
 }
 
@@ -63,6 +64,8 @@ export class RunState {
         Object.assign(node, {
           attempt: d.attempt || node.attempt + 1, input: d.input,
           startedAt: at, finishedAt: null, durationMs: null, error: null, progress: null, message: '',
+          // A new attempt answers its model call again from the start.
+          answer: '', answerCall: null,
         });
         if (d.nodeName) node.name = d.nodeName;
         if (d.nodeType) node.type = d.nodeType;
@@ -73,6 +76,11 @@ export class RunState {
         break;
       case EVENT.NODE_THINKING:
         node.thinking += d.text || '';
+        break;
+      case EVENT.NODE_ANSWER_DELTA:
+        // The answer of the node's current model call: a later call's text starts over.
+        if (d.call !== node.answerCall) { node.answerCall = d.call; node.answer = ''; }
+        node.answer += d.text || '';
         break;
       case EVENT.NODE_CHECKPOINT: {
         // An agent records each finished tool call as {kind: 'tool', id, record}, and each

@@ -1,6 +1,6 @@
 """An agent node's live panel in a real browser (see test_browser.py for how), against a
 model server that speaks OpenAI's streamed Chat Completions over a real socket: thinking
-text that grows while the model is still answering, the tool call it waits on with its
+and answer text that grow while the model is still answering, the tool call it waits on with its
 arguments, approved with edited arguments or rejected with a reason (the run really
 resumes and the model gets the tool's answer), the tokens per node and per run, and a
 viewer who sees the pending call but cannot decide it."""
@@ -22,30 +22,41 @@ from tests.support.auth import ADMIN_PASSWORD, USER_PASSWORD, create_user, make_
 from tests.support.browser import open_console, start_in_background
 from tests.support.fake_llm import MODEL, FakeLLM, Reply, chunk, text, tool_call, usage
 
-FIRST_THOUGHT = "The ticket names a customer; I should look them up first. " * 8  # > one batch
+# Each longer than one batch of streamed text, so it is written before the model goes on.
+FIRST_THOUGHT = "The ticket names a customer; I should look them up first. " * 8
 SECOND_THOUGHT = "The id in the ticket is c-42."
+FIRST_WORDS = "Customer c-42 is a gold customer who was charged twice for one order. " * 6
+LAST_WORDS = "Route it to billing."
 
 
 class HeldLLM(FakeLLM):
-    """The fake model server, except that a reply with `hold_at` stops streaming before
-    that chunk until `release` is set: the test sees what the page shows mid-answer."""
+    """The fake model server, except that the answer to request n (from 0) stops streaming
+    before chunk `holds[n]` until `release(n)`: the test sees what the page shows while the
+    model is still answering."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.release = asyncio.Event()
-        self.hold_at: int | None = None
+        self.holds: dict[int, int] = {}
+        self.released: dict[int, asyncio.Event] = {}
+
+    def hold(self, request: int, before_chunk: int) -> None:
+        self.holds[request] = before_chunk
+        self.released[request] = asyncio.Event()
+
+    def release(self, request: int) -> None:
+        self.released[request].set()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        if self.hold_at is None:
+        number = len(self.requests)
+        if number not in self.holds:
             return await super().handle(request)
-        hold_at, self.hold_at = self.hold_at, None
         self.requests.append((orjson.loads(await request.read()), dict(request.headers)))
         reply = self.replies.pop(0)
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
         for sent, data in enumerate(reply.chunks):
-            if sent == hold_at:
-                await self.release.wait()
+            if sent == self.holds[number]:
+                await self.released[number].wait()
             await resp.write(b"data: " + orjson.dumps(data) + b"\n\n")
         await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()
@@ -63,7 +74,8 @@ async def llm() -> Any:
     server = HeldLLM()
     await server.start()
     yield server
-    server.release.set()
+    for released in server.released.values():
+        released.set()
     await server.stop()
 
 
@@ -108,8 +120,9 @@ async def test_thinking_grows_live_and_a_tool_call_is_approved_with_edited_argum
     browser: Any, server: TestServer, admin_api: TestClient, llm: HeldLLM
 ) -> None:
     llm.script(first_reply('{"id": "c-4"}'),
-               Reply([*text("c-42 is a gold ", "customer."), chunk(finish="stop"), usage(60, 5)]))
-    llm.hold_at = 1  # after the first thought
+               Reply([*text(FIRST_WORDS, LAST_WORDS), chunk(finish="stop"), usage(60, 5)]))
+    llm.hold(0, before_chunk=1)  # after the first thought
+    llm.hold(1, before_chunk=1)  # after the answer's first words
     workflow_id = await create_workflow(admin_api, agent_workflow(llm.endpoint))
     run_id = await start_in_background(admin_api, workflow_id)
     console = await open_console(browser, server)
@@ -123,7 +136,7 @@ async def test_thinking_grows_live_and_a_tool_call_is_approved_with_edited_argum
         arg=FIRST_THOUGHT)
     assert await page.get_attribute(panel(), "data-status") == "running"
     assert await page.locator(panel(".pending-tool-call")).count() == 0
-    llm.release.set()
+    llm.release(0)
     # The rest of the thought arrives, and the call waits for a person.
     await page.wait_for_selector(panel('.pending-tool-call[data-call-id="call_lookup"]'))
     assert await page.inner_text(panel(".thinking-text")) == FIRST_THOUGHT + SECOND_THOUGHT
@@ -139,7 +152,17 @@ async def test_thinking_grows_live_and_a_tool_call_is_approved_with_edited_argum
     assert await page.inner_text(panel(".approve-tool")) == "Approve with edited arguments"
     await page.click(panel(".approve-tool"))
 
+    # The final answer grows in the panel while the model writes it.
+    await page.wait_for_function(
+        "(t) => document.querySelector('#node-panel .answer-text')?.textContent === t",
+        arg=FIRST_WORDS)
+    assert await page.get_attribute(panel(), "data-status") == "running"
+    assert await page.text_content(panel(".answer h4")) == "Answer (so far)"
+    llm.release(1)
     await console.run_status("completed")
+    await page.wait_for_function(
+        "(t) => document.querySelector('#node-panel .answer-text')?.textContent === t",
+        arg=FIRST_WORDS + LAST_WORDS)
     # The tool ran with the edited arguments and the model got its result.
     [call] = await tool_calls(admin_api, run_id)
     assert (call["status"], call["args"], call["output"]) == (
