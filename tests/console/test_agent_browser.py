@@ -7,13 +7,11 @@ viewer who sees the pending call but cannot decide it."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from service.settings import Settings
@@ -29,40 +27,6 @@ FIRST_WORDS = "Customer c-42 is a gold customer who was charged twice for one or
 LAST_WORDS = "Route it to billing."
 
 
-class HeldLLM(FakeLLM):
-    """The fake model server, except that the answer to request n (from 0) stops streaming
-    before chunk `holds[n]` until `release(n)`: the test sees what the page shows while the
-    model is still answering."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.holds: dict[int, int] = {}
-        self.released: dict[int, asyncio.Event] = {}
-
-    def hold(self, request: int, before_chunk: int) -> None:
-        self.holds[request] = before_chunk
-        self.released[request] = asyncio.Event()
-
-    def release(self, request: int) -> None:
-        self.released[request].set()
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        number = len(self.requests)
-        if number not in self.holds:
-            return await super().handle(request)
-        self.requests.append((orjson.loads(await request.read()), dict(request.headers)))
-        reply = self.replies.pop(0)
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await resp.prepare(request)
-        for sent, data in enumerate(reply.chunks):
-            if sent == self.holds[number]:
-                await self.released[number].wait()
-            await resp.write(b"data: " + orjson.dumps(data) + b"\n\n")
-        await resp.write(b"data: [DONE]\n\n")
-        await resp.write_eof()
-        return resp
-
-
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     # The model server listens on loopback, which the engine refuses by default.
@@ -71,11 +35,9 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def llm() -> Any:
-    server = HeldLLM()
+    server = FakeLLM()
     await server.start()
     yield server
-    for released in server.released.values():
-        released.set()
     await server.stop()
 
 
@@ -91,9 +53,9 @@ def agent_workflow(endpoint: str) -> dict[str, Any]:
                        "approval": "always"}]}}]}
 
 
-def first_reply(args: str) -> Reply:
+def first_reply(args: str, hold_at: int | None = None) -> Reply:
     """Thinks (a whole batch, then more), then asks for the lookup."""
-    return Reply([chunk({"reasoning_content": FIRST_THOUGHT}),
+    return Reply(hold_at=hold_at, chunks=[chunk({"reasoning_content": FIRST_THOUGHT}),
                   chunk({"reasoning_content": SECOND_THOUGHT}),
                   tool_call(0, "call_lookup", "lookup_customer", args),
                   chunk(finish="tool_calls"), usage(30, 12, reasoning=8)])
@@ -117,74 +79,80 @@ def tool_message(request: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_thinking_grows_live_and_a_tool_call_is_approved_with_edited_arguments(
-    browser: Any, server: TestServer, admin_api: TestClient, llm: HeldLLM
+    browser: Any, server: TestServer, admin_api: TestClient, llm: FakeLLM
 ) -> None:
-    llm.script(first_reply('{"id": "c-4"}'),
-               Reply([*text(FIRST_WORDS, LAST_WORDS), chunk(finish="stop"), usage(60, 5)]))
-    llm.hold(0, before_chunk=1)  # after the first thought
-    llm.hold(1, before_chunk=1)  # after the answer's first words
-    workflow_id = await create_workflow(admin_api, agent_workflow(llm.endpoint))
-    run_id = await start_in_background(admin_api, workflow_id)
-    console = await open_console(browser, server)
-    page = console.page
-    await console.login("admin", ADMIN_PASSWORD)
-    await console.go(f"/runs/{run_id}")
-    await page.click('#run-graph .gnode[data-node-id="classify"]')
-    # Mid-answer: the node runs and its panel shows the thinking streamed so far.
-    await page.wait_for_function(
-        "(t) => document.querySelector('#node-panel .thinking-text')?.textContent === t",
-        arg=FIRST_THOUGHT)
-    assert await page.get_attribute(panel(), "data-status") == "running"
-    assert await page.locator(panel(".pending-tool-call")).count() == 0
-    llm.release(0)
-    # The rest of the thought arrives, and the call waits for a person.
-    await page.wait_for_selector(panel('.pending-tool-call[data-call-id="call_lookup"]'))
-    assert await page.inner_text(panel(".thinking-text")) == FIRST_THOUGHT + SECOND_THOUGHT
-    assert await page.inner_text(panel(".pending-tool-name")) == "lookup_customer"
-    args = page.locator(panel(".tool-args"))
-    assert orjson.loads(await args.input_value()) == {"id": "c-4"}
-    assert [call["status"] for call in await tool_calls(admin_api, run_id)] == ["waiting_approval"]
-    # Arguments that are not a JSON object cannot be approved.
-    await args.fill('{"id": ')
-    await page.wait_for_selector(panel(".tool-problem .error"))
-    assert await page.is_disabled(panel(".approve-tool"))
-    await args.fill('{"id": "c-42"}')
-    assert await page.inner_text(panel(".approve-tool")) == "Approve with edited arguments"
-    await page.click(panel(".approve-tool"))
+    # Each reply stops after its first chunk (a thought, the answer's first words) until
+    # the test releases it.
+    thinking = first_reply('{"id": "c-4"}', hold_at=1)
+    answer = Reply([*text(FIRST_WORDS, LAST_WORDS), chunk(finish="stop"), usage(60, 5)],
+                   hold_at=1)
+    llm.script(thinking, answer)
+    try:
+        workflow_id = await create_workflow(admin_api, agent_workflow(llm.endpoint))
+        run_id = await start_in_background(admin_api, workflow_id)
+        console = await open_console(browser, server)
+        page = console.page
+        await console.login("admin", ADMIN_PASSWORD)
+        await console.go(f"/runs/{run_id}")
+        await page.click('#run-graph .gnode[data-node-id="classify"]')
+        # Mid-answer: the node runs and its panel shows the thinking streamed so far.
+        await page.wait_for_function(
+            "(t) => document.querySelector('#node-panel .thinking-text')?.textContent === t",
+            arg=FIRST_THOUGHT)
+        assert await page.get_attribute(panel(), "data-status") == "running"
+        assert await page.locator(panel(".pending-tool-call")).count() == 0
+        thinking.release.set()
+        # The rest of the thought arrives, and the call waits for a person.
+        await page.wait_for_selector(panel('.pending-tool-call[data-call-id="call_lookup"]'))
+        assert await page.inner_text(panel(".thinking-text")) == FIRST_THOUGHT + SECOND_THOUGHT
+        assert await page.inner_text(panel(".pending-tool-name")) == "lookup_customer"
+        args = page.locator(panel(".tool-args"))
+        assert orjson.loads(await args.input_value()) == {"id": "c-4"}
+        assert [call["status"] for call in await tool_calls(admin_api, run_id)] == ["waiting_approval"]
+        # Arguments that are not a JSON object cannot be approved.
+        await args.fill('{"id": ')
+        await page.wait_for_selector(panel(".tool-problem .error"))
+        assert await page.is_disabled(panel(".approve-tool"))
+        await args.fill('{"id": "c-42"}')
+        assert await page.inner_text(panel(".approve-tool")) == "Approve with edited arguments"
+        await page.click(panel(".approve-tool"))
 
-    # The final answer grows in the panel while the model writes it.
-    await page.wait_for_function(
-        "(t) => document.querySelector('#node-panel .answer-text')?.textContent === t",
-        arg=FIRST_WORDS)
-    assert await page.get_attribute(panel(), "data-status") == "running"
-    assert await page.text_content(panel(".answer h4")) == "Answer (so far)"
-    llm.release(1)
-    await console.run_status("completed")
-    await page.wait_for_function(
-        "(t) => document.querySelector('#node-panel .answer-text')?.textContent === t",
-        arg=FIRST_WORDS + LAST_WORDS)
-    # The tool ran with the edited arguments and the model got its result.
-    [call] = await tool_calls(admin_api, run_id)
-    assert (call["status"], call["args"], call["output"]) == (
-        "completed", {"id": "c-42"}, {"customer": "c-42", "tier": "gold"})
-    assert orjson.loads(tool_message(llm.requests[1][0])["content"]) == {
-        "customer": "c-42", "tier": "gold"}
-    await page.wait_for_selector(panel('#tool-calls tr[data-call-id="call_lookup"]'))
-    cells = await page.locator(panel('#tool-calls tr[data-call-id="call_lookup"] td')).all_inner_texts()
-    assert cells[:3] == ["lookup_customer", "completed", '{"id":"c-42"}'], cells
-    assert await page.locator(panel(".pending-tool-call")).count() == 0
-    # Tokens: both model calls, in the node's panel and summed for the run.
-    for where in (panel("#panel-usage"), "#run-usage"):
-        figures = [await page.get_attribute(where, f"data-{name}")
-                   for name in ("prompt", "completion", "reasoning", "cached", "calls")]
-        assert figures == ["90", "17", "8", "0", "2"], (where, figures)
-    assert "90 prompt · 17 completion · 8 reasoning · 0 cached (2 model calls)" \
-        == await page.inner_text("#run-usage")
-    assert console.errors == []
+        # The final answer grows in the panel while the model writes it.
+        await page.wait_for_function(
+            "(t) => document.querySelector('#node-panel .answer-text')?.textContent === t",
+            arg=FIRST_WORDS)
+        assert await page.get_attribute(panel(), "data-status") == "running"
+        assert await page.text_content(panel(".answer h4")) == "Answer (so far)"
+        answer.release.set()
+        await console.run_status("completed")
+        await page.wait_for_function(
+            "(t) => document.querySelector('#node-panel .answer-text')?.textContent === t",
+            arg=FIRST_WORDS + LAST_WORDS)
+        # The tool ran with the edited arguments and the model got its result.
+        [call] = await tool_calls(admin_api, run_id)
+        assert (call["status"], call["args"], call["output"]) == (
+            "completed", {"id": "c-42"}, {"customer": "c-42", "tier": "gold"})
+        assert orjson.loads(tool_message(llm.requests[1][0])["content"]) == {
+            "customer": "c-42", "tier": "gold"}
+        await page.wait_for_selector(panel('#tool-calls tr[data-call-id="call_lookup"]'))
+        cells = await page.locator(panel('#tool-calls tr[data-call-id="call_lookup"] td')).all_inner_texts()
+        assert cells[:3] == ["lookup_customer", "completed", '{"id":"c-42"}'], cells
+        assert await page.locator(panel(".pending-tool-call")).count() == 0
+        # Tokens: both model calls, in the node's panel and summed for the run.
+        for where in (panel("#panel-usage"), "#run-usage"):
+            figures = [await page.get_attribute(where, f"data-{name}")
+                       for name in ("prompt", "completion", "reasoning", "cached", "calls")]
+            assert figures == ["90", "17", "8", "0", "2"], (where, figures)
+        assert "90 prompt · 17 completion · 8 reasoning · 0 cached (2 model calls)" \
+            == await page.inner_text("#run-usage")
+        assert console.errors == []
+    finally:  # a failed step must not leave the model server holding a reply
+        thinking.release.set()
+        answer.release.set()
 
 
 async def test_a_rejected_tool_call_tells_the_model_why_and_a_viewer_cannot_decide(
-    browser: Any, server: TestServer, admin_api: TestClient, llm: HeldLLM
+    browser: Any, server: TestServer, admin_api: TestClient, llm: FakeLLM
 ) -> None:
     await create_user(admin_api, "vera")
     resp = await admin_api.post(
