@@ -9,6 +9,7 @@ import { workflowsView, workflowView } from './workflows.js';
 import { auditView } from './audit.js';
 import { editorView } from './editor.js';
 import { diffView } from './versiondiff.js';
+import { workspaceView, workspacesView } from './workspaces.js';
 import { ROLE, ROLE_RANK } from './vocabulary.js';
 
 
@@ -62,6 +63,8 @@ const ROUTES = [
   [/^workflows\/([0-9a-f-]{36})\/diff$/i, 'workflows', (m, q) => diffView(m[1], q)],
   [/^workflows\/([0-9a-f-]{36})$/i, 'workflows', (m, q) => workflowView(m[1], q)],
   [/^workflows$/, 'workflows', (m, q) => workflowsView(q)],
+  [/^workspaces\/([A-Za-z0-9-]{1,64})$/, 'workspaces', (m) => workspaceView(m[1])],
+  [/^workspaces$/, 'workspaces', () => workspacesView()],
   [/^audit(?:\/([0-9a-f-]{36}))?$/i, 'audit', (m, q) => auditView(m[1] || q.runId || '', q)],
 ];
 
