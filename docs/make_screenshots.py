@@ -1,6 +1,6 @@
 """Make the console's screenshots in docs/screenshots/: the run list, a run waiting for
 approval, the graph view of a run with a failed branch and of one waiting for approval, a
-workflow's schedules, and an agent node's panel with its thinking and the tool call it waits
+workflow's schedules, a workspace's settings, and an agent node's panel with its thinking and the tool call it waits
 on (its model is the tests' fake OpenAI-compatible server, on loopback).
 
 Serves the app in-process on a free loopback port with a throwaway data directory, seeds a
@@ -73,7 +73,7 @@ RELEASE = {
 
 
 SHOTS = ("run-list.png", "run-view.png", "graph-waiting.png", "graph-failed.png",
-         "schedules.png", "agent-approval.png")
+         "schedules.png", "agent-approval.png", "workspace.png")
 
 
 def agent_workflow(endpoint: str) -> dict[str, Any]:
@@ -165,6 +165,14 @@ async def seed(http: aiohttp.ClientSession, llm: FakeLLM) -> tuple[str, str, str
                      {"cron": "*/15 9-17 * * 1-5", "timezone": "America/New_York",
                       "overlap": "cancelPrevious", "enabled": False}):
         await call(http, "POST", f"/api/v1/workflows/{export}/schedules", schedule)
+    for username, role in (("dana", "editor"), ("ravi", "runner"), ("vera", "viewer")):
+        await call(http, "POST", "/api/v1/users", {"username": username,
+                                                    "password": "screenshot-user-pw"})
+        await call(http, "POST", "/api/v1/workspaces/default/members",
+                   {"username": username, "role": role})
+    for name in ("LLM_KEY", "GITHUB_WEBHOOK_SECRET"):
+        await call(http, "PUT", f"/api/v1/workspaces/default/secrets/{name}",
+                   {"value": "not-a-real-value"})
     agent = (await call(http, "POST", "/api/v1/workflows", agent_workflow(llm.endpoint)))["id"]
     llm.script(AGENT_REPLY)
     agent_run = await start(http, agent, {})
@@ -218,6 +226,10 @@ async def main() -> int:
             await page.wait_for_selector("#node-panel .pending-tool-call .tool-args")
             await page.wait_for_selector(".live-live")
             await graph_card(page).screenshot(path=str(OUT / "agent-approval.png"))
+            await page.goto(f"{base}/#/workspaces/default")
+            await page.wait_for_selector("#members-table")
+            await page.wait_for_selector("#secrets-table")
+            await page.screenshot(path=str(OUT / "workspace.png"), full_page=True)
             await browser.close()
     finally:
         await runner.cleanup()
