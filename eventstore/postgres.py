@@ -307,6 +307,6 @@ async def verify_connection(
                 if failure is not None:
                     return failure
             if on_progress is not None:
-                on_progress(chain.checked, int(recorded_head or 0))
+                on_progress(chain.expected_position - 1, int(recorded_head or 0))
     return chain.finish(int(recorded_head or 0))
 

@@ -416,7 +416,7 @@ def verify_connection(
             if failure is not None:
                 return failure
         if on_progress is not None:
-            on_progress(chain.checked, total)
+            on_progress(chain.expected_position - 1, total)
     # The projection checkpoints are written in the same transactions as the events.
     return chain.finish(_checkpoint_head(conn))
 

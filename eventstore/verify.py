@@ -6,9 +6,11 @@ from collections.abc import Callable
 
 from eventstore.hashchain import GENESIS_HASH, canonical_bytes, chain_hash
 from eventstore.interface import VerifyResult
+from eventstore.lost_history import stated_hole
 from eventstore.records import RecordedEvent
 
-# Told (events checked, the log's head) after each page of a walk: a command's progress.
+# Told (the position reached, the log's head) after each page of a walk: a command's
+# progress (positions, not events: a restore leaves a hole of positions, lost_history.py).
 OnProgress = Callable[[int, int], None]
 
 
@@ -23,7 +25,12 @@ class ChainCheck:
     def check(self, event: RecordedEvent) -> VerifyResult | None:
         """None while the chain holds up to `event`; the failure otherwise."""
         expected = self.expected_position
-        if event.position != expected:
+        hole = stated_hole(event)
+        if hole is not None and hole != (expected, event.position - 1):
+            # A restore skips positions only where its mark says so, exactly.
+            return VerifyResult(self.checked, event.position, event.position,
+                                "the restore mark does not match the positions it skips")
+        if event.position != expected and hole is None:
             return VerifyResult(self.checked, event.position, expected,
                                 f"position {expected} is missing")
         if event.prev_hash != self.prev:
@@ -37,16 +44,16 @@ class ChainCheck:
                                 "hash does not match the event's content")
         self.prev = digest
         self.checked += 1
-        self.expected_position += 1
+        self.expected_position = event.position + 1
         return None
 
     def finish(self, recorded_head: int) -> VerifyResult:
         """The newest events leave no successor to break: `recorded_head`, written in the
         same transactions as the events (projection checkpoints, a head row), says how far
         the log reached, so a cut-off tail is found too."""
-        checked = self.checked
-        if recorded_head > checked:
-            return VerifyResult(checked, checked, checked + 1,
-                                f"events after {checked} are missing: the log reached "
+        checked, reached = self.checked, self.expected_position - 1
+        if recorded_head > reached:
+            return VerifyResult(checked, reached, reached + 1,
+                                f"events after {reached} are missing: the log reached "
                                 f"{recorded_head}")
-        return VerifyResult(checked, self.expected_position - 1)
+        return VerifyResult(checked, reached)

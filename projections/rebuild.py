@@ -54,7 +54,7 @@ def replay_into(
         count += len(rows)
         position = rows[-1][0]
         if on_progress is not None:
-            on_progress(count, total)
+            on_progress(position, total)
     target.execute("COMMIT")
     return count
 

@@ -84,7 +84,7 @@ async def replay_into_scratch(
         count += len(rows)
         position = int(rows[-1][0])
         if on_progress is not None:
-            on_progress(count, int(total))
+            on_progress(position, int(total))
     return count
 
 

@@ -19,6 +19,9 @@ from projections.rebuild import RebuildReport, rebuild
 from projections.rebuild_postgres import rebuild_postgres
 from service.audit import commands as audit_commands
 from service.auth import commands as auth_commands
+from service.backup import commands as backup_commands
+from service.backup.lock import DataDirInUse
+from service.backup.lock import serving as serving_lock
 from service.commands import (
     MissingDatabase,
     add_data_options,
@@ -49,12 +52,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging()
     raise_open_files_limit()
     fix_malloc_mmap_threshold()
-    app = create_app(settings)
-    app.on_startup.append(tune_gc_on_startup)
-    web.run_app(
-        app, host=settings.host, port=settings.port,
-        print=lambda line: print(line, file=sys.stderr), shutdown_timeout=10.0,
-    )
+    # Held for the server's life: `runstream restore` refuses while any server holds it.
+    with serving_lock(settings.data_dir):
+        app = create_app(settings)
+        app.on_startup.append(tune_gc_on_startup)
+        web.run_app(
+            app, host=settings.host, port=settings.port,
+            print=lambda line: print(line, file=sys.stderr), shutdown_timeout=10.0,
+        )
     return 0
 
 
@@ -131,7 +136,9 @@ def cmd_export(args: argparse.Namespace) -> int:
                 for event in page:
                     sys.stdout.buffer.write(event.as_json() + b"\n")
                 after = page[-1].position
-                shown.add(len(page))
+                # Whole log: positions reached (a restore's hole counts as passed); one
+                # stream: its events so far.
+                shown.update(after if args.stream is None else shown.done + len(page))
             sys.stdout.buffer.flush()
 
     run_on_store(args, export, existing=True)
@@ -162,9 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_options(export)
     export.set_defaults(func=cmd_export)
 
-    # Identity, workflow, secret and audit chores live beside their packages.
+    # Identity, workflow, secret, audit and backup chores live beside their packages.
     for module in (auth_commands, workflow_commands, secret_commands, audit_commands,
-                   schedule_commands):
+                   schedule_commands, backup_commands):
         module.add_commands(sub)
     return parser
 
@@ -174,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (SettingsError, MissingDatabase, DataDirNotWritable) as exc:
+    except (SettingsError, MissingDatabase, DataDirNotWritable, DataDirInUse) as exc:
         print(f"runstream: {exc}", file=sys.stderr)
         return 2
 

@@ -104,8 +104,9 @@ def error_responses() -> dict[str, Any]:
                                    "not_found"),
         "Conflict": error_response("Conflict with the current state", "conflict"),
         "CursorBeyondLog": described(
-            "The `Last-Event-ID` is beyond the end of the log (`error.code` "
-            "`cursor_beyond_log`, `error.details` `{cursor, head}`): reconnect without it."),
+            "The `Last-Event-ID` names no event of this log: it is beyond the end, or from "
+            "a history a restore replaced (`error.code` `cursor_beyond_log`, "
+            "`error.details` `{cursor, head}`): reconnect without it."),
         "IdempotencyKeyReused": described(
             "The `Idempotency-Key` was used by this caller for a different request within "
             "24 h (`error.code` `idempotency_key_reused`); nothing was started."),

@@ -1,9 +1,17 @@
-"""Where a stream resumes: `Last-Event-ID` (header) or `lastEventId` (query), a log position."""
+"""Where a stream resumes: `Last-Event-ID` (header) or `lastEventId` (query), a log position.
+
+A cursor is good when it is 0 or the position of an event the log holds. Every id a stream
+sends is one, and positions are never reused: a restore leaves the positions of the history
+it lost as a hole the log never fills (eventstore/lost_history.py). So a cursor from that
+lost history, or one beyond the head, names no event here and gets 409, however far new
+events have since taken the head past it, and with no change to the ids clients parse.
+"""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from eventstore.interface import EventStore
 from service.errors import ApiError, bad_request
 
 MAX_CURSOR_DIGITS = 18  # positions fit in SQLite's signed 64-bit INTEGER
@@ -26,10 +34,23 @@ def parse_cursor(request: web.Request) -> int:
 
 def cursor_beyond_log(cursor: int, head: int) -> ApiError:
     """A cursor this log never produced: a restore lost events, or the id is forged."""
+    where = (f"is beyond the end of the log ({head})" if cursor > head else
+             "names no event of this log (a restore replaced the history it came from)")
     return ApiError(
         409,
         "cursor_beyond_log",
-        f"Last-Event-ID {cursor} is beyond the end of the log ({head}); "
-        "reconnect without it to read from the start",
+        f"Last-Event-ID {cursor} {where}; reconnect without it to read from the start",
         {"cursor": cursor, "head": head},
     )
+
+
+async def check_cursor(store: EventStore, after: int) -> None:
+    """409 `cursor_beyond_log` unless `after` is 0 or the position of an event in the log."""
+    if after == 0:
+        return
+    head = await store.head()
+    if after <= head:
+        found = await store.read(None, after - 1, 1)
+        if found and found[0].position == after:
+            return
+    raise cursor_beyond_log(after, head)

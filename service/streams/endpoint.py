@@ -11,7 +11,7 @@ from projections.vocabulary import TERMINAL_RUN_EVENTS, TERMINAL_RUN_STATUSES
 from service import keys
 from service.auth.access import LiveAccess, require_principal
 from service.settings import Settings
-from service.streams.cursor import cursor_beyond_log, parse_cursor
+from service.streams.cursor import check_cursor, parse_cursor
 from service.streams.serving import EventStreamResponse, OnDisconnect, Render, StreamOptions
 
 # Where a client resumes a run's stream in the canonical dialect.
@@ -56,9 +56,7 @@ async def serve_run_stream(
     store = request.app[keys.STORE]
     settings = request.app[keys.SETTINGS]
     after = parse_cursor(request) if cursor is None else cursor
-    head = await store.head()
-    if after > head:
-        raise cursor_beyond_log(after, head)
+    await check_cursor(store, after)
     if run["status"] in TERMINAL_RUN_STATUSES and after >= run["lastPosition"]:
         # The client already has the end: 204 tells an EventSource to stop reconnecting.
         return web.Response(status=204, headers=headers)

@@ -23,7 +23,7 @@ from service.routing import (
     Shape,
     stream,
 )
-from service.streams.cursor import cursor_beyond_log, parse_cursor
+from service.streams.cursor import check_cursor, parse_cursor
 from service.streams.serving import EventStreamResponse, StreamOptions, encoding
 from service.streams.sse import Frame
 from service.views.body import parse_query
@@ -71,9 +71,7 @@ async def all_events_stream(request: web.Request) -> web.StreamResponse:
     store = request.app[keys.STORE]
     settings = request.app[keys.SETTINGS]
     after = parse_cursor(request)
-    head = await store.head()
-    if after > head:
-        raise cursor_beyond_log(after, head)
+    await check_cursor(store, after)
     options = StreamOptions(keepalive=RAW_PING, keepalive_interval_s=settings.v1_ping_interval_s)
     render = request.app[keys.FRAMES].shared("raw", encoding(_render_raw))
     return EventStreamResponse(store.subscribe(None, after), render, options,

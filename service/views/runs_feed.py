@@ -31,7 +31,7 @@ from service.routing import (
     RouteTable,
     stream,
 )
-from service.streams.cursor import cursor_beyond_log, parse_cursor
+from service.streams.cursor import check_cursor, parse_cursor
 from service.streams.serving import EventStreamResponse, StreamOptions, encoding
 from service.streams.sse import Frame, encode
 from service.views.body import parse_query
@@ -125,8 +125,7 @@ async def runs_feed(request: web.Request) -> web.StreamResponse:
     head = await store.head()
     # Without a cursor the feed is "from now": a client lists first, then follows changes.
     after = parse_cursor(request) if _has_cursor(request) else head
-    if after > head:
-        raise cursor_beyond_log(after, head)
+    await check_cursor(store, after)
     feed = RunFeedFilter(request, principal, workflow_id)
     options = StreamOptions(keepalive=v1.PING, keepalive_interval_s=settings.v1_ping_interval_s)
     return EventStreamResponse(

@@ -1,0 +1,1 @@
+"""`runstream backup` and `runstream restore`, and the data directory lock between them."""
