@@ -288,7 +288,8 @@ export function runView(runId) {
         const [nodeId, callId] = JSON.parse(key);
         if (pendingToolCall(state.node(nodeId))?.id !== callId) decisions.delete(key);
       }
-      const ctx = { run, state, canRun, approvals, refreshSoon, select };
+      const openPanel = (nodeId) => { select(nodeId); panelBox.scrollIntoView({ block: 'nearest' }); };
+      const ctx = { run, state, canRun, approvals, refreshSoon, select: openPanel };
       replace(nodesBox, h('h2', {}, 'Nodes'),
         h('table', { class: 'nodes', id: 'nodes-table' },
           h('thead', {}, h('tr', {}, ['Node', 'Status', 'Attempt', 'Duration', 'Progress', 'Timeline'].map((t) => h('th', {}, t)))),
