@@ -59,6 +59,9 @@ class Restored:
     lost_through: int  # the replaced log's head
     lost_ids: dict[str, int]  # per endpoint: the last id a client saw, in the lost part
     kept_ids: dict[str, int]  # per endpoint: an id a client saw before the backup
+    lost_checkpoint: Path  # checkpoints an auditor saved of the lost part
+    lost_checkpoint_position: int
+    data_dir: Path
 
     def url(self, endpoint: Endpoint) -> str:
         return endpoint.path.format(run=self.run_id, workflow=self.workflow_id,
@@ -140,6 +143,11 @@ async def restored(aiohttp_client: Any, tmp_path: Path,
         assert seen[-1] > backup_head, (endpoint, seen)
         lost_ids[endpoint.name] = seen[-1]
     lost_through = await head(before)
+    resp = await before.post("/api/v1/audit/checkpoints", json={})
+    assert resp.status == 201
+    lost_checkpoint_position = (await resp.json())["data"]["position"]
+    lost_checkpoint = tmp_path / "checkpoints.json"
+    lost_checkpoint.write_bytes(await (await before.get("/api/v1/audit/checkpoints")).read())
     await before.close()  # the server stops; then the operator restores
 
     code, report, err = await cli(capsys, "restore", str(tmp_path / "backup.db"),
@@ -153,7 +161,8 @@ async def restored(aiohttp_client: Any, tmp_path: Path,
     await approve(after, run_id)  # the new history: positions after the marker
     assert await head(after) > max(lost_ids.values())
     return Restored(after, run_id, workflow_id, chat_id, backup_head, lost_through,
-                    lost_ids, kept_ids)
+                    lost_ids, kept_ids, lost_checkpoint, lost_checkpoint_position,
+                    settings.data_dir)
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.name)
@@ -216,3 +225,15 @@ async def test_the_log_says_where_it_was_restored_and_still_verifies(
     result = verify_file(tmp_path / "data" / "runstream.db")
     assert result.ok, result
     assert result.head == await head(restored.client)
+
+
+async def test_a_checkpoint_of_the_lost_history_no_longer_holds(
+    restored: Restored, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Restoring is a rewrite an auditor sees: the saved checkpoint names a lost position."""
+    assert restored.backup_head < restored.lost_checkpoint_position <= restored.lost_through
+    code, report, _ = await cli(capsys, "checkpoint", "verify", str(restored.lost_checkpoint),
+                                "--data-dir", str(restored.data_dir))
+    assert code == 1
+    assert report["firstBadPosition"] == restored.lost_checkpoint_position
+
