@@ -358,3 +358,20 @@ async def test_verify_finds_a_restore_mark_that_lies_about_its_hole(
     assert result.reason is not None
     assert "restore mark" in result.reason
 
+
+
+async def test_a_restore_is_undone_by_restoring_the_file_it_kept(
+    data_dir: Path, backup: Path
+) -> None:
+    """The kept file goes back in place: its positions are good again, and the marker of
+    the undone restore (and what was written after it) become the lost part."""
+    code, first, _ = await arunstream("restore", str(backup), "--data-dir", str(data_dir))
+    assert code == 0
+    await fill(data_dir / "runstream.db", 10, stream="run-c")  # 502..511
+    code, undo, err = await arunstream("restore", first["replaced"], "--data-dir",
+                                       str(data_dir))
+    assert code == 0, err
+    assert (undo["head"], undo["lostFrom"], undo["lostThrough"], undo["markerPosition"]) == (
+        500, 501, 511, 512)
+    result = verify_file(data_dir / "runstream.db")
+    assert (result.ok, result.checked, result.head) == (True, 501, 512)
