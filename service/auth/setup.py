@@ -31,6 +31,14 @@ async def _identity_ctx(app: web.Application) -> AsyncIterator[None]:
     app[AUTH] = auth
     app[WORKSPACES] = WorkspaceRepository(store)
     await auth.ensure_schema()
+    # In the database: every node of a cluster counts the same failures.
+    throttle = LoginThrottle(store, ThrottleLimits(
+        per_account=settings.login_max_failures,
+        per_client=settings.login_max_failures_per_client,
+        window_s=settings.login_failure_window_s,
+    ))
+    await throttle.ensure_schema()
+    app[LOGIN_THROTTLE] = throttle
     password = settings.admin_password or generate_password()
     if await auth.bootstrap(password) and not settings.admin_password:
         # Printed, not logged: log lines are kept and shipped; this must be seen once only.
@@ -53,11 +61,6 @@ def setup_auth(app: web.Application) -> None:
         secure=settings.session_cookie_secure,
     )
     app[STORAGE] = storage
-    app[LOGIN_THROTTLE] = LoginThrottle(ThrottleLimits(
-        per_account=settings.login_max_failures,
-        per_client=settings.login_max_failures_per_client,
-        window_s=settings.login_failure_window_s,
-    ))
     app.middlewares.append(save_sessions)
     app.middlewares.append(authenticate)
     app.cleanup_ctx.append(_identity_ctx)

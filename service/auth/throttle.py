@@ -1,4 +1,5 @@
-"""Login throttling: a bounded count of recent failed logins per account and per client.
+"""Login throttling: a bounded count of recent failed logins per account and per client,
+kept in the database so that every node of a cluster counts the same failures.
 
 Every login attempt counts as a failure until it succeeds, so a burst of parallel
 guesses is limited as well as a sequence of them; a success clears its account's
@@ -11,9 +12,13 @@ apply, each over a sliding window:
 
 The client address is the peer of the connection (forwarded headers are not trusted:
 behind a reverse proxy every client shares its address, and the limits become
-service-wide); an IPv6 client counts by its /64. State is in memory: a restart
-forgets it, and the number of keys kept is bounded so a flood of distinct usernames
-cannot grow it without limit.
+service-wide); an IPv6 client counts by its /64.
+
+One row per account or client holds the times of its last `limit` failures (the only
+ones that can matter), and goes once they have all left the window. Checking and
+counting an attempt is one transaction that locks the rows it reads (an upsert, on
+both backends), so parallel guesses on several nodes take turns rather than all
+passing the check before any of them is counted. Times are the nodes' wall clocks.
 """
 
 from __future__ import annotations
@@ -21,13 +26,24 @@ from __future__ import annotations
 import ipaddress
 import math
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-MAX_TRACKED_KEYS = 10_000
+import orjson
 
-Key = tuple[str, ...]
+from eventstore.rows import Dialect
+from eventstore.tables import Tables, TableStore, Transaction
+
+# Seconds since the epoch: PostgreSQL's REAL has too few digits for them.
+_SECONDS: dict[Dialect, str] = {"sqlite": "REAL", "postgresql": "DOUBLE PRECISION"}
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS login_failures (
+        key        TEXT PRIMARY KEY,
+        times      TEXT NOT NULL,
+        expires_at {seconds} NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS login_failures_expiry ON login_failures (expires_at)",
+)
 
 
 @dataclass(frozen=True)
@@ -38,81 +54,96 @@ class ThrottleLimits:
 
 
 class LoginThrottle:
-    def __init__(self, limits: ThrottleLimits,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, store: TableStore, limits: ThrottleLimits,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.db = Tables(store)
         self.limits = limits
         self._clock = clock
-        self._failures: dict[Key, deque[float]] = {}
 
-    def __len__(self) -> int:
-        """How many accounts and clients it is tracking."""
-        return len(self._failures)
+    async def ensure_schema(self) -> None:
+        seconds = _SECONDS[self.db.dialect]
+        await self.db.ensure_tables([s.format(seconds=seconds) for s in _SCHEMA])
 
     @staticmethod
-    def _keys(username: str, client: str) -> tuple[Key, Key]:
+    def _keys(username: str, client: str) -> tuple[str, str]:
         where = client_network(client)
-        return ("account", username.casefold(), where), ("client", where)
+        # The client first: a guesser it stops leaves no row for each username it tries.
+        return f"client\n{where}", f"account\n{username.casefold()}\n{where}"
 
-    def _limit(self, key: Key) -> int:
-        return self.limits.per_account if key[0] == "account" else self.limits.per_client
+    def _limit(self, key: str) -> int:
+        return self.limits.per_client if key.startswith("client") else self.limits.per_account
 
-    def retry_after(self, username: str, client: str) -> int | None:
-        """Whole seconds until this client may try this account again; None if it may now."""
+    async def tracked(self) -> int:
+        """How many accounts and clients it is keeping failures of."""
+        rows = await self.db.fetch_all("SELECT count(*) FROM login_failures")
+        return int(rows[0][0])
+
+    async def attempt(self, username: str, client: str) -> int | None:
+        """Count an attempt as failed until `succeeded` says otherwise, and return None;
+        or, if this client may not try this account now, count nothing and return the
+        whole seconds until it may."""
         now = self._clock()
-        wait = max(self._wait(key, now) for key in self._keys(username, client))
-        return None if wait <= 0 else max(1, math.ceil(wait))
+        window = self.limits.window_s
 
-    def attempt(self, username: str, client: str) -> None:
-        """Count an attempt as failed until `succeeded` says otherwise."""
-        now = self._clock()
-        for key in self._keys(username, client):
-            limit = self._limit(key)
-            if limit > 0:
-                # Only the last `limit` failures ever matter: older ones are dropped.
-                self._failures.setdefault(key, deque(maxlen=limit)).append(now)
-        if len(self._failures) > MAX_TRACKED_KEYS:
-            self._prune(now)
+        async def unit(tx: Transaction) -> int | None:
+            await tx.execute("DELETE FROM login_failures WHERE expires_at <= ?", (now,))
+            counted: list[tuple[str, list[float]]] = []
+            for key in self._keys(username, client):
+                limit = self._limit(key)
+                if limit <= 0:
+                    continue
+                times = [t for t in await _locked_times(tx, key, now + window)
+                         if t > now - window]
+                if len(times) >= limit:
+                    # Allowed again when enough failures have left the window.
+                    wait = times[len(times) - limit] + window - now
+                    await _drop_if_empty(tx, key)
+                    for earlier, _ in counted:
+                        await _drop_if_empty(tx, earlier)
+                    return max(1, math.ceil(wait))
+                counted.append((key, times))
+            for key, times in counted:
+                kept = [*times, now][-self._limit(key):]
+                await tx.execute(
+                    "UPDATE login_failures SET times = ?, expires_at = ? WHERE key = ?",
+                    (orjson.dumps(kept).decode(), kept[-1] + window, key))
+            return None
 
-    def succeeded(self, username: str, client: str) -> None:
+        return await self.db.write(unit)
+
+    async def succeeded(self, username: str, client: str) -> None:
         """A correct password: the account's failures from this client are forgotten, and
         this attempt stops counting against the client (its other failures still do, or
         signing in to one's own account would reset a guesser's count)."""
-        account_key, client_key = self._keys(username, client)
-        self._failures.pop(account_key, None)
-        times = self._failures.get(client_key)
-        if times:
-            times.pop()
-        if not times:
-            self._failures.pop(client_key, None)  # no empty entries: they would only pile up
+        client_key, account_key = self._keys(username, client)
+        window = self.limits.window_s
 
-    def _wait(self, key: Key, now: float) -> float:
-        times = self._failures.get(key)
-        if times is None:
-            return 0.0
-        horizon = now - self.limits.window_s
-        while times and times[0] <= horizon:
-            times.popleft()
-        if not times:
-            del self._failures[key]
-            return 0.0
-        limit = self._limit(key)
-        if len(times) < limit:
-            return 0.0
-        # Allowed again when enough failures have left the window to go below the limit.
-        return times[len(times) - limit] + self.limits.window_s - now
+        async def unit(tx: Transaction) -> None:
+            await tx.execute("DELETE FROM login_failures WHERE key = ?", (account_key,))
+            times = await _locked_times(tx, client_key, self._clock() + window)
+            if times[:-1]:
+                await tx.execute(
+                    "UPDATE login_failures SET times = ?, expires_at = ? WHERE key = ?",
+                    (orjson.dumps(times[:-1]).decode(), times[-2] + window, client_key))
+            else:  # no empty rows: they would only pile up
+                await tx.execute("DELETE FROM login_failures WHERE key = ?", (client_key,))
 
-    def _prune(self, now: float) -> None:
-        horizon = now - self.limits.window_s
-        for key in [k for k, times in self._failures.items() if not times or times[-1] <= horizon]:
-            del self._failures[key]
-        # Still too many: forget the oldest keys that are not locked out (a dict keeps
-        # insertion order). A lockout is never forgotten early, or flooding the table
-        # with new usernames would lift it; locked keys are few, each cost `limit` tries.
-        excess = len(self._failures) - MAX_TRACKED_KEYS
-        if excess > 0:
-            unlocked = [k for k, times in self._failures.items() if len(times) < self._limit(k)]
-            for key in unlocked[:excess]:
-                del self._failures[key]
+        await self.db.write(unit)
+
+
+async def _locked_times(tx: Transaction, key: str, expires_at: float) -> list[float]:
+    """The key's failure times, its row created if need be and locked to the commit."""
+    # An upsert locks the row on PostgreSQL (SQLite has one writer at a time anyway) and
+    # returns its latest committed value, even one committed after this transaction began.
+    row = (await tx.execute(
+        "INSERT INTO login_failures (key, times, expires_at) VALUES (?, '[]', ?)"
+        " ON CONFLICT (key) DO UPDATE SET key = excluded.key RETURNING times",
+        (key, expires_at))).first()
+    return [float(t) for t in orjson.loads(row[0])] if row is not None else []
+
+
+async def _drop_if_empty(tx: Transaction, key: str) -> None:
+    await tx.execute("DELETE FROM login_failures WHERE key = ? AND times = '[]'", (key,))
 
 
 def client_network(address: str) -> str:

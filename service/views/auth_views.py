@@ -86,13 +86,12 @@ async def _check_password(request: web.Request, username: str, password: str) ->
     client is over its limits, refused before scrypt runs so a locked-out guess is cheap."""
     throttle = request.app[LOGIN_THROTTLE]
     client = request.remote or ""
-    wait_s = throttle.retry_after(username, client)
+    wait_s = await throttle.attempt(username, client)
     if wait_s is not None:
         raise too_many_requests("too many failed password attempts; try again later", wait_s)
-    throttle.attempt(username, client)
     user = await request.app[AUTH].authenticate(username, password)
     if user is not None:
-        throttle.succeeded(username, client)
+        await throttle.succeeded(username, client)
     return user
 
 

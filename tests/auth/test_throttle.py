@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from service.auth.setup import SESSION_COOKIE
-from service.auth.throttle import MAX_TRACKED_KEYS, LoginThrottle, ThrottleLimits
+from service.auth.throttle import LoginThrottle, ThrottleLimits
 from service.settings import Settings
 from tests.support.auth import (
     ADMIN_PASSWORD,
@@ -19,12 +20,14 @@ from tests.support.auth import (
     login,
     make_settings,
 )
+from tests.support.backends import Backend
 
 PER_ACCOUNT = 3
 PER_CLIENT = 7
 # Long enough that every failure of a test still counts however slow the machine (each
 # login costs an scrypt). Failures ageing out of the window are tested on the throttle with
-# a clock of the test's own (test_the_memory_of_failures_is_bounded), not by sleeping.
+# a clock of the test's own (test_failures_age_out_of_the_window_and_leave_no_rows), not by
+# sleeping.
 WINDOW_S = 300.0
 
 
@@ -103,27 +106,19 @@ async def test_secure_cookie_setting(aiohttp_client: Any, tmp_path: Path) -> Non
         assert bool(resp.cookies[SESSION_COOKIE]["secure"]) is secure
 
 
-def test_the_memory_of_failures_is_bounded() -> None:
-    now = [0.0]
-    throttle = LoginThrottle(ThrottleLimits(per_account=3, per_client=10, window_s=60),
-                             clock=lambda: now[0])
-    # Distinct usernames from distinct clients: each attempt adds two keys.
-    for i in range(MAX_TRACKED_KEYS):
-        throttle.attempt(f"user{i}", f"10.0.{i // 256}.{i % 256}")
-        now[0] += 0.001
-    assert len(throttle) <= MAX_TRACKED_KEYS + 2
-    # The newest client is still remembered and still limited.
-    for _ in range(2):
-        throttle.attempt("last", "192.0.2.1")
-    assert throttle.retry_after("last", "192.0.2.1") is None
-    throttle.attempt("last", "192.0.2.1")
-    assert throttle.retry_after("last", "192.0.2.1") == 60
-    # Once the window has passed, the next prune forgets everything that aged out.
-    now[0] += 61
-    for i in range(3):
-        throttle.attempt(f"fresh{i}", "192.0.2.2")
-    assert len(throttle) <= 4
-    assert throttle.retry_after("last", "192.0.2.1") is None
+async def test_failures_age_out_of_the_window_and_leave_no_rows(backend: Backend) -> None:
+    now = [1_000_000.0]
+    throttle = await throttle_on(backend, ThrottleLimits(3, 10, 60), lambda: now[0])
+    for _ in range(3):
+        assert await throttle.attempt("last", "192.0.2.1") is None
+    assert await throttle.attempt("last", "192.0.2.1") == 60
+    now[0] += 30
+    assert await throttle.attempt("Last", "192.0.2.1") == 30  # usernames fold case
+    # Once the window has passed, the next attempt forgets everything that aged out.
+    now[0] += 31
+    assert await throttle.attempt("fresh", "192.0.2.2") is None
+    assert await throttle.tracked() == 2  # the fresh account and its client
+    assert await throttle.attempt("last", "192.0.2.1") is None
 
 
 async def test_signing_in_to_ones_own_account_does_not_reset_the_client_count(
@@ -141,22 +136,15 @@ async def test_signing_in_to_ones_own_account_does_not_reset_the_client_count(
     assert statuses[PER_CLIENT:] == [429, 429]
 
 
-def test_a_lockout_is_not_forgotten_when_the_table_fills(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from service.auth import throttle as throttle_module
-
-    monkeypatch.setattr(throttle_module, "MAX_TRACKED_KEYS", 40)
-    now = [0.0]
-    throttle = LoginThrottle(ThrottleLimits(per_account=3, per_client=0, window_s=60),
-                             clock=lambda: now[0])
+async def test_a_lockout_holds_however_many_other_accounts_fail(backend: Backend) -> None:
+    now = [1_000_000.0]
+    throttle = await throttle_on(backend, ThrottleLimits(3, 0, 60), lambda: now[0])
     for _ in range(3):
-        throttle.attempt("admin", "192.0.2.1")
-    assert throttle.retry_after("admin", "192.0.2.1") == 60
-    for i in range(200):  # fill the table with other accounts, from the same client
-        throttle.attempt(f"filler{i}", "192.0.2.1")
-    assert len(throttle) <= 41
-    assert throttle.retry_after("admin", "192.0.2.1") == 60
+        await throttle.attempt("admin", "192.0.2.1")
+    assert await throttle.attempt("admin", "192.0.2.1") == 60
+    for i in range(200):  # other accounts, from the same client
+        assert await throttle.attempt(f"filler{i}", "192.0.2.1") is None
+    assert await throttle.attempt("admin", "192.0.2.1") == 60
 
 
 def test_an_ipv6_client_counts_by_its_64() -> None:
@@ -168,20 +156,33 @@ def test_an_ipv6_client_counts_by_its_64() -> None:
     assert client_network("") == ""
 
 
-def test_successes_leave_nothing_behind_when_the_table_fills(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Many clients that each sign in once: the table must stay usable (an empty entry
-    left by a success once made the next prune fail on every login)."""
-    from service.auth import throttle as throttle_module
+async def test_successes_leave_nothing_behind(backend: Backend) -> None:
+    throttle = await throttle_on(backend, ThrottleLimits(3, 10, 60))
+    for i in range(50):
+        assert await throttle.attempt(f"user{i}", f"198.51.100.{i}") is None
+        await throttle.succeeded(f"user{i}", f"198.51.100.{i}")
+    assert await throttle.tracked() == 0
+    # A refused attempt leaves no row for a username the client had not tried before.
+    for i in range(10):
+        await throttle.attempt(f"guess{i}", "192.0.2.9")
+    assert await throttle.attempt("another", "192.0.2.9") is not None
+    assert await throttle.tracked() == 11
 
-    monkeypatch.setattr(throttle_module, "MAX_TRACKED_KEYS", 50)
-    throttle = LoginThrottle(ThrottleLimits(per_account=3, per_client=10, window_s=60))
-    for i in range(200):
-        throttle.attempt(f"user{i}", f"198.51.100.{i}")
-        throttle.succeeded(f"user{i}", f"198.51.100.{i}")
-    assert len(throttle) == 0
-    for i in range(60):  # failures fill it past the cap: pruning works
-        throttle.attempt(f"guess{i}", f"192.0.2.{i}")
-    assert len(throttle) <= 51
-    assert throttle.retry_after("guess59", "192.0.2.59") is None
+
+async def test_a_success_takes_only_itself_off_the_clients_count(backend: Backend) -> None:
+    throttle = await throttle_on(backend, ThrottleLimits(3, 4, 60))
+    for i in range(3):
+        await throttle.attempt(f"victim{i}", "192.0.2.3")
+    await throttle.attempt("mallory", "192.0.2.3")
+    await throttle.succeeded("mallory", "192.0.2.3")
+    assert await throttle.attempt("victim9", "192.0.2.3") is None  # the 4th failure
+    assert await throttle.attempt("victim10", "192.0.2.3") is not None
+
+
+async def throttle_on(backend: Backend, limits: ThrottleLimits,
+                      clock: Callable[[], float] | None = None) -> LoginThrottle:
+    store = await backend.open(projectors=[])
+    throttle = LoginThrottle(store, limits) if clock is None else LoginThrottle(
+        store, limits, clock)
+    await throttle.ensure_schema()
+    return throttle
