@@ -48,3 +48,7 @@ class EventTooLarge(EventStoreError):
         self.event_type = event_type
         self.size = size
         self.limit = limit
+
+
+class NoLogHere(EventStoreError):
+    """An offline command was pointed at a database that holds no runstream log."""

@@ -28,6 +28,8 @@ class VerifyResult:
     head: int
     first_bad_position: int | None = None
     reason: str | None = None
+    # The hash of the last event checked: two logs with the same history end on the same one.
+    head_hash: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from eventstore.errors import StoreUnavailable
+from eventstore.errors import NoLogHere, StoreUnavailable
 from eventstore.hub import DEFAULT_RING_BYTES, DEFAULT_RING_SIZE, EventHub
 from eventstore.interface import ANY_VERSION, EventStore, VerifyResult
 from eventstore.postgres_feed import PostgresFeed
@@ -279,9 +279,33 @@ async def replay_projection(conn: Connection, projector: Projector, after: int =
 
 async def verify_url(url: str, on_progress: OnProgress | None = None) -> VerifyResult:
     """`runstream verify` on PostgreSQL: one connection of its own, no pool, no writer."""
-    async with await psycopg.AsyncConnection.connect(
-            connection_info(url, "runstream verify"), autocommit=True) as conn:
+    async with await offline_connection(url, "runstream verify") as conn:
+        await require_log(conn)
         return await verify_connection(conn, on_progress)
+
+
+async def offline_connection(url: str, application_name: str) -> Connection:
+    """A connection of an offline command's own; StoreUnavailable, in the server's words,
+    if there is none to be had."""
+    try:
+        return await psycopg.AsyncConnection.connect(
+            connection_info(url, application_name), autocommit=True)
+    except UNAVAILABLE as exc:
+        raise StoreUnavailable(f"cannot reach PostgreSQL: {str(exc).strip()}") from exc
+
+
+async def require_log(conn: Connection) -> None:
+    """NoLogHere unless the connection's schema holds the log's tables (an offline command
+    pointed at the wrong database would otherwise fail on a missing table, or create one)."""
+    cursor = await conn.execute(
+        "SELECT current_database(), current_schema(), to_regclass('events') IS NOT NULL"
+        " AND to_regclass('event_head') IS NOT NULL")
+    database, schema, present = await cursor.fetchone() or ("?", "?", False)
+    if not present:
+        raise NoLogHere(
+            f"PostgreSQL database {database!r} (schema {schema!r}) holds no runstream log: "
+            "check database_url (RUNSTREAM_DATABASE_URL); `runstream serve` or "
+            "`runstream migrate --to` creates the log there")
 
 
 async def verify_connection(

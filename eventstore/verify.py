@@ -56,4 +56,4 @@ class ChainCheck:
             return VerifyResult(checked, reached, reached + 1,
                                 f"events after {reached} are missing: the log reached "
                                 f"{recorded_head}")
-        return VerifyResult(checked, reached)
+        return VerifyResult(checked, reached, head_hash=self.prev)

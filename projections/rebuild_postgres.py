@@ -12,12 +12,11 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-import psycopg
 from psycopg import sql
 
-from eventstore.postgres import PAGE, row_to_event
+from eventstore.postgres import PAGE, offline_connection, require_log, row_to_event
 from eventstore.postgres_rows import Connection, create_schema, project
-from eventstore.postgres_schema import EVENT_COLUMNS, connection_info
+from eventstore.postgres_schema import EVENT_COLUMNS
 from eventstore.projector import Projector
 from eventstore.verify import OnProgress
 from projections.rebuild import RebuildReport
@@ -28,8 +27,9 @@ async def rebuild_postgres(
     on_progress: OnProgress | None = None,
 ) -> RebuildReport:
     report = RebuildReport()
-    conn = await psycopg.AsyncConnection.connect(connection_info(url), autocommit=True)
+    conn = await offline_connection(url, "runstream rebuild")
     try:
+        await require_log(conn)
         async with conn.transaction():
             await conn.execute("SELECT position FROM event_head FOR UPDATE")
             cursor = await conn.execute("SELECT current_schema()")

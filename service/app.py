@@ -11,6 +11,7 @@ from service import keys
 from service.audit.setup import checkpoints_ctx
 from service.auth.schema import DEFAULT_WORKSPACE_ID
 from service.auth.setup import setup_auth
+from service.cluster_keys import ClusterKeys, node_fingerprints
 from service.engine.engine import Engine
 from service.metrics.listener import metrics_listener_ctx
 from service.metrics.setup import metrics_ctx
@@ -58,6 +59,14 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     await store.close()
 
 
+async def _cluster_keys_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Refuse to start with keys other than the ones this database's nodes use."""
+    cluster_keys = ClusterKeys(app[keys.STORE])
+    await cluster_keys.ensure_schema()
+    await cluster_keys.check(node_fingerprints(app[keys.SETTINGS]))
+    yield
+
+
 async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
     """Workflows and the engine; on start, unfinished runs continue (recovery)."""
     settings = app[keys.SETTINGS]
@@ -97,6 +106,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.STREAMS] = StreamRegistry(settings.stream_max_per_user)
     app[keys.FRAMES] = FrameCache(settings.frame_cache_bytes)
     app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_cluster_keys_ctx)
     app.on_shutdown.append(_close_streams)
     setup_auth(app)
     app.cleanup_ctx.append(_engine_ctx)

@@ -11,12 +11,15 @@ from collections.abc import Sequence
 import orjson
 from aiohttp import web
 
+from eventstore.errors import NoLogHere, StoreUnavailable
 from eventstore.interface import EventStore, VerifyResult
 from eventstore.postgres import verify_url
 from eventstore.sqlite import verify_file
 from projections import all_projections
 from projections.rebuild import RebuildReport, rebuild
 from projections.rebuild_postgres import rebuild_postgres
+from service import cluster_keys_commands
+from service import migrate as migrate_commands
 from service.audit import commands as audit_commands
 from service.auth import commands as auth_commands
 from service.backup import commands as backup_commands
@@ -96,6 +99,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         shown.ok = result.ok
     report = {
         "ok": result.ok, "checked": result.checked, "head": result.head,
+        "headHash": result.head_hash,
         "firstBadPosition": result.first_bad_position, "reason": result.reason,
     }
     print(orjson.dumps(report).decode())
@@ -171,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Identity, workflow, secret, audit and backup chores live beside their packages.
     for module in (auth_commands, workflow_commands, secret_commands, audit_commands,
-                   schedule_commands, backup_commands):
+                   schedule_commands, backup_commands, migrate_commands,
+                   cluster_keys_commands):
         module.add_commands(sub)
     return parser
 
@@ -181,7 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (SettingsError, MissingDatabase, DataDirNotWritable, DataDirInUse) as exc:
+    except (SettingsError, MissingDatabase, DataDirNotWritable, DataDirInUse, NoLogHere,
+            StoreUnavailable) as exc:
         print(f"runstream: {exc}", file=sys.stderr)
         return 2
 

@@ -3,7 +3,6 @@ app with logged-in clients, and an engine on a real store. Area folders add thei
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -24,7 +23,12 @@ from tests.support.auth import ADMIN_PASSWORD, ClientFactory, login, make_settin
 from tests.support.backends import Backend, PostgresBackend, SQLiteBackend
 from tests.support.browser import installed_chromium
 from tests.support.engine import CountingServer, Harness, make_engine
-from tests.support.postgres import SERVER_URL, server_or_skip
+from tests.support.postgres import (
+    SERVER_URL,
+    drop_abandoned_databases,
+    new_database_name,
+    server_or_skip,
+)
 from tests.support.summary import SUMMARY_LINES
 
 
@@ -115,7 +119,8 @@ async def counting_server() -> AsyncIterator[CountingServer]:
 def pg_database() -> Iterator[str]:
     """The URL of a database created for this test run, dropped when it ends."""
     server_or_skip()
-    name = f"runstream_test_{os.getpid()}_{secrets.token_hex(3)}"
+    drop_abandoned_databases()
+    name = new_database_name("runstream_test")
     with psycopg.connect(SERVER_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"'.encode())
     try:
