@@ -26,6 +26,8 @@ from service.streams.registry import StreamRegistry
 from service.triggers.idempotency import IdempotencyKeys
 from service.triggers.scheduler import ScheduleRunner, ticking
 from service.triggers.schedules import ScheduleRepository
+from service.triggers.webhook_rate import RateLimiter
+from service.triggers.webhooks import WebhookRepository
 from service.views import (
     api_docs,
     audit,
@@ -41,6 +43,7 @@ from service.views import (
     schemas,
     splox,
     tool_calls,
+    webhooks,
     workflow_runs,
     workflows,
     workspace_secrets,
@@ -86,6 +89,10 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
     await schedule_repo.ensure_schema()
     app[keys.SCHEDULES] = schedule_repo
     app[keys.SCHEDULE_RUNNER] = ScheduleRunner(schedule_repo, engine, store)
+    webhook_repo = WebhookRepository(store, settings.webhook_delivery_retention_s)
+    await webhook_repo.ensure_schema()
+    app[keys.WEBHOOKS] = webhook_repo
+    app[keys.WEBHOOK_RATE] = RateLimiter(settings.webhook_rate_per_minute)
     await engine.start()
     async with ticking(app[keys.SCHEDULE_RUNNER], settings.schedule_tick_s):
         yield
@@ -117,7 +124,8 @@ def create_app(settings: Settings) -> web.Application:
     # runs_feed's /workflow-runs/stream must precede workflow_runs' /workflow-runs/{runId}.
     table = RouteTable()
     for views in (
-        health, metrics, auth_routes, workspace_secrets, workflows, schedules, runs_feed,
+        health, metrics, auth_routes, workspace_secrets, workflows, schedules, webhooks,
+        runs_feed,
         workflow_runs, tool_calls, events, audit, chats,
         flowtrux, splox, schemas, openapi_view, api_docs, console,
     ):

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from service.triggers.idempotency import IdempotencyKeys
     from service.triggers.scheduler import ScheduleRunner
     from service.triggers.schedules import ScheduleRepository
+    from service.triggers.webhook_rate import RateLimiter
+    from service.triggers.webhooks import WebhookRepository
     from service.workflows.repository import WorkflowRepository
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
@@ -43,3 +45,6 @@ METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 # Workflows' cron schedules and what fires them (service/triggers/).
 SCHEDULES: web.AppKey[ScheduleRepository] = web.AppKey("schedules")
 SCHEDULE_RUNNER: web.AppKey[ScheduleRunner] = web.AppKey("schedule_runner")
+# Workflows' webhooks, their deliveries and the per-webhook rate (service/triggers/).
+WEBHOOKS: web.AppKey[WebhookRepository] = web.AppKey("webhooks")
+WEBHOOK_RATE: web.AppKey[RateLimiter] = web.AppKey("webhook_rate")

@@ -46,6 +46,8 @@ TAGS = [
                                        "answered)."},
     {"name": "workflows", "description": "Versioned workflow definitions."},
     {"name": "schedules", "description": "Cron schedules that start runs of a workflow."},
+    {"name": "webhooks", "description": "URLs (/hooks/{id}) that start runs of a workflow, "
+                                        "their signatures and their deliveries."},
     {"name": "workflow-runs", "description": "Runs: execute, stream, cancel, read."},
     {"name": "events", "description": "The raw event log and its verification."},
     {"name": "audit", "description": "Signed checkpoints of the log's head."},

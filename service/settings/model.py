@@ -176,6 +176,25 @@ class Settings(BaseSettings):
         description="How often schedules are checked for fire times that are due (0: never, "
                     "for tests that drive schedules with a clock of their own).",
     )
+    webhook_max_body_bytes: int = Field(
+        default=1_048_576, gt=0,
+        description="The largest body a webhook delivery may have (413 beyond it).",
+    )
+    webhook_rate_per_minute: int = Field(
+        default=120, ge=0,
+        description="Deliveries one webhook takes per minute on one node; beyond, 429 with "
+                    "Retry-After (0: no limit).",
+    )
+    webhook_wait_s: float = Field(
+        default=30.0, gt=0,
+        description="How long a `lastNode` webhook waits for its run before it answers 202 "
+                    "with the run id instead of the output.",
+    )
+    webhook_delivery_retention_s: float = Field(
+        default=604_800.0, gt=0,
+        description="How long a webhook's deliveries are kept (older ones are dropped when "
+                    "the next is recorded).",
+    )
 
     checkpoint_interval_s: float = Field(
         default=3600.0, ge=0,

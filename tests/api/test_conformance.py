@@ -210,6 +210,27 @@ async def test_workflow_answers_conform(api: Checked) -> None:
         {"id": "a", "type": "noop", "after": ["ghost"]}]})
 
 
+async def test_webhook_answers_conform(api: Checked) -> None:
+    created = await api.call("POST", "/api/v1/workflows", 201, json=QUICK_WORKFLOW)
+    webhooks = f"/api/v1/workflows/{created['data']['id']}/webhooks"
+    await api.call("PUT", "/api/v1/workspaces/default/secrets/CONFORM_HOOK", 201,
+                   json={"value": "conform-hook-secret"})
+    made = await api.call("POST", webhooks, 201, json={
+        "auth": "hmac", "hmac": {"secret": "CONFORM_HOOK", "format": "stripe"},
+        "responseMode": "lastNode", "idempotencyHeader": "X-Delivery"})
+    one = f"{webhooks}/{made['data']['id']}"
+    await api.call("POST", webhooks, 201, json={"auth": "none"})
+    await api.call("POST", webhooks, 400, json={"auth": "hmac"})
+    await api.call("GET", webhooks, 200)
+    await api.call("GET", one, 200)
+    await api.call("PATCH", one, 200, json={"enabled": False})
+    await api.call("PATCH", one, 400, json={"token": {"secret": "bad name"}})
+    await api.call("GET", f"{one}/deliveries", 200)
+    await api.call("GET", f"{one}/deliveries?limit=0", 400)
+    await api.call("DELETE", one, 200)
+    await api.call("GET", one, 404)
+
+
 async def test_run_answers_and_frames_conform(api: Checked) -> None:
     quick = (await api.call("POST", "/api/v1/workflows", 201, json=QUICK_WORKFLOW))["data"]
     slow = (await api.call("POST", "/api/v1/workflows", 201,
@@ -326,7 +347,8 @@ async def test_tool_call_answers_conform(api: Checked) -> None:
 
 ANSWER_TESTS = {
     "test_service_documents_and_static_files_conform", "test_identity_answers_conform",
-    "test_workflow_answers_conform", "test_run_answers_and_frames_conform",
+    "test_workflow_answers_conform", "test_webhook_answers_conform",
+    "test_run_answers_and_frames_conform",
     "test_dialect_answers_and_frames_conform", "test_tool_call_answers_conform",
 }
 

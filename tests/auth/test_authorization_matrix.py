@@ -35,6 +35,7 @@ class World:
     chat: str  # owned by runner
     victim: str  # a viewer of the workspace only the admin may remove, then delete
     schedule: str  # of the approval workflow, yearly
+    webhook: str  # of the approval workflow, unsigned
 
 
 @pytest.fixture
@@ -76,8 +77,11 @@ async def world(new_client: ClientFactory) -> World:
                             json={"cron": "0 0 1 1 *"})
     assert resp.status == 201, await resp.text()
     schedule = (await resp.json())["data"]["id"]
+    resp = await admin.post(f"/api/v1/workflows/{approval}/webhooks", json={"auth": "none"})
+    assert resp.status == 201, await resp.text()
+    webhook = (await resp.json())["data"]["id"]
     return World(clients, workspace, approval, quick, waiting, finished, chat, victim,
-                 schedule)
+                 schedule, webhook)
 
 
 def routes(w: World) -> list[tuple[str, str, Any, tuple[int, ...]]]:
@@ -124,6 +128,17 @@ def routes(w: World) -> list[tuple[str, str, Any, tuple[int, ...]]]:
         ("PATCH", f"/api/v1/workflows/{wf}/schedules/{w.schedule}", {"enabled": False},
          (401, 404, 403, 403, 200, 200)),
         ("DELETE", f"/api/v1/workflows/{wf}/schedules/{w.schedule}", {},
+         (401, 404, 403, 403, 200, 404)),
+        # Webhooks likewise; their deliveries are the editors'. The editor deletes.
+        ("POST", f"/api/v1/workflows/{w.quick}/webhooks", {"auth": "none"},
+         (401, 404, 403, 403, 201, 201)),
+        ("GET", f"/api/v1/workflows/{wf}/webhooks", None, read),
+        ("GET", f"/api/v1/workflows/{wf}/webhooks/{w.webhook}", None, read),
+        ("PATCH", f"/api/v1/workflows/{wf}/webhooks/{w.webhook}", {"enabled": True},
+         (401, 404, 403, 403, 200, 200)),
+        ("GET", f"/api/v1/workflows/{wf}/webhooks/{w.webhook}/deliveries", None,
+         (401, 404, 403, 403, 200, 200)),
+        ("DELETE", f"/api/v1/workflows/{wf}/webhooks/{w.webhook}", {},
          (401, 404, 403, 403, 200, 404)),
         ("POST", "/api/v1/workflow-runs/execute", {"workflowId": w.quick}, run_it),
         ("POST", "/api/v1/workflow-runs/execute/stream", {"workflowId": w.quick}, run_it),
