@@ -9,9 +9,12 @@ events have since taken the head past it, and with no change to the ids clients 
 
 from __future__ import annotations
 
+from weakref import WeakKeyDictionary
+
 from aiohttp import web
 
 from eventstore.interface import EventStore
+from eventstore.lost_history import LOG_STREAM, stated_hole
 from service.errors import ApiError, bad_request
 
 MAX_CURSOR_DIGITS = 18  # positions fit in SQLite's signed 64-bit INTEGER
@@ -44,13 +47,31 @@ def cursor_beyond_log(cursor: int, head: int) -> ApiError:
     )
 
 
+# The holes each open store's log has, read once: markers are written only by a restore,
+# which runs while no server has the log open (service/backup/), so they never change
+# under a running store. Kept beside the store rather than asked of the database, so a
+# resume costs no query more than it did before restores existed.
+_HOLES: WeakKeyDictionary[EventStore, tuple[tuple[int, int], ...]] = WeakKeyDictionary()
+MAX_MARKERS = 10_000  # restores of one log: far more than any deployment makes
+
+
+async def holes_in(store: EventStore) -> tuple[tuple[int, int], ...]:
+    """The positions (first, last) that restores left out of this log."""
+    holes = _HOLES.get(store)
+    if holes is None:
+        markers = await store.read(LOG_STREAM, 0, MAX_MARKERS)
+        holes = tuple(hole for event in markers
+                      if (hole := stated_hole(event)) is not None and hole[0] <= hole[1])
+        _HOLES[store] = holes
+    return holes
+
+
 async def check_cursor(store: EventStore, after: int) -> None:
-    """409 `cursor_beyond_log` unless `after` is 0 or the position of an event in the log."""
+    """409 `cursor_beyond_log` unless `after` is 0 or the position of an event in the log:
+    at most the head, and in no hole a restore left (`verify` holds the log to exactly
+    that: every other position up to the head is there)."""
     if after == 0:
         return
     head = await store.head()
-    if after <= head:
-        found = await store.read(None, after - 1, 1)
-        if found and found[0].position == after:
-            return
-    raise cursor_beyond_log(after, head)
+    if after > head or any(first <= after <= last for first, last in await holes_in(store)):
+        raise cursor_beyond_log(after, head)
