@@ -45,6 +45,7 @@ from pydantic import BaseModel
 
 from projections.vocabulary import EventType, RunStatus
 from service.engine.http_client import HttpClient
+from service.settings.llm import LlmEndpoint
 
 
 class NodeError(Exception):
@@ -127,6 +128,10 @@ class NodeContext:
     def http(self) -> HttpClient:
         """The engine's guarded HTTP client (private targets refused)."""
         return self._host.http
+
+    def llm_endpoint(self, name: str) -> LlmEndpoint | None:
+        """The deployment's model endpoint of that name (`[llm_endpoints.NAME]`), if any."""
+        return self.http.settings.llm_endpoints.get(name)
 
     async def progress(self, pct: float, message: str = "") -> None:
         """Report progress 0-100 with a short message."""

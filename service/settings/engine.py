@@ -5,12 +5,14 @@ The engine takes this model as it is; its defaults are declared here and nowhere
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from pydantic_settings import NoDecode
 
 from eventstore.sqlite import DEFAULT_MAX_EVENT_BYTES
+from service.settings.llm import LlmEndpoint
 
 
 class EngineSettings(BaseModel):
@@ -52,18 +54,27 @@ class EngineSettings(BaseModel):
         default=30_000, gt=0, description="For requests whose node sets no timeoutMs.",
     )
     http_max_redirects: int = Field(default=5, ge=0, description="Redirects followed per request.")
-    # Not a key of [engine]: the store's limit (the top-level max_event_bytes), which
-    # Settings hands over, so that a node value the store would refuse fails its node instead.
+    # Not keys of [engine]: the store's limit (the top-level max_event_bytes), so that a
+    # node value the store would refuse fails its node instead, and the top-level
+    # [llm_endpoints] the agent node reads; Settings hands both over.
     _max_event_bytes: int = PrivateAttr(DEFAULT_MAX_EVENT_BYTES)
+    _llm_endpoints: Mapping[str, LlmEndpoint] = PrivateAttr(default_factory=dict)
 
     @property
     def max_event_bytes(self) -> int:
         return self._max_event_bytes
 
-    def with_event_limit(self, max_event_bytes: int) -> EngineSettings:
-        """A copy for a store whose events carry at most `max_event_bytes` of data."""
+    @property
+    def llm_endpoints(self) -> Mapping[str, LlmEndpoint]:
+        return self._llm_endpoints
+
+    def with_service_limits(self, max_event_bytes: int,
+                            llm_endpoints: Mapping[str, LlmEndpoint]) -> EngineSettings:
+        """A copy for a store whose events carry at most `max_event_bytes` of data, with
+        the deployment's named model endpoints."""
         copy = self.model_copy()
         copy._max_event_bytes = max_event_bytes
+        copy._llm_endpoints = dict(llm_endpoints)
         return copy
 
     @field_validator("http_allow_hosts", mode="before")

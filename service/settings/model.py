@@ -18,6 +18,7 @@ from eventstore.sqlite import DEFAULT_MAX_EVENT_BYTES
 from eventstore.sqlite_checkpoint import DEFAULT_WAL_CHECKPOINT_WAIT_MS, DEFAULT_WAL_RESTART_BYTES
 from service.settings.engine import EngineSettings
 from service.settings.errors import Layer, settings_error
+from service.settings.llm import EndpointName, LlmEndpoint
 from service.settings.names import ENV_NESTED_DELIMITER, ENV_PREFIX
 
 # Below it, the fields an event carries beside a node's value leave no room for one.
@@ -219,6 +220,12 @@ class Settings(BaseSettings):
                     "anyone who can reach it: bind it to a private interface). Empty: none.",
     )
 
+    llm_endpoints: dict[EndpointName, LlmEndpoint] = Field(
+        default_factory=dict,
+        description="Named model servers for agent nodes (`\"endpoint\": \"NAME\"`): a table "
+                    "[llm_endpoints.NAME] with url and api_key_env each. See docs/engine.md.",
+    )
+
     engine: EngineSettings = Field(
         default_factory=EngineSettings,
         description="The engine: runs, node timeouts, the http_request node.",
@@ -256,8 +263,10 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"live_ring_bytes ({self.live_ring_bytes}) must be at least max_event_bytes "
                 f"({self.max_event_bytes}): the ring holds at least one event")
-        if self.engine.max_event_bytes != self.max_event_bytes:
-            self.engine = self.engine.with_event_limit(self.max_event_bytes)
+        if (self.engine.max_event_bytes != self.max_event_bytes
+                or self.engine.llm_endpoints != self.llm_endpoints):
+            self.engine = self.engine.with_service_limits(self.max_event_bytes,
+                                                          self.llm_endpoints)
         return self
 
     @classmethod

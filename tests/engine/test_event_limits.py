@@ -27,7 +27,7 @@ async def limited(tmp_path: Path) -> AsyncIterator[Harness]:
                                         synchronous="NORMAL", max_event_bytes=LIMIT)
     repo = WorkflowRepository(store)
     await repo.ensure_schema()
-    engine = Engine(store, repo, TEST_SETTINGS.with_event_limit(LIMIT))
+    engine = Engine(store, repo, TEST_SETTINGS.with_service_limits(LIMIT, {}))
     await engine.start()
     yield Harness(store, repo, engine)
     await engine.stop()

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import Field, model_validator
+from yarl import URL
 
 from service.engine.node_api import NodeContext, NodeError, NodeType
 from service.engine.nodes.agent_client import ModelCall, completions_url, stream_call
@@ -52,7 +53,8 @@ class Message(ParamsModel):
 
 class AgentParams(ParamsModel):
     endpoint: Annotated[str, Field(min_length=1, description=(
-        "The server's base URL (`.../v1`); the address rules of http_request apply."))]
+        "The server's base URL (`.../v1`), or the name of an endpoint of the deployment's "
+        "[llm_endpoints]; the address rules of http_request apply either way."))]
     model: Annotated[str, Field(min_length=1)]
     apiKey: str | None = Field(None, description=(
         "Sent as a Bearer token; use {{secrets.NAME}}. Never recorded."))
@@ -153,6 +155,19 @@ def _calls_of(message: dict[str, Any]) -> list[ToolCall]:
             for call in message.get("tool_calls") or ()]
 
 
+def _endpoint(params: dict[str, Any], ctx: NodeContext) -> tuple[URL, str | None]:
+    """The completions URL and API key: of the URL given, or of the named endpoint (whose
+    key comes from the runstream process's environment unless the node gives its own)."""
+    endpoint, api_key = str(params["endpoint"]), params.get("apiKey") or None
+    if "://" in endpoint:
+        return completions_url(endpoint), api_key
+    named = ctx.llm_endpoint(endpoint)
+    if named is None:
+        raise NodeError(f"no model endpoint named {endpoint!r}: give a URL, or add "
+                        f"[llm_endpoints.{endpoint}] to the configuration", retryable=False)
+    return completions_url(named.url), api_key or named.api_key()
+
+
 class Agent(NodeType):
     """params: endpoint, model, apiKey, system, prompt or messages, temperature, maxTokens,
     output (text or json), tools, maxToolRounds, extraBody.
@@ -172,7 +187,7 @@ class Agent(NodeType):
             messages += [{"role": m["role"], "content": m["content"]} for m in params["messages"]]
         else:
             messages.append({"role": "user", "content": str(params.get("prompt") or "")})
-        url, api_key = completions_url(str(params["endpoint"])), params.get("apiKey") or None
+        url, api_key = _endpoint(params, ctx)
         conversation = _Conversation(messages)
         max_rounds = int(params.get("maxToolRounds", 5))
         # Continue from what earlier attempts made durable: their tool rounds are not
