@@ -151,17 +151,20 @@ async def target_columns(conn: Connection) -> dict[str, dict[str, TargetColumn]]
 async def _copy_log(src: sqlite3.Connection, conn: Connection,
                     progress: Progress) -> tuple[int, str]:
     (total,) = src.execute("SELECT count(*) FROM events").fetchone()
-    done, last_hash = 0, GENESIS_HASH
+    done, last_position, last_hash = 0, 0, GENESIS_HASH
     async with conn.cursor() as cursor, cursor.copy(
             f"COPY events ({EVENT_COLUMNS}) FROM STDIN".encode()) as copy:
         for page in _pages(src, f"SELECT {EVENT_COLUMNS} FROM events ORDER BY position"):
             for row in page:
                 await copy.write_row((*row[:4], bytes(row[4]), *row[5:]))
             done += len(page)
-            last_hash = page[-1][7]
+            last_position, last_hash = page[-1][0], page[-1][7]
             progress("events", done, total)
     if done:
-        await conn.execute("UPDATE event_head SET position = %s, hash = %s", (done, last_hash))
+        # The last position, not the count: a restored log has a hole of positions that
+        # must never be taken again (eventstore/lost_history.py).
+        await conn.execute("UPDATE event_head SET position = %s, hash = %s",
+                           (last_position, last_hash))
     return done, last_hash
 
 

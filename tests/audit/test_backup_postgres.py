@@ -18,9 +18,11 @@ from aiohttp.test_utils import TestClient
 from eventstore.lost_history import LOG_RESTORED
 from eventstore.postgres import verify_url
 from service.app import create_app
+from service.store import open_event_store
 from tests.dialects.helpers import read_stream
 from tests.support.api import APPROVAL_WORKFLOW, create_workflow, wait_for_status
 from tests.support.auth import ADMIN_PASSWORD, login, make_settings
+from tests.support.eventstore import tick
 from tests.support.postgres import database_of_its_own
 from tests.support.server_process import clean_environ, runstream_command
 
@@ -122,3 +124,36 @@ async def test_a_restored_postgresql_database_is_marked_and_refuses_lost_cursors
     assert following["stream"] == run_id
     result = await verify_url(url)
     assert result.ok, result
+
+
+async def test_a_restored_sqlite_log_migrates_with_its_hole_kept(
+    own_database: str, tmp_path: Path
+) -> None:
+    """`runstream migrate` onto PostgreSQL continues after the last position, so the
+    positions a restore left out stay unused there too."""
+    data_dir = tmp_path / "data"
+    store = await open_event_store(make_settings(data_dir))
+    try:
+        await store.append("run-a", [tick(n) for n in range(30)])
+    finally:
+        await store.close()
+    shutil.copy(data_dir / "runstream.db", tmp_path / "backup.db")
+    store = await open_event_store(make_settings(data_dir))
+    try:
+        await store.append("run-b", [tick(n) for n in range(20)])
+    finally:
+        await store.close()
+    sqlite_env = clean_environ()
+    for argv in (["restore", str(tmp_path / "backup.db")], ["migrate", "--to", own_database]):
+        done = await asyncio.to_thread(
+            subprocess.run, [*runstream_command(), *argv, "--data-dir", str(data_dir)],
+            capture_output=True, env=sqlite_env, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+    store = await open_event_store(make_settings(data_dir, database_url=own_database))
+    try:
+        (appended,) = await store.append("run-c", [tick(1)])
+    finally:
+        await store.close()
+    assert appended.position == 52  # 1..30 kept, 31..50 lost, 51 the marker
+    result = await verify_url(own_database)
+    assert (result.ok, result.checked, result.head) == (True, 32, 52)
