@@ -33,7 +33,7 @@ from eventstore.projector import Projector
 LOG_TABLES = frozenset({"events", "projection_checkpoints"})
 
 # `progress(stage, done, total)` after each page of a stage.
-Progress = Callable[[str, int, int], None]
+OnStage = Callable[[str, int, int], None]
 
 
 class ImportRefused(Exception):
@@ -53,7 +53,7 @@ def _quiet(stage: str, done: int, total: int) -> None:
 
 
 async def import_sqlite(source: Path, url: str, projectors: Sequence[Projector],
-                        progress: Progress = _quiet) -> ImportReport:
+                        progress: OnStage = _quiet) -> ImportReport:
     """Copy `source` (a runstream.db) into the database at `url`; raises ImportRefused."""
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, isolation_level=None)
     try:
@@ -70,7 +70,7 @@ async def import_sqlite(source: Path, url: str, projectors: Sequence[Projector],
 
 
 async def _import(src: sqlite3.Connection, conn: Connection, projectors: Sequence[Projector],
-                  progress: Progress) -> ImportReport:
+                  progress: OnStage) -> ImportReport:
     await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
     await conn.execute(SCHEMA.encode())
     for projector in projectors:
@@ -149,7 +149,7 @@ async def target_columns(conn: Connection) -> dict[str, dict[str, TargetColumn]]
 
 
 async def _copy_log(src: sqlite3.Connection, conn: Connection,
-                    progress: Progress) -> tuple[int, str]:
+                    progress: OnStage) -> tuple[int, str]:
     (total,) = src.execute("SELECT count(*) FROM events").fetchone()
     done, last_position, last_hash = 0, 0, GENESIS_HASH
     async with conn.cursor() as cursor, cursor.copy(
@@ -169,7 +169,7 @@ async def _copy_log(src: sqlite3.Connection, conn: Connection,
 
 
 async def _copy_table(src: sqlite3.Connection, conn: Connection, table: str,
-                      columns: dict[str, TargetColumn], progress: Progress) -> int:
+                      columns: dict[str, TargetColumn], progress: OnStage) -> int:
     source_columns = [row[1] for row in src.execute(f'PRAGMA table_info("{table}")')]
     lacking = [c for c in source_columns if c not in columns]
     if lacking:
@@ -215,7 +215,7 @@ def _value(value: Any, data_type: str) -> Any:
 
 
 async def _fold_projections(conn: Connection, projectors: Sequence[Projector], total: int,
-                            progress: Progress) -> None:
+                            progress: OnStage) -> None:
     position = 0
     while True:
         cursor = await conn.execute(

@@ -32,12 +32,14 @@ from service.auth.throttle import LoginThrottle, ThrottleLimits
 from service.cluster_keys import ClusterKeys, node_fingerprints
 from service.commands import add_data_options, existing_database, settings_from
 from service.engine.secrets import SecretVault
+from service.progress import Progress
 from service.secrets.key import secrets_key
 from service.secrets.repository import WorkspaceSecrets
 from service.settings import Settings
 from service.store import open_event_store
 from service.triggers.idempotency import IdempotencyKeys
 from service.triggers.schedules import ScheduleRepository
+from service.triggers.webhooks import WebhookRepository
 from service.workflows.repository import WorkflowRepository
 
 
@@ -54,6 +56,7 @@ async def ensure_tables_beside_log(store: EventStore, settings: Settings) -> Non
         WorkspaceSecrets(store, None).ensure_schema,
         IdempotencyKeys(store).ensure_schema,
         ScheduleRepository(store).ensure_schema,
+        WebhookRepository(store, settings.webhook_delivery_retention_s).ensure_schema,
         Checkpoints(store, load_signing_key(settings)).ensure_schema,
         ClusterKeys(store).ensure_schema,
         LoginThrottle(store, ThrottleLimits(0, 0, 1.0)).ensure_schema,
@@ -61,12 +64,43 @@ async def ensure_tables_beside_log(store: EventStore, settings: Settings) -> Non
         await ensure()
 
 
-def print_progress(stage: str, done: int, total: int) -> None:
-    print(f"migrate: {stage} {done}/{total}", file=sys.stderr, flush=True)
+class StageProgress:
+    """The progress of each stage in turn (the log, each table, the projections, the
+    verify) on stderr, through service/progress.py: a line redrawn on a terminal, one JSON
+    summary per stage otherwise."""
+
+    def __init__(self) -> None:
+        self.current: Progress | None = None
+        self.stage = ""
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self.stage:
+            self.finish()
+            unit = "events" if stage in ("events", "projections", "verify") else "rows"
+            self.current, self.stage = Progress(f"migrate: {stage}", total, unit), stage
+        assert self.current is not None
+        self.current.update(done, total)
+
+    def finish(self, ok: bool = True) -> None:
+        if self.current is not None:
+            self.current.finish(ok)
+            self.current = None
 
 
-async def migrate(settings: Settings, target_url: str) -> dict[str, Any]:
+async def migrate(settings: Settings, target_url: str,
+                  shown: StageProgress | None = None) -> dict[str, Any]:
     """Copy the data directory of `settings` into the empty database at `target_url`."""
+    shown = shown or StageProgress()
+    try:
+        return await _migrate(settings, target_url, shown)
+    except BaseException:
+        shown.finish(ok=False)
+        raise
+    finally:
+        shown.finish()
+
+
+async def _migrate(settings: Settings, target_url: str, shown: StageProgress) -> dict[str, Any]:
     source = existing_database(settings)
     before = await asyncio.to_thread(verify_file, source)
     if not before.ok:
@@ -80,7 +114,7 @@ async def migrate(settings: Settings, target_url: str) -> dict[str, Any]:
     finally:
         await store.close()
     try:
-        report = await import_sqlite(source, target_url, all_projections(), print_progress)
+        report = await import_sqlite(source, target_url, all_projections(), shown)
     except ImportRefused as exc:
         raise MigrationFailed(str(exc)) from None
     store = await open_event_store(target_settings)
@@ -89,7 +123,7 @@ async def migrate(settings: Settings, target_url: str) -> dict[str, Any]:
         await ClusterKeys(store).check(node_fingerprints(settings))
     finally:
         await store.close()
-    after = await verify_url(target_url)
+    after = await verify_url(target_url, lambda done, total: shown("verify", done, total))
     result = {
         "events": report.events, "head": after.head, "headHash": after.head_hash,
         "sourceHeadHash": before.head_hash, "tables": report.rows,

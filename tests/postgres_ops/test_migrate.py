@@ -66,6 +66,8 @@ async def populate(client: TestClient) -> Populated:
     assert resp.status == 200
     assert (await client.post(f"/api/v1/workflows/{workflow_id}/schedules", json={
         "cron": "0 3 * * *", "timezone": "UTC", "inputs": {"n": 1}})).status == 201
+    resp = await client.post(f"/api/v1/workflows/{workflow_id}/webhooks", json={"auth": "none"})
+    assert resp.status == 201
     quick = await execute(client, workflow_id, n=5)
     resp = await client.post("/api/v1/workflow-runs/execute", headers={"Idempotency-Key": "k1"},
                              json={"workflowId": workflow_id, "inputs": {"n": 6}})
@@ -112,7 +114,7 @@ async def test_a_migrated_deployment_serves_on_postgresql_as_it_did_on_sqlite(
     source = sqlite_counts(data_dir / "runstream.db")
     # Every kind of table beside the log holds something to copy.
     assert all(count > 0 for name, count in source.items()
-               if name not in {"chats", "login_failures"}), source
+               if name not in {"chats", "login_failures", "webhook_deliveries"}), source
 
     code, out, err = await arun(capsys, "migrate", "--to", own_database, "--data-dir", str(data_dir))
     assert code == 0, err
@@ -126,7 +128,8 @@ async def test_a_migrated_deployment_serves_on_postgresql_as_it_did_on_sqlite(
     assert out["tables"] == source
     assert {"users", "login_sessions", "api_tokens", "workspaces", "workspace_members",
             "workflows", "workflow_versions", "workspace_secrets", "run_secrets", "schedules",
-            "idempotency_keys", "audit_checkpoints", "cluster_keys"} <= set(source)
+            "idempotency_keys", "audit_checkpoints", "cluster_keys", "webhooks",
+            "webhook_deliveries"} <= set(source)
     assert postgres_counts(own_database, list(source)) == source
     with psycopg.connect(own_database) as conn:
         sqlite_events = sqlite3.connect(data_dir / "runstream.db").execute(
@@ -219,13 +222,13 @@ async def test_a_table_the_migration_does_not_know_stops_it(
     await client.close()
     conn = sqlite3.connect(data_dir / "runstream.db")
     with conn:
-        conn.execute("CREATE TABLE webhooks (id TEXT PRIMARY KEY)")
-        conn.execute("INSERT INTO webhooks VALUES ('w1')")
+        conn.execute("CREATE TABLE notices (id TEXT PRIMARY KEY)")
+        conn.execute("INSERT INTO notices VALUES ('w1')")
     conn.close()
     capsys.readouterr()
     code, _, err = await arun(capsys, "migrate", "--to", own_database, "--data-dir", str(data_dir))
     assert code == 1
-    assert "no table webhooks" in err
+    assert "no table notices" in err
     with psycopg.connect(own_database) as pg:
         assert pg.execute("SELECT count(*) FROM users").fetchone() == (0,)
         assert pg.execute("SELECT count(*) FROM events").fetchone() == (0,)

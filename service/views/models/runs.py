@@ -35,8 +35,7 @@ class ActivityRun(ResponseModel):
     updatedAt: Timestamp
     toolCalls: list[dict[str, Any]] | None = Field(None, description=(
         "Agent nodes only: each tool call's id, name, args, status (waiting_approval, "
-        "running, completed, rejected, failed), output and error; before the node "
-        "completes, the calls that already ran."))
+        "completed, rejected, failed), output and error."))
 
 
 class RunInput(ResponseModel):
