@@ -30,12 +30,13 @@ RUN_SELECT = (
 )
 NODE_COLUMNS = (
     "id, run_id, node_id, node_name, node_type, status, attempt, input, output, error,"
-    " progress, message, prompt, created_at, started_at, updated_at, finished_at, duration_ms"
+    " progress, message, prompt, created_at, started_at, updated_at, finished_at, duration_ms,"
+    " seq"
 )
 NODE_KEYS = (
     "id", "runId", "nodeId", "nodeName", "nodeType", "status", "attempt", "input", "output",
     "error", "progress", "message", "prompt", "createdAt", "startedAt", "updatedAt",
-    "finishedAt", "durationMs",
+    "finishedAt", "durationMs", "seq",
 )
 JSON_KEYS = frozenset({"inputs", "envNames", "triggerData", "output", "input"})
 

@@ -1,10 +1,12 @@
 // Workflows: the list, one definition (its graph, its versions, links to edit it and to compare
-// versions), starting a run with JSON inputs, and its schedules (schedules.js).
+// versions), starting a run with JSON inputs, its schedules (schedules.js) and its webhooks
+// (webhooks.js).
 
 import { get, qs, startRun } from './api.js';
 import { errorBox, fmtTime, h, jsonView, parseInputs, replace, shortId } from './dom.js';
 import { workflowGraph } from './graph.js';
 import { schedulesCard } from './schedules.js';
+import { webhooksCard } from './webhooks.js';
 import { visibleWorkflows } from './runs.js';
 import { navigate } from './app.js';
 import { ROLE } from './vocabulary.js';
@@ -73,6 +75,7 @@ export function workflowView(workflowId, query) {
       : null);
     const nodes = (shown.definition.nodes || []);
     const schedules = schedulesCard(workflow, session);
+    const webhooks = webhooksCard(workflow, session);
     const nodeBox = h('div', { class: 'node-panel-box' });
     const graph = workflowGraph(nodes, {
       id: 'workflow-graph',
@@ -97,8 +100,8 @@ export function workflowView(workflowId, query) {
             h('td', {}, n.type),
             h('td', {}, (n.after || []).map((a) => (typeof a === 'string' ? a : `${a.node} (${a.branch})`)).join(', ') || '—'))))),
         h('details', {}, h('summary', {}, 'JSON'), h('pre', { class: 'json', id: 'definition-json' }, JSON.stringify(shown.definition, null, 2)))),
-      schedules.el);
-    return schedules.close;
+      schedules.el, webhooks.el);
+    return () => { schedules.close(); webhooks.close(); };
   };
 }
 

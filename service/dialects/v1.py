@@ -79,14 +79,19 @@ def run_json(run: dict[str, Any]) -> dict[str, Any]:
 
 
 def agent_tool_calls(node: dict[str, Any]) -> list[dict[str, Any]]:
-    """An agent node's tool calls: those its output lists once it completed, and the one it
-    waits on for approval while it waits (the prompt's `toolCall`)."""
+    """An agent node's tool calls: those its output lists once it completed; before that
+    the ones that ran (or, approved, run now), and the one it waits on for approval while
+    it waits (the prompt's `toolCall`)."""
     raw = node.get("output")
     output: dict[str, Any] = raw if isinstance(raw, dict) else {}
     calls = [{"id": call.get("id"), "name": call.get("name"), "args": call.get("args"),
               "status": call.get("status"), "output": call.get("output"),
               "error": call.get("error")}
              for call in output.get("toolCalls") or () if isinstance(call, dict)]
+    if not calls:
+        # Not completed: the calls that already ran, from its checkpoints (the views add
+        # them, see service/views/agent_calls.py).
+        calls = list(node.get("callsSoFar") or ())
     prompt = node.get("prompt")
     if node.get("status") == NodeStatus.WAITING and isinstance(prompt, str):
         try:

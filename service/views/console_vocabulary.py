@@ -27,9 +27,17 @@ from service.limits import (
     MAX_SEARCH_CHARS,
 )
 from service.outcomes import CancelOutcome, ResumeOutcome
+from service.triggers.webhooks import AUTH_KINDS, METHODS, RESPONSE_MODES, SIGNATURE_FORMATS
 from service.views.models.runs import TriggeredBy
 from service.views.requests import ToolCallDecision
 from service.views.schedule_requests import CatchUp, Overlap, ScheduleCreate
+from service.views.webhook_requests import (
+    DEFAULT_METHODS,
+    STRIPE_HEADER,
+    HmacSettings,
+    TokenSettings,
+    WebhookCreate,
+)
 
 FILE_NAME = "vocabulary.js"
 
@@ -61,6 +69,21 @@ def console_vocabulary() -> dict[str, Any]:
         # What a person may answer a tool call an agent waits on.
         "TOOL_DECISION": {str(word).upper(): word for word in
                           get_args(ToolCallDecision.model_fields["decision"].annotation)},
+        # A webhook's choices and the defaults of a new one (service/views/webhook_requests.py).
+        "WEBHOOK": {
+            "AUTH": {kind.upper(): kind for kind in AUTH_KINDS},
+            "RESPONSE_MODES": list(RESPONSE_MODES),
+            "FORMAT": {word.upper(): word for word in SIGNATURE_FORMATS},
+            "METHODS": list(METHODS),
+            "DEFAULT": {
+                "responseMode": WebhookCreate.model_fields["responseMode"].default,
+                "methods": list(DEFAULT_METHODS),
+                "hmac": {name: HmacSettings.model_fields[name].default
+                         for name in ("header", "prefix", "format")},
+                "stripe": {"header": STRIPE_HEADER, "prefix": ""},
+                "token": {"header": TokenSettings.model_fields["header"].default},
+            },
+        },
         # What starts a run (a run's `triggeredBy.kind`, the run list's `triggeredBy` filter).
         "TRIGGER": {str(kind).upper(): kind
                     for kind in get_args(TriggeredBy.model_fields["kind"].annotation)},

@@ -29,6 +29,7 @@ from service.routing import (
     stream,
 )
 from service.streams.endpoint import RESUME_PATH, serve_run_stream
+from service.views.agent_calls import with_calls_so_far
 from service.views.body import parse_body, parse_query
 from service.views.lookup import load_run, load_workflow, start_run_from_body
 from service.views.models.runs import (
@@ -120,7 +121,7 @@ async def dashboard(request: web.Request) -> web.Response:
 async def detail(request: web.Request) -> web.Response:
     run = await load_run(request, path_uuid(request, "runId"), Role.VIEWER)
     queries = _queries(request)
-    nodes = await queries.node_runs(run["id"])
+    nodes = await with_calls_so_far(request.app[keys.STORE], await queries.node_runs(run["id"]))
     return data_response(v1.run_detail_json(run, nodes, await queries.rerun_links(run["id"])))
 
 

@@ -103,6 +103,11 @@ async def test_calls_are_approved_rejected_and_approved_with_edited_arguments(
                              json={"decision": "reject", "reason": "not this customer"})
     assert resp.status == 200, await resp.text()
     assert (await waiting_call(runner, run_id))["id"] == "call_3"
+    # While the node still works, the run detail lists the calls that already ran.
+    detail = await wait_for_status(runner, run_id, "waiting")
+    assert [(c["id"], c["status"]) for c in detail["activityRuns"][0]["toolCalls"]] == [
+        ("call_1", "completed"), ("call_2", "rejected"), ("call_3", "waiting_approval")]
+    assert detail["activityRuns"][0]["toolCalls"][1]["error"] == "not this customer"
     resp = await runner.post(f"{base}/call_3",
                              json={"decision": "approve", "args": {"id": "c-33"}})
     assert resp.status == 200, await resp.text()
@@ -125,3 +130,30 @@ async def test_calls_are_approved_rejected_and_approved_with_edited_arguments(
     assert [m["tool_call_id"] for m in results] == ["call_1", "call_2", "call_3"]
     assert "not this customer" in results[1]["content"]
     assert orjson.loads(results[2]["content"])["body"]["name"] == "c-33"
+
+
+async def test_an_approved_call_shows_running_until_its_tool_answers(
+    admin: TestClient, llm: FakeLLM, counting_server: CountingServer,
+) -> None:
+    llm.script(Reply([tool_call(0, "call_1", "lookup_customer", '{"id": "slow"}'),
+                      chunk(finish="tool_calls")]),
+               Reply([*text("done"), chunk(finish="stop")]))
+    definition = lookup_agent(llm, counting_server)
+    definition["nodes"][0]["params"]["tools"][0]["run"]["params"]["url"] = (
+        f"{counting_server.base}/slow?sleep_first=30")
+    workflow_id = await create_workflow(admin, definition)
+    resp = await admin.post("/api/v1/workflow-runs/execute/stream",
+                            json={"workflowId": workflow_id, "inputs": {"text": "hi"}})
+    run_id = resp.headers["X-Workflow-Run-Id"]
+    await waiting_call(admin, run_id)
+    resp = await admin.post(f"/api/v1/workflow-runs/{run_id}/nodes/classify/tool-calls/call_1",
+                            json={"decision": "approve", "args": {"id": "slow-2"}})
+    assert resp.status == 200, await resp.text()
+    await counting_server.until(lambda hits: hits.get("slow") == 1)
+    detail = await wait_for_status(admin, run_id, "running")
+    assert detail["activityRuns"][0]["toolCalls"] == [{
+        "id": "call_1", "name": "lookup_customer", "args": {"id": "slow-2"},
+        "status": "running", "output": None, "error": None}]
+    resp = await admin.post("/api/v1/workflow-runs/cancel", json={"runIds": [run_id]})
+    assert resp.status == 200, await resp.text()
+    await wait_for_status(admin, run_id, "cancelled")

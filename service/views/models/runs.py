@@ -35,7 +35,8 @@ class ActivityRun(ResponseModel):
     updatedAt: Timestamp
     toolCalls: list[dict[str, Any]] | None = Field(None, description=(
         "Agent nodes only: each tool call's id, name, args, status (waiting_approval, "
-        "completed, rejected, failed), output and error."))
+        "running, completed, rejected, failed), output and error; before the node "
+        "completes, the calls that already ran."))
 
 
 class RunInput(ResponseModel):
