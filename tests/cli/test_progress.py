@@ -174,3 +174,19 @@ def test_a_failing_verify_says_so_in_its_summary_and_its_report(data_dir: Path,
     assert summary["done"] == 5000
     assert summary["total"] == EVENTS
     assert summary["ok"] is False
+
+
+def test_backup_shows_its_copy_in_pages_then_its_verify_on_a_terminal(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    code, out, shown = run_on_terminal("backup", str(tmp_path / "copy.db"),
+                                       "--data-dir", str(data_dir))
+    assert code == 0, shown
+    assert orjson.loads(out)["head"] == EVENTS
+    # Each phase's last state before its newline (the terminal shows "\n" as "\r\n").
+    finals = [line.rsplit("\r\x1b[K", 1)[-1].rstrip("\r")
+              for line in shown.decode().split("\n")[:-1]]
+    assert len(finals) == 2
+    assert finals[0].startswith("backup: done, ")
+    assert " pages in " in finals[0]
+    assert finals[1].startswith(f"verify: done, {EVENTS:,} events in ")
