@@ -43,6 +43,7 @@ from service.views import (
     schemas,
     splox,
     tool_calls,
+    webhook_receiver,
     webhooks,
     workflow_runs,
     workflows,
@@ -125,7 +126,7 @@ def create_app(settings: Settings) -> web.Application:
     table = RouteTable()
     for views in (
         health, metrics, auth_routes, workspace_secrets, workflows, schedules, webhooks,
-        runs_feed,
+        webhook_receiver, runs_feed,
         workflow_runs, tool_calls, events, audit, chats,
         flowtrux, splox, schemas, openapi_view, api_docs, console,
     ):

@@ -13,6 +13,7 @@ from service.auth.sessions import end_session, get_session
 from service.content_types import FORM_TYPES, is_json_type
 from service.errors import error_response, forbidden
 from service.metrics.access import is_scrape_token
+from service.triggers.webhooks import HOOKS_PREFIX
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # What a cross-site page cannot send without a CORS preflight is JSON; forms it can send,
@@ -82,6 +83,12 @@ async def current_principal(request: web.Request) -> Principal | None:
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Set `request[PRINCIPAL]`; a bad token is 401 even when a valid cookie came along."""
     request[PRINCIPAL] = None
+    if request.path.startswith(HOOKS_PREFIX):
+        # Webhook deliveries carry the sender's credentials, never ours: their
+        # Authorization may hold the webhook's token, and a browser's cookie must neither
+        # sign a delivery in nor be refused by the CSRF rule. The webhook's own auth
+        # decides (service/views/webhook_receiver.py); nothing there reads PRINCIPAL.
+        return await handler(request)
     header = request.headers.get("Authorization")
     if header is not None:
         principal = await _from_token(request, header)

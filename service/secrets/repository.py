@@ -112,6 +112,21 @@ class WorkspaceSecrets:
             (workspace_id, name))
         return removed > 0
 
+    async def value(self, workspace_id: str, name: str) -> str | None:
+        """One secret, opened (a webhook's signing key; never for an answer); None when
+        there is none, no key, or it was sealed with another key."""
+        if self.fernet is None:
+            return None
+        rows = await self.db.fetch_all(
+            "SELECT sealed FROM workspace_secrets WHERE workspace_id = ? AND name = ?",
+            (workspace_id, name))
+        if not rows:
+            return None
+        try:
+            return self.fernet.decrypt(bytes(rows[0][0])).decode()
+        except InvalidToken:
+            return None
+
     async def values(self, workspace_id: str) -> dict[str, str]:
         """Every secret of the workspace, opened (for a run of it; never for an answer).
 

@@ -12,6 +12,7 @@ from service import keys
 from service.auth.access import LiveAccess, require_principal
 from service.settings import Settings
 from service.streams.cursor import check_cursor, parse_cursor
+from service.streams.registry import StreamAccess
 from service.streams.serving import EventStreamResponse, OnDisconnect, Render, StreamOptions
 
 # Where a client resumes a run's stream in the canonical dialect.
@@ -42,6 +43,7 @@ async def serve_run_stream(
     headers: dict[str, str] | None = None,
     on_disconnect: OnDisconnect | None = None,
     quota_checked: bool = False,
+    access: StreamAccess | None = None,
 ) -> web.StreamResponse:
     """The stream of `run` (already access-checked by the caller) from the request's cursor.
 
@@ -49,10 +51,13 @@ async def serve_run_stream(
     response that is returned serves the events once aiohttp prepares it (see
     streams/serving.py). `quota_checked`: the caller checked the per-user stream limit
     before starting the run (checking again now could refuse a run already started).
+    `access`: who holds the stream when no signed-in caller does (a webhook's delivery);
+    by default the caller's access to the run's workspace.
     """
-    principal = require_principal(request)
+    if access is None:
+        access = LiveAccess(request, require_principal(request), run["workspaceId"])
     if not quota_checked:
-        request.app[keys.STREAMS].check_quota(principal.user_id)
+        request.app[keys.STREAMS].check_quota(access.user_id)
     store = request.app[keys.STORE]
     settings = request.app[keys.SETTINGS]
     after = parse_cursor(request) if cursor is None else cursor
@@ -64,6 +69,6 @@ async def serve_run_stream(
     events = store.subscribe(run["id"], after)
     render = dialect.renderer(run, context)
     return EventStreamResponse(
-        events, render, options, access=LiveAccess(request, principal, run["workspaceId"]),
+        events, render, options, access=access,
         is_terminal=is_terminal, headers=headers, on_disconnect=on_disconnect,
     )

@@ -227,6 +227,25 @@ async def test_webhook_answers_conform(api: Checked) -> None:
     await api.call("PATCH", one, 400, json={"token": {"secret": "bad name"}})
     await api.call("GET", f"{one}/deliveries", 200)
     await api.call("GET", f"{one}/deliveries?limit=0", 400)
+    await api.call("POST", made["data"]["url"], 403, json={})  # disabled just above
+    await api.call("PATCH", one, 200, json={"enabled": True})
+    await api.call("POST", made["data"]["url"], 401, json={})  # not signed
+    every = ["POST", "PUT", "GET"]
+    for mode, status in (("lastNode", 200), ("immediate", 202)):
+        hook = await api.call("POST", webhooks, 201, json={
+            "auth": "none", "responseMode": mode, "methods": every})
+        url = hook["data"]["url"]
+        await api.call("POST", url, status, json={"n": 1})
+        await api.call("PUT", url, status, data=b"n=1", headers={
+            "Content-Type": "application/x-www-form-urlencoded"})
+        await api.call("GET", f"{url}?n=1", status)
+    streamed = await api.call("POST", webhooks, 201, json={
+        "auth": "none", "responseMode": "stream", "methods": ["POST"]})
+    frames, _ = await api.stream("POST", streamed["data"]["url"], json={"n": 1})
+    assert frames[-1].event == "result"
+    await api.call("GET", streamed["data"]["url"], 405)
+    await api.call("POST", "/hooks/00000000-0000-4000-8000-000000000000", 404, json={})
+    await api.call("GET", f"{one}/deliveries", 200)
     await api.call("DELETE", one, 200)
     await api.call("GET", one, 404)
 

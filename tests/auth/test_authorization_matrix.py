@@ -138,6 +138,10 @@ def routes(w: World) -> list[tuple[str, str, Any, tuple[int, ...]]]:
          (401, 404, 403, 403, 200, 200)),
         ("GET", f"/api/v1/workflows/{wf}/webhooks/{w.webhook}/deliveries", None,
          (401, 404, 403, 403, 200, 200)),
+        # A delivery is judged by the webhook's own auth (here none), whoever sends it:
+        # the sender's session or lack of one changes nothing.
+        ("POST", f"/hooks/{w.webhook}", {"x": 1}, (202,) * 6),
+        ("GET", f"/hooks/{w.webhook}", None, (405,) * 6),
         ("DELETE", f"/api/v1/workflows/{wf}/webhooks/{w.webhook}", {},
          (401, 404, 403, 403, 200, 404)),
         ("POST", "/api/v1/workflow-runs/execute", {"workflowId": w.quick}, run_it),
