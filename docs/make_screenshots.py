@@ -1,6 +1,6 @@
 """Make the console's screenshots in docs/screenshots/: the run list, a run waiting for
 approval, the graph view of a run with a failed branch and of one waiting for approval, a
-workflow's schedules, a workspace's settings, and an agent node's panel with its thinking and the tool call it waits
+workflow's schedules, a workflow's webhooks with their deliveries, a workspace's settings, and an agent node's panel with its thinking and the tool call it waits
 on (its model is the tests' fake OpenAI-compatible server, on loopback).
 
 Serves the app in-process on a free loopback port with a throwaway data directory, seeds a
@@ -13,6 +13,9 @@ Chromium (Debian's /usr/bin/chromium, driven by Playwright). Run from the reposi
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -73,7 +76,14 @@ RELEASE = {
 
 
 SHOTS = ("run-list.png", "run-view.png", "graph-waiting.png", "graph-failed.png",
-         "schedules.png", "agent-approval.png", "workspace.png")
+         "schedules.png", "agent-approval.png", "workspace.png", "webhooks.png")
+TRIAGE = {
+    "name": "Triage GitHub issue",
+    "nodes": [{"id": "label", "type": "transform", "name": "Label issue",
+               "params": {"value": {"issue": "{{trigger.data.body.issue}}",
+                                    "action": "{{trigger.data.body.action}}"}}}],
+}
+HOOK_KEY = "not-a-real-value"
 
 
 def agent_workflow(endpoint: str) -> dict[str, Any]:
@@ -138,9 +148,19 @@ async def wait_for(http: aiohttp.ClientSession, run_id: str, status: str) -> Non
     raise RuntimeError(f"run {run_id} never became {status}")
 
 
-async def seed(http: aiohttp.ClientSession, llm: FakeLLM) -> tuple[str, str, str, str]:
-    """A handful of runs in every state, two schedules and an agent waiting on a tool call;
-    returns the waiting run, a failed one, the scheduled workflow and the agent's run."""
+async def deliver(http: aiohttp.ClientSession, url: str, body: bytes, signature: str,
+                  delivery: str) -> None:
+    """A sender's delivery, signed GitHub's way (the signature over the raw body)."""
+    async with http.post(url, data=body, headers={
+            "Content-Type": "application/json", "X-GitHub-Delivery": delivery,
+            "X-Hub-Signature-256": signature}) as resp:
+        await resp.read()
+
+
+async def seed(http: aiohttp.ClientSession, llm: FakeLLM) -> tuple[str, str, str, str, str]:
+    """A handful of runs in every state, two schedules, an agent waiting on a tool call and
+    webhook deliveries; returns the waiting run, a failed one, the scheduled workflow, the
+    agent's run and the workflow with webhooks."""
     await call(http, "POST", "/api/v1/auth/login", {"username": "admin", "password": PASSWORD})
     classify = (await call(http, "POST", "/api/v1/workflows", CLASSIFY))["id"]
     export = (await call(http, "POST", "/api/v1/workflows", EXPORT))["id"]
@@ -172,12 +192,27 @@ async def seed(http: aiohttp.ClientSession, llm: FakeLLM) -> tuple[str, str, str
                    {"username": username, "role": role})
     for name in ("LLM_KEY", "GITHUB_WEBHOOK_SECRET"):
         await call(http, "PUT", f"/api/v1/workspaces/default/secrets/{name}",
-                   {"value": "not-a-real-value"})
+                   {"value": HOOK_KEY})
+    triage = (await call(http, "POST", "/api/v1/workflows", TRIAGE))["id"]
+    hook = await call(http, "POST", f"/api/v1/workflows/{triage}/webhooks", {
+        "auth": "hmac", "hmac": {"secret": "GITHUB_WEBHOOK_SECRET"},
+        "idempotencyHeader": "X-GitHub-Delivery", "methods": ["POST"]})
+    await call(http, "POST", f"/api/v1/workflows/{triage}/webhooks",
+               {"auth": "none", "responseMode": "lastNode", "enabled": False})
+    for n, action in enumerate(("opened", "labeled", "closed"), start=1):
+        body = json.dumps({"action": action, "issue": 700 + n}).encode()
+        signed = "sha256=" + hmac.new(HOOK_KEY.encode(), body, hashlib.sha256).hexdigest()
+        await deliver(http, hook["url"], body, signed, f"d-{n}")
+    await deliver(http, hook["url"], b'{"action": "forged"}', "sha256=" + "0" * 64, "d-x")
+    await deliver(http, hook["url"], json.dumps({"action": "closed", "issue": 703}).encode(),
+                  "sha256=" + hmac.new(HOOK_KEY.encode(), json.dumps(
+                      {"action": "closed", "issue": 703}).encode(), hashlib.sha256).hexdigest(),
+                  "d-3")
     agent = (await call(http, "POST", "/api/v1/workflows", agent_workflow(llm.endpoint)))["id"]
     llm.script(AGENT_REPLY)
     agent_run = await start(http, agent, {})
     await wait_for(http, agent_run, "waiting")
-    return shown, failed, export, agent_run
+    return shown, failed, export, agent_run, triage
 
 
 async def main() -> int:
@@ -194,7 +229,7 @@ async def main() -> int:
     try:
         # unsafe=True: the default jar refuses cookies from an IP address such as 127.0.0.1.
         async with aiohttp.ClientSession(base, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-            run_id, failed_id, scheduled, agent_run = await seed(http, llm)
+            run_id, failed_id, scheduled, agent_run, hooked = await seed(http, llm)
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(
                 executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -221,6 +256,9 @@ async def main() -> int:
             await page.goto(f"{base}/#/workflows/{scheduled}")
             await page.wait_for_selector("#schedules-table")
             await page.locator("#schedules-card").screenshot(path=str(OUT / "schedules.png"))
+            await page.goto(f"{base}/#/workflows/{hooked}")
+            await page.wait_for_selector("#webhooks-table .deliveries li")
+            await page.locator("#webhooks-card").screenshot(path=str(OUT / "webhooks.png"))
             await page.goto(f"{base}/#/runs/{agent_run}")
             await page.click('#run-graph .gnode[data-node-id="classify"]')
             await page.wait_for_selector("#node-panel .pending-tool-call .tool-args")

@@ -1,17 +1,21 @@
 """A workflow's webhooks on its page, in a real browser (see test_browser.py for how): an
 editor creates signed ones (GitHub-style and Stripe-style, each stored as the API then lists
-it), is refused a secret the workspace does not have, disables, enables and deletes one;
-a viewer reads them without controls or deliveries."""
+it), is refused a secret the workspace does not have, disables, enables and deletes one,
+and sees each delivery a sender made with its status, signature result and run; a viewer
+reads them without controls or deliveries."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
+import orjson
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.support.api import QUICK_WORKFLOW, create_workflow
 from tests.support.auth import ADMIN_PASSWORD, USER_PASSWORD, create_user
 from tests.support.browser import open_console
+from tests.triggers.webhook_helpers import GITHUB, deliveries_of, github_signature, webhook_for
 
 
 async def webhooks(api: TestClient, workflow_id: str) -> list[dict[str, Any]]:
@@ -119,4 +123,43 @@ async def test_a_viewer_reads_the_webhooks_without_controls_or_deliveries(
     assert await page.locator(
         "#webhook-form, .toggle-webhook, .delete-webhook").count() == 0
     assert "needs the editor role" in await page.inner_text("#webhooks-card")
+    assert console.errors == []
+
+
+async def test_an_editor_sees_each_delivery_with_its_outcome_and_run(
+    browser: Any, server: TestServer, admin_api: TestClient
+) -> None:
+    webhook = await webhook_for(admin_api, GITHUB)
+    hook = f"{str(server.make_url('')).rstrip('/')}{webhook['url']}"
+    body = orjson.dumps({"action": "opened"})
+    # A sender of its own (no session): one signed delivery, one with a tampered body.
+    async with aiohttp.ClientSession() as sender:
+        async with sender.post(hook, data=body, headers={
+                "Content-Type": "application/json", "X-Hub-Signature-256": github_signature(body),
+                "X-GitHub-Delivery": "delivery-1"}) as resp:
+            assert resp.status == 202, await resp.text()
+            run_id = (await resp.json())["runId"]
+        async with sender.post(hook, data=body + b" ", headers={
+                "Content-Type": "application/json",
+                "X-Hub-Signature-256": github_signature(body)}) as resp:
+            assert resp.status == 401, await resp.text()
+    [refused, accepted] = await deliveries_of(admin_api, webhook)
+    console = await open_console(browser, server)
+    page = console.page
+    await console.login("admin", ADMIN_PASSWORD)
+    await console.go(f"/workflows/{webhook['workflowId']}")
+    shown = f"{row(webhook['id'])} .deliveries li"
+    await page.wait_for_selector(shown)
+    assert await page.locator(shown).count() == 2
+    newest, oldest = page.locator(shown).nth(0), page.locator(shown).nth(1)
+    assert await newest.get_attribute("data-delivery-id") == refused["id"]
+    assert (await newest.get_attribute("data-status"), await newest.get_attribute(
+        "data-signature")) == ("401", "invalid")
+    assert "no run" in await newest.inner_text()
+    assert await oldest.get_attribute("data-delivery-id") == accepted["id"]
+    assert (await oldest.get_attribute("data-status"), await oldest.get_attribute(
+        "data-signature")) == ("202", "valid")
+    await oldest.locator(f'a[href="#/runs/{run_id}"]').click()
+    await page.wait_for_selector("#triggered-by")
+    assert (await page.inner_text("#triggered-by")).startswith(f"webhook {webhook['id'][:8]}")
     assert console.errors == []
