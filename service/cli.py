@@ -42,6 +42,7 @@ from service.runtime import (
 from service.secrets import commands as secret_commands
 from service.settings import Settings, SettingsError
 from service.triggers import commands as schedule_commands
+from service.triggers import webhook_commands
 from service.workflows import commands as workflow_commands
 
 EXPORT_PAGE = 5000  # events read per query: the export's memory stays flat on any log
@@ -176,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Identity, workflow, secret, audit and backup chores live beside their packages.
     for module in (auth_commands, workflow_commands, secret_commands, audit_commands,
                    schedule_commands, backup_commands, migrate_commands,
-                   cluster_keys_commands):
+                   cluster_keys_commands, webhook_commands):
         module.add_commands(sub)
     return parser
 
