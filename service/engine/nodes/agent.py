@@ -11,6 +11,7 @@ The output carries the answer, the tool calls, and the usage of every call and t
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Annotated, Any, Literal
 
@@ -25,6 +26,8 @@ from service.engine.params import ParamsModel, templated
 
 CHARS_PER_TOKEN = 4  # for estimates, when a server reports no usage
 MAX_TOOL_RESULT_CHARS = 16384
+# Text waiting while a batch commits joins the next batch up to this size.
+MAX_MERGED_DELTA_CHARS = 16384
 USAGE_FIELDS = ("promptTokens", "completionTokens", "reasoningTokens", "cachedTokens")
 
 
@@ -78,17 +81,74 @@ class AgentParams(ParamsModel):
 
 class _Sink:
     """Where a call's streamed text goes: reasoning as NodeThinking events, answer text as
-    NodeAnswerDelta events of model call number `call`."""
+    NodeAnswerDelta events of model call number `call`.
+
+    A sender task records the batches while the model's stream is read on: under
+    synchronous=FULL each commit is an fsync, and a node waiting on every batch paid it
+    once per batch. Text that arrives while a batch commits joins the next one (same kind
+    only, so thinking and answer stay in their order), so a slow disk means fewer, larger
+    events rather than a slower reader.
+    """
 
     def __init__(self, ctx: NodeContext) -> None:
         self.ctx = ctx
         self.call = 0
+        self._queue: list[tuple[bool, int, str]] = []  # (is thinking, call, text)
+        self._ready = asyncio.Event()
+        self._sender: asyncio.Task[None] | None = None
 
     async def thinking(self, text: str) -> None:
-        await self.ctx.thinking(text)
+        self._put(True, text)
 
     async def answer(self, text: str) -> None:
-        await self.ctx.answer_delta(text, self.call)
+        self._put(False, text)
+
+    def _put(self, is_thinking: bool, text: str) -> None:
+        if self._sender is not None and self._sender.done():
+            self._sender.result()  # a refused report fails the call now
+        last = self._queue[-1] if self._queue else None
+        if (last is not None and last[0] == is_thinking and last[1] == self.call
+                and len(last[2]) < MAX_MERGED_DELTA_CHARS):
+            self._queue[-1] = (is_thinking, self.call, last[2] + text)
+        else:
+            self._queue.append((is_thinking, self.call, text))
+        self._ready.set()
+        if self._sender is None:
+            self._sender = asyncio.ensure_future(self._send())
+
+    async def _send(self) -> None:
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            while self._queue:
+                is_thinking, call, text = self._queue.pop(0)
+                if is_thinking:
+                    await self.ctx.thinking(text)
+                else:
+                    await self.ctx.answer_delta(text, call)
+            if self._closing:
+                return
+
+    _closing = False
+
+    async def settled(self) -> None:
+        """Every batch put is durable (before the node records anything else)."""
+        if self._sender is None:
+            return
+        self._closing = True
+        self._ready.set()
+        sender, self._sender = self._sender, None
+        try:
+            await sender
+        finally:
+            self._closing = False
+
+    def abandon(self) -> None:
+        """Stop sending: what was not recorded yet is dropped with the attempt."""
+        if self._sender is not None:
+            self._sender.cancel()
+            self._sender = None
+        self._queue.clear()
 
 
 def _usage(answer: Answer, messages: list[dict[str, Any]]) -> dict[str, Any]:
@@ -205,8 +265,16 @@ class Agent(NodeType):
             body = self._body(params, conversation.messages,
                               tools if round_ < max_rounds else {})
             sink.call = round_
-            answer = await stream_call(ctx.http, ModelCall(url, api_key, body), sink,
-                                       f"call-{ctx.node_id}-{round_}")
+            try:
+                answer = await stream_call(ctx.http, ModelCall(url, api_key, body), sink,
+                                           f"call-{ctx.node_id}-{round_}")
+            except asyncio.CancelledError:
+                sink.abandon()  # the run is ending: its driver may take no more reports
+                raise
+            except Exception:
+                await sink.settled()
+                raise
+            await sink.settled()
             figures = _usage(answer, conversation.messages)
             if not answer.tool_calls:
                 conversation.answered(answer.message(), figures)
