@@ -136,8 +136,9 @@ def add_commands(sub: Any) -> None:
                       help="a file holding the body, sent byte for byte ('-': stdin)")
     test.add_argument("--url", help="the server, e.g. http://127.0.0.1:3026 (default: the "
                                     "host and port of the settings)")
-    test.add_argument("--secret-value", help="sign with this value instead of the "
-                                             "workspace secret stored in the data directory")
+    test.add_argument("--secret-value", "--secret", dest="secret_value",
+                      help="sign with this value instead of the workspace secret stored in "
+                           "the data directory")
     test.add_argument("--method", default="POST", choices=("POST", "PUT"))
     test.add_argument("--content-type", default="application/json")
     test.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",

@@ -119,7 +119,7 @@ async def test_a_wrong_secret_is_refused_and_a_repeated_delivery_id_names_one_ru
     again = await _test(served, hook, "--delivery-id", "d-1")
     assert first[0] == again[0] == 0
     assert first[1]["runId"] == again[1]["runId"]
-    code, printed = await _test(served, hook, "--secret-value", SECRET, "--delivery-id", "d-2")
+    code, printed = await _test(served, hook, "--secret", SECRET, "--delivery-id", "d-2")
     assert code == 0, printed  # the value given on the command line signs the same
     assert sorted(run["id"] for run in await _runs(served)) == sorted(
         [first[1]["runId"], printed["runId"]])
