@@ -263,9 +263,7 @@ class Engine:
                     log.warning("run_store_unavailable", run_id=run_id, error=str(exc),
                                 retry_in_s=delay)
                     self._stalled.add(run_id)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, STORE_RETRY_MAX_S)
-                    state = await self.run_state(run_id)
+                    state, delay = await self._state_once_back(run_id, delay)
                     self._stalled.discard(run_id)
                     if state.terminal:
                         status = state.status
@@ -295,6 +293,19 @@ class Engine:
             self._tasks.pop(run_id, None)
             self._done.pop(run_id, None)
             self.scheduler.release(run_id, start_next=self._started)
+
+    async def _state_once_back(self, run_id: str, delay: float) -> tuple[RunState, float]:
+        """The run folded again from its log once the store answers: it is read after
+        `delay`, and again after each doubled delay while the store is still gone (a read
+        that fails must not end the driver, or the run would wait for a restart)."""
+        while True:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, STORE_RETRY_MAX_S)
+            try:
+                return await self.run_state(run_id), delay
+            except StoreUnavailable as exc:
+                log.warning("run_store_unavailable", run_id=run_id, error=str(exc),
+                            retry_in_s=delay)
 
     async def wait(self, run_id: str) -> RunStatus:
         """Wait until the run ends here (or read its status if this engine is not driving it)."""
