@@ -232,3 +232,27 @@ async def test_a_table_the_migration_does_not_know_stops_it(
     with psycopg.connect(own_database) as pg:
         assert pg.execute("SELECT count(*) FROM users").fetchone() == (0,)
         assert pg.execute("SELECT count(*) FROM events").fetchone() == (0,)
+
+
+async def test_a_source_whose_chain_does_not_hold_is_not_migrated(
+        own_database: str, aiohttp_client: Any, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    data_dir = tmp_path / "data"
+    client = await aiohttp_client(create_app(make_settings(data_dir)))
+    await login(client, "admin", ADMIN_PASSWORD)
+    await execute(client, await create_workflow(client, QUICK_WORKFLOW), n=1)
+    await client.close()
+    conn = sqlite3.connect(data_dir / "runstream.db")
+    with conn:
+        conn.execute("UPDATE events SET data = CAST('{\"n\":999}' AS BLOB) WHERE position = 2")
+    conn.close()
+    capsys.readouterr()
+    code, out, err = await arun(capsys, "migrate", "--to", own_database, "--data-dir",
+                                str(data_dir))
+    assert code == 1
+    assert out is None
+    assert "chain does not hold at position 2" in err
+    with psycopg.connect(own_database) as pg:
+        tables = pg.execute("SELECT count(*) FROM information_schema.tables"
+                            " WHERE table_schema = 'public'").fetchone()
+    assert tables == (0,)
