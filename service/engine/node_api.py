@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +47,9 @@ from pydantic import BaseModel
 from projections.vocabulary import EventType, RunStatus
 from service.engine.http_client import HttpClient
 from service.settings.llm import LlmEndpoint
+
+# The namespace of effect idempotency keys (uuid5 of run, node, attempt and scope).
+EFFECT_KEYS = uuid.UUID("5b0e2d4c-3f1a-4c8e-9a57-6d2b8e1f4a90")
 
 
 class NodeError(Exception):
@@ -123,11 +127,21 @@ class NodeContext:
         # Set by the engine before it cancels the node because the run is ending
         # (cancel, timeout, a failed sibling); None when the engine is only shutting down.
         self.cancel_reason: dict[str, Any] | None = None
+        # Which effect of this attempt is under way: the tool call an agent runs now
+        # (run_node_type's `scope`), so each call's requests carry keys of their own.
+        self.effect_scope = ""
 
     @property
     def http(self) -> HttpClient:
         """The engine's guarded HTTP client (private targets refused)."""
         return self._host.http
+
+    def idempotency_key(self) -> str:
+        """The key of this attempt's effect outside the database (an HTTP request): the
+        same each time this run's node, attempt and tool call asks, different for any
+        other, so a receiver that keeps keys can drop a repeated delivery."""
+        return str(uuid.uuid5(EFFECT_KEYS, "\n".join(
+            (self.run_id, self.node_id, str(self.attempt), self.effect_scope))))
 
     def llm_endpoint(self, name: str) -> LlmEndpoint | None:
         """The deployment's model endpoint of that name (`[llm_endpoints.NAME]`), if any."""
@@ -193,11 +207,12 @@ class NodeContext:
         return await self._host.cancel_child(child_id, reason, by)
 
     async def run_node_type(self, name: str, params: dict[str, Any],
-                            args: Mapping[str, Any] | None = None) -> Any:
+                            args: Mapping[str, Any] | None = None, scope: str = "") -> Any:
         """Run another node type within this attempt (an agent's tool); its output.
 
-        `args`: what `{{args.x}}` in `params` reads. Its reports are this node's; a failure
-        raises NodeError.
+        `args`: what `{{args.x}}` in `params` reads; `scope`: what sets its effects apart
+        from the attempt's others (a tool call's id), in their idempotency keys. Its reports
+        are this node's; a failure raises NodeError.
         """
         try:
             node_type = self._host.node_type(name)
@@ -205,12 +220,15 @@ class NodeContext:
             raise NodeError(f"no node type named {name!r}", retryable=False) from None
         if args is not None:
             params = self._host.render_args(params, args)
+        outer, self.effect_scope = self.effect_scope, scope
         try:
             return await node_type.run(params, {}, self)
         except NodeError:
             raise
         except Exception as exc:
             raise NodeError(f"{type(exc).__name__}: {exc}") from None
+        finally:
+            self.effect_scope = outer
 
 
 class NodeType:

@@ -319,6 +319,8 @@ async def test_after_a_restart_the_conversation_continues_without_asking_the_mod
     # unfinished one did.
     assert len(llm.requests) == 2
     assert counting_server.hits == {"fast": 1, "slow": 2}
+    # Each tool call's request has a key of its own; the slow one's second attempt too.
+    assert len({h["Idempotency-Key"] for _, h, _ in counting_server.requests}) == 3
     assert [c["id"] for c in output["toolCalls"]] == ["call_fast", "call_slow"]
     assert output["usage"]["promptTokens"] == 50
     assert output["usage"]["calls"] == 2

@@ -13,6 +13,7 @@ from yarl import URL
 from eventstore.sqlite import SQLiteEventStore
 from projections.vocabulary import RunStatus
 from service.engine.http_client import AddressPolicy, HttpClient, TargetRefused
+from service.engine.node_api import NodeContext
 from service.settings.engine import EngineSettings
 from service.workflows import WorkflowRepository
 from tests.support.engine import CountingServer, Harness, make_engine
@@ -198,3 +199,37 @@ async def test_a_name_resolving_to_a_shared_address_is_refused_before_connecting
         assert counting_server.hits == {}
     finally:
         await engine.stop()
+
+
+async def test_each_attempt_sends_an_idempotency_key_of_its_own(
+    harness: Harness, counting_server: CountingServer,
+) -> None:
+    """The key is the same whenever one run's node attempt asks (a node taken up again
+    after its node died sends it again), and differs for a retry and for another run."""
+    definition = request({"url": f"{counting_server.base}/flaky?fail_until=2"},
+                         retry={"maxAttempts": 2, "backoffMs": 1})
+    run_id, state = await harness.run(definition)
+    assert state.status == RunStatus.COMPLETED, state.error
+    await harness.run(request({"url": f"{counting_server.base}/other"}))
+    keys = [headers["Idempotency-Key"] for _, headers, _ in counting_server.requests]
+    assert len(set(keys)) == 3
+    again = NodeContext(_Host(run_id), "call", 1, "call", "http_request")
+    assert again.idempotency_key() == keys[0]
+
+
+async def test_the_definitions_own_idempotency_key_is_kept(
+    harness: Harness, counting_server: CountingServer,
+) -> None:
+    await harness.run(request({"url": f"{counting_server.base}/own",
+                               "headers": {"idempotency-key": "mine-1"}}))
+    ((_, headers, _),) = counting_server.requests
+    assert headers["idempotency-key"] == "mine-1"
+    assert len([k for k in headers if k.lower() == "idempotency-key"]) == 1
+
+
+class _Host:
+    """Just enough of a run for a NodeContext to name its keys."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.workspace_id = "default"

@@ -343,7 +343,8 @@ class Agent(NodeType):
         run = tool["run"]
         started = time.monotonic()
         try:
-            output = await ctx.run_node_type(str(run["type"]), run.get("params") or {}, args)
+            output = await ctx.run_node_type(str(run["type"]), run.get("params") or {}, args,
+                                            scope=call.id)
         except NodeError as exc:
             record["durationMs"] = int((time.monotonic() - started) * 1000)
             return {**record, "status": "failed", "error": exc.message, "content": exc.message}

@@ -40,6 +40,9 @@ class HttpRequestParams(ParamsModel):
     timeoutMs: Annotated[int, Field(gt=0)] | None = None
 
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
 class HttpRequest(NodeType):
     """params: method, url, headers, body (JSON for objects/lists), timeoutMs.
 
@@ -55,7 +58,7 @@ class HttpRequest(NodeType):
         timeout_ms = params.get("timeoutMs") or settings.http_timeout_ms
         try:
             async with asyncio.timeout(timeout_ms / 1000):
-                return await self._fetch(client, params)
+                return await self._fetch(client, params, ctx.idempotency_key())
         except TargetRefused as exc:
             raise NodeError(str(exc), retryable=False) from None
         except TimeoutError:
@@ -63,13 +66,18 @@ class HttpRequest(NodeType):
         except aiohttp.ClientError as exc:
             raise NodeError(f"http request failed: {type(exc).__name__}: {exc}") from None
 
-    async def _fetch(self, client: HttpClient, params: dict[str, Any]) -> Any:
+    async def _fetch(self, client: HttpClient, params: dict[str, Any],
+                     idempotency_key: str) -> Any:
         method = str(params.get("method", "GET")).upper()
         try:
             url = URL(str(params.get("url", "")))
         except ValueError as exc:
             raise NodeError(f"bad url: {exc}", retryable=False) from None
         headers = {str(k): str(v) for k, v in (params.get("headers") or {}).items()}
+        # A node may run twice for one attempt (a node that dies mid-request is taken up
+        # again): the receiver can drop the repeat by this key. The definition's own wins.
+        if not any(name.lower() == IDEMPOTENCY_HEADER.lower() for name in headers):
+            headers[IDEMPOTENCY_HEADER] = idempotency_key
         body = params.get("body")
         session = client.session()
         for _ in range(client.settings.http_max_redirects + 1):
