@@ -204,8 +204,8 @@ async def test_a_name_resolving_to_a_shared_address_is_refused_before_connecting
 async def test_each_attempt_sends_an_idempotency_key_of_its_own(
     harness: Harness, counting_server: CountingServer,
 ) -> None:
-    """The key is the same whenever one run's node attempt asks (a node taken up again
-    after its node died sends it again), and differs for a retry and for another run."""
+    """The key is the same whenever one run's node attempt asks, and differs for a retry
+    and for another run."""
     definition = request({"url": f"{counting_server.base}/flaky?fail_until=2"},
                          retry={"maxAttempts": 2, "backoffMs": 1})
     run_id, state = await harness.run(definition)
