@@ -195,6 +195,17 @@ async def test_fuzz_every_operation_at_every_auth_level(server: ServerProcess) -
             json={"cron": "0 0 1 1 *"})
         assert status == 201, body
         ids["scheduleId"] = body["data"]["id"]
+        # A signed webhook, so that its routes and its deliveries meet real ids (and forged
+        # signatures) rather than only 404s.
+        status, body = await admin.request(
+            "PUT", "/api/v1/workspaces/default/secrets/FUZZ_HOOK", json={"value": "fuzz-key"})
+        assert status == 201, body
+        status, body = await admin.request(
+            "POST", f"/api/v1/workflows/{ids['workflow']}/webhooks",
+            json={"auth": "hmac", "hmac": {"secret": "FUZZ_HOOK"}, "methods": ["POST", "PUT", "GET"],
+                  "idempotencyHeader": "X-Delivery"})
+        assert status == 201, body
+        ids["webhookId"] = body["data"]["id"]
         started = time.monotonic()
         tried, failures = await asyncio.to_thread(fuzz, server.base, tokens,
                                                   EXAMPLES_PER_OPERATION, ids)
