@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventstore.hub import EventHub
+from eventstore.prune import PruneOutcome, PruneRecord, PruneUnsupported
 from eventstore.records import NewEvent, RecordedEvent
 from eventstore.rows import Dialect
 from eventstore.tables import T, WriteUnit
@@ -98,6 +99,18 @@ class EventStore(abc.ABC):
     @abc.abstractmethod
     async def verify(self) -> VerifyResult:
         """Recompute the hash chain over the whole log and name the first bad position."""
+
+    async def prune(
+        self, streams: Sequence[str], record_stream: str, record: PruneRecord
+    ) -> PruneOutcome:
+        """Remove the data of every event of `streams` (their chain headers stay) and append
+        `record(pruned streams, events)` to `record_stream`, in one transaction. Streams
+        whose data is already gone are skipped; when none is left nothing is written."""
+        raise PruneUnsupported(f"the {self.dialect} store cannot prune events yet")
+
+    async def release_free_space(self) -> int:
+        """Give the space freed by pruning back to the filesystem; returns bytes released."""
+        return 0
 
     @abc.abstractmethod
     async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> Sequence[Any]:

@@ -53,13 +53,23 @@ class RecordedEvent:
     hash: str
 
     @property
+    def pruned(self) -> bool:
+        """Retention removed this event's data and kept only its chain header (no event is
+        ever stored with empty data: the smallest JSON payload is `{}`)."""
+        return not self.data
+
+    @property
     def payload(self) -> dict[str, Any]:
+        if not self.data:
+            return {}
         value: dict[str, Any] = orjson.loads(self.data)
         return value
 
     def as_json(self) -> bytes:
         """`as_dict()` encoded, with the stored data bytes spliced in rather than re-encoded:
         a large event is never parsed again on its way out (export, raw streams)."""
+        if self.pruned:
+            return orjson.dumps(self.as_dict())
         head = orjson.dumps({"position": self.position, "stream": self.stream,
                              "version": self.version, "type": self.type})
         tail = orjson.dumps({"recordedAt": self.recorded_at, "prevHash": self.prev_hash,
@@ -67,14 +77,18 @@ class RecordedEvent:
         return b"".join((head[:-1], b',"data":', self.data, b",", tail[1:]))
 
     def as_dict(self) -> dict[str, Any]:
-        """The event as the raw-log endpoints and `export` show it."""
-        return {
+        """The event as the raw-log endpoints and `export` show it (a pruned one with
+        `"data": null, "pruned": true`)."""
+        shown: dict[str, Any] = {
             "position": self.position,
             "stream": self.stream,
             "version": self.version,
             "type": self.type,
-            "data": self.payload,
+            "data": None if self.pruned else self.payload,
             "recordedAt": self.recorded_at,
             "prevHash": self.prev_hash,
             "hash": self.hash,
         }
+        if self.pruned:
+            shown["pruned"] = True
+        return shown

@@ -39,9 +39,10 @@ class Statement:
       (copied) to the values just proposed for insertion, (nulls) to NULL
     - increment: INSERT (keys + columns) ON CONFLICT (keys) DO UPDATE SET each column
       to itself plus the given amount
+    - delete: DELETE WHERE (keys)
     """
 
-    kind: Literal["insert", "update", "upsert", "increment"]
+    kind: Literal["insert", "update", "upsert", "increment", "delete"]
     table: str
     columns: tuple[str, ...]
     keys: tuple[str, ...] = ()
@@ -87,6 +88,10 @@ class RowChanges:
         self._add(Statement("increment", table, tuple(amounts), tuple(key)),
                   (*key.values(), *amounts.values()))
 
+    def delete(self, table: str, key: Mapping[str, Any]) -> None:
+        """Remove the rows of `table` matching `key` (retention: a pruned run's rows)."""
+        self._add(Statement("delete", table, (), tuple(key)), tuple(key.values()))
+
     def __iter__(self) -> Iterator[tuple[Statement, list[tuple[Any, ...]]]]:
         return iter(self.groups.items())
 
@@ -124,6 +129,8 @@ def render(statement: Statement, mark: str) -> str:
     PostgreSQL share; only the placeholder differs between them.
     """
     table, columns, keys = statement.table, statement.columns, statement.keys
+    if statement.kind == "delete":
+        return f"DELETE FROM {table} WHERE {' AND '.join(f'{key} = {mark}' for key in keys)}"
     if statement.kind == "update":
         sets = ", ".join(f"{column} = {mark}" for column in columns)
         where = " AND ".join(f"{key} = {mark}" for key in keys)

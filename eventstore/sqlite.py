@@ -16,6 +16,7 @@ from eventstore.hashchain import GENESIS_HASH, link_events
 from eventstore.hub import DEFAULT_RING_BYTES, DEFAULT_RING_SIZE, EventHub
 from eventstore.interface import ANY_VERSION, EventStore, VerifyResult
 from eventstore.projector import Projector
+from eventstore.prune import PruneOutcome, PruneRecord, check_streams, pruned_stream_sql
 from eventstore.records import NewEvent, RecordedEvent, encode_events, utc_now
 from eventstore.rows import Dialect
 from eventstore.sqlite_checkpoint import WalCheckpointer, WalPolicy
@@ -238,6 +239,53 @@ class SQLiteEventStore(EventStore):
             )
             self._checkpointed = self._state.position
 
+    async def prune(
+        self, streams: Sequence[str], record_stream: str, record: PruneRecord
+    ) -> PruneOutcome:
+        count_sql, remove_sql = pruned_stream_sql("?")
+        wanted = check_streams(streams)
+        max_event_bytes = self.max_event_bytes
+
+        def job(conn: sqlite3.Connection) -> PruneOutcome:
+            pruned: list[str] = []
+            events = removed = 0
+            for stream in wanted:
+                count, size = conn.execute(count_sql, (stream,)).fetchone()
+                if count:
+                    conn.execute(remove_sql, (stream,))
+                    pruned.append(stream)
+                    events += count
+                    removed += size
+            if not pruned:
+                return PruneOutcome()
+            encoded = encode_events([record(pruned, events)], max_event_bytes)
+            (recorded,) = self._append_job(record_stream, encoded, ANY_VERSION)(conn)
+            return PruneOutcome(pruned, events, removed, recorded)
+
+        def publish(outcome: PruneOutcome) -> None:
+            if outcome.record is not None:
+                self.hub.publish([outcome.record])
+
+        result: PruneOutcome = await self._writer.submit(job, publish)
+        return result
+
+    async def release_free_space(self) -> int:
+        """PRAGMA incremental_vacuum on the writer, between batches (a database made
+        before auto_vacuum = INCREMENTAL releases nothing: `runstream vacuum` converts it)."""
+
+        def vacuum() -> int:
+            conn = self._writer.connection
+            (free,) = conn.execute("PRAGMA freelist_count").fetchone()
+            (page,) = conn.execute("PRAGMA page_size").fetchone()
+            # executescript steps the pragma to its end (each step frees one page; a plain
+            # execute stops after the first). Between batches, so it commits nothing else.
+            conn.executescript("PRAGMA incremental_vacuum")
+            (left,) = conn.execute("PRAGMA freelist_count").fetchone()
+            return int((free - left) * page)
+
+        released: int = await self._writer.run_in_thread(vacuum)
+        return released
+
     async def ensure_schema(self, fn: WriteFn) -> Any:
         """Run DDL (`fn(conn)`, which may use executescript) on the writer, between batches.
 
@@ -443,3 +491,20 @@ def open_store_sync(path: Path) -> sqlite3.Connection:
 
 
 Maintenance = Callable[[sqlite3.Connection], Any]
+
+
+def header_lookup(conn: sqlite3.Connection) -> Callable[[Sequence[int]], dict[int, tuple[Any, ...]]]:
+    """The live chain headers at some positions (verify --archive)."""
+
+    def lookup(positions: Sequence[int]) -> dict[int, tuple[Any, ...]]:
+        found: dict[int, tuple[Any, ...]] = {}
+        wanted = list(positions)
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i:i + 500]
+            for row in conn.execute(
+                    "SELECT position, stream, version, type, recorded_at, prev_hash, hash"
+                    f" FROM events WHERE position IN ({', '.join('?' * len(chunk))})", chunk):
+                found[row[0]] = tuple(row[1:])
+        return found
+
+    return lookup

@@ -45,6 +45,9 @@ def project(
     conn: sqlite3.Connection, projectors: Sequence[Projector], events: Sequence[RecordedEvent]
 ) -> None:
     """Fold `events` into every projection and write the result, on `conn`'s transaction."""
+    # A pruned event has no data left to fold: replaying a pruned log (rebuild, catch-up)
+    # folds only what was kept, and the prune event's fold removed the rest's rows.
+    events = [event for event in events if event.data]
     if not events:
         return
     for projector in projectors:

@@ -49,6 +49,10 @@ def open_connection(path: Path, synchronous: str, *, writer: bool) -> sqlite3.Co
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     if writer:
+        # Space freed by pruning can be given back (PRAGMA incremental_vacuum). It only
+        # takes on a database with no tables yet; an older one is converted by VACUUM
+        # (`runstream vacuum`).
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {synchronous}")
         # Checkpoints run in the background (sqlite_checkpoint.py), not inside a COMMIT.

@@ -130,7 +130,30 @@ class NodeResumedPayload(NodeFields):
     approved: bool
 
 
-# Every event type the engine writes, and what it carries.
+class RetentionPolicyFields(TypedDict):
+    maxAgeDays: float | None
+    maxRuns: int | None
+    maxBytes: int | None
+    workspaceId: str
+    source: str  # workspace (its own policy) or default (the service's)
+
+
+class EventsPrunedPayload(TypedDict):
+    """Written by retention (service/retention), not by the engine, to RETENTION_STREAM."""
+
+    kind: str  # retention or erasure
+    runs: list[str]
+    # Per run: workspace, workflow, workflow name, status (its counter) and chat.
+    counted: list[list[str | None]]
+    events: int
+    archive: str | None  # the archive file's name under archive_dir; None for an erasure
+    archiveSha256: str | None
+    policy: RetentionPolicyFields | None
+    by: str | None  # who erased
+    reason: str | None
+
+
+# Every event type of the log, and what it carries.
 PAYLOAD_TYPES: dict[EventType, type[Mapping[str, Any]]] = {
     EventType.RUN_CREATED: RunCreatedPayload,
     EventType.RUN_STARTED: NoPayload,
@@ -151,6 +174,7 @@ PAYLOAD_TYPES: dict[EventType, type[Mapping[str, Any]]] = {
     EventType.NODE_WAITING: NodeWaitingPayload,
     EventType.NODE_RESUMED: NodeResumedPayload,
     EventType.NODE_CANCELLED: NodeFields,
+    EventType.EVENTS_PRUNED: EventsPrunedPayload,
 }
 
 

@@ -41,6 +41,10 @@ class RunTriggersProjection:
     def fold(self, events: Sequence[RecordedEvent], found: Mapping[str, FoundRows],
              changes: RowChanges) -> None:
         for event in events:
+            if event.type == EventType.EVENTS_PRUNED:
+                for run_id in event.payload.get("runs", []):
+                    changes.delete("run_triggers", {"run_id": run_id})
+                continue
             if event.type != EventType.RUN_CREATED:
                 continue
             by = event.payload.get("triggeredBy") or {}

@@ -58,6 +58,7 @@ _NODE_COMPLETED = EventType.NODE_COMPLETED.value
 _NODE_FAILED = EventType.NODE_FAILED.value
 _NODE_WAITING = EventType.NODE_WAITING.value
 _NODE_CANCELLED = EventType.NODE_CANCELLED.value
+_EVENTS_PRUNED = EventType.EVENTS_PRUNED.value
 
 
 def _json(value: Any) -> bytes | None:
@@ -121,6 +122,7 @@ class _Batch:
         self.counts: dict[tuple[str, str, str, str], int] = {}
         self.nodes: dict[tuple[str, str], _Node] = {}
         self.reruns: list[dict[str, Any]] = []
+        self.pruned: list[str] = []  # runs whose rows an EventsPruned removes
 
     def write(self, changes: RowChanges) -> None:
         for row in self.created.values():
@@ -158,6 +160,11 @@ class _Batch:
         for (columns, params, copied, nulls), rows in upserts.items():
             changes.add(Statement(
                 "upsert", "node_runs", columns, NODE_KEY, params, copied, nulls), rows)
+        # Last: whatever the batch wrote of a pruned run before goes with it.
+        for run_id in self.pruned:
+            changes.delete("node_runs", {"run_id": run_id})
+            changes.delete("run_reruns", {"run_id": run_id})
+            changes.delete("runs", {"id": run_id})
 
     def count(self, state: Mapping[str, Any], status: str, amount: int) -> None:
         key = (state["workspace_id"], state["workflow_id"], state["workflow_name"], status)
@@ -239,6 +246,25 @@ class _Batch:
             self.reruns.append({"run_id": event.stream, "rerun_of": rerun_of["runId"],
                                 "from_node": rerun_of.get("fromNode"), "seq": event.position})
 
+    def prune(self, event: RecordedEvent) -> None:
+        """EventsPruned: the runs' rows go and their counters drop by one each.
+
+        Replaying a pruned log never sees those runs (their events have no data), so their
+        counters never rise; `counted` names each run's counter so that the row exists after
+        a replay exactly as it does live (a counter row exists once any run was counted)."""
+        data = event.payload
+        for run_id, key in zip(data.get("runs", []), data.get("counted", []), strict=False):
+            state = self.created.pop(run_id, None) or self.states.get(run_id)
+            if state is None and (found := self.found_runs.get(run_id)) is not None:
+                state = dict(zip(RUN_STATE, found, strict=True))
+            if state is not None:
+                self.count(state, state["status"], -1)
+            else:
+                self.counts.setdefault((key[0], key[1], key[2], key[3]), 0)
+            self.changed.pop(run_id, None)
+            self.states.pop(run_id, None)
+            self.pruned.append(run_id)
+
     # -- node runs -------------------------------------------------------------
 
     def node_event(self, event: RecordedEvent) -> None:
@@ -306,6 +332,9 @@ class RunsProjection:
 
     def lookups(self, events: Sequence[RecordedEvent]) -> list[RowLookup]:
         runs = {event.stream for event in events if event.type.startswith("Run")}
+        for event in events:
+            if event.type == _EVENTS_PRUNED:
+                runs.update(event.payload.get("runs", []))
         return [RowLookup("runs", "id", RUN_STATE, runs)] if runs else []
 
     def fold(self, events: Sequence[RecordedEvent], found: Mapping[str, FoundRows],
@@ -318,4 +347,6 @@ class RunsProjection:
                 node_event(event)
             elif type_.startswith("Run"):
                 run_event(event)
+            elif type_ == _EVENTS_PRUNED:
+                batch.prune(event)
         batch.write(changes)

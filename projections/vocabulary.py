@@ -28,6 +28,16 @@ class EventType(StrEnum):
     NODE_WAITING = "NodeWaiting"
     NODE_RESUMED = "NodeResumed"
     NODE_CANCELLED = "NodeCancelled"
+    # Retention or erasure removed finished runs' event data (their chain headers stay):
+    # {"runs": [ids], "events", "archive": file name or null, "archiveSha256", "policy":
+    # {...} or null, "by": user id or null, "reason", "kind": "retention" | "erasure",
+    # "counted": [[workspaceId, workflowId, workflowName], ...]}. Not a run event, so it
+    # lives in a stream of its own.
+    EVENTS_PRUNED = "EventsPruned"
+
+
+# The stream of EventsPruned: never a run id (those are UUIDs), so no run can collide.
+RETENTION_STREAM = "retention"
 
 
 class RunStatus(StrEnum):

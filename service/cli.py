@@ -7,6 +7,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import orjson
 from aiohttp import web
@@ -34,6 +35,9 @@ from service.commands import (
 )
 from service.logging import configure_logging
 from service.progress import progress
+from service.retention import commands as retention_commands
+from service.retention.archives import check_archives
+from service.retention.gone import pruned_run
 from service.runtime import (
     fix_malloc_mmap_threshold,
     raise_open_files_limit,
@@ -98,13 +102,22 @@ def cmd_verify(args: argparse.Namespace) -> int:
         else:
             result = verify_file(existing_database(settings), shown.update)
         shown.ok = result.ok
-    report = {
+    report: dict[str, object] = {
         "ok": result.ok, "checked": result.checked, "head": result.head,
         "headHash": result.head_hash,
         "firstBadPosition": result.first_bad_position, "reason": result.reason,
     }
+    archives_ok = True
+    if args.archive:
+        if settings.database_url:
+            print("runstream: verify --archive reads the SQLite database", file=sys.stderr)
+            return 2
+        checked = check_archives(existing_database(settings), args.archive)
+        archives_ok = all(archive.ok for archive in checked)
+        report["archives"] = [archive.as_dict() for archive in checked]
+        report["ok"] = result.ok and archives_ok
     print(orjson.dumps(report).decode())
-    return 0 if result.ok else 1
+    return 0 if result.ok and archives_ok else 1
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
@@ -131,7 +144,14 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    async def export(store: EventStore) -> None:
+    async def export(store: EventStore) -> int:
+        if args.stream is not None and (gone := await pruned_run(store, args.stream)):
+            where = (f"its events are in the archive {gone['archive']}" if gone["archive"]
+                     else "it was erased, without an archive")
+            print(f"runstream: run {args.stream} was pruned at {gone['prunedAt']} "
+                  f"({gone['kind']}); {where}", file=sys.stderr)
+            print(orjson.dumps({"pruned": gone}).decode(), file=sys.stderr)
+            return 3
         total = await (store.head() if args.stream is None
                        else store.stream_version(args.stream))
         after = 0
@@ -145,9 +165,9 @@ def cmd_export(args: argparse.Namespace) -> int:
                 # stream: its events so far.
                 shown.update(after if args.stream is None else shown.done + len(page))
             sys.stdout.buffer.flush()
+        return 0
 
-    run_on_store(args, export, existing=True)
-    return 0
+    return run_on_store(args, export, existing=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     verify = sub.add_parser("verify", help="recompute the hash chain; exit 1 on a bad link")
+    verify.add_argument("--archive", nargs="+", type=Path, metavar="FILE",
+                        help="also check these prune archives against the kept headers")
     add_data_options(verify)
     verify.set_defaults(func=cmd_verify)
 
@@ -177,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Identity, workflow, secret, audit and backup chores live beside their packages.
     for module in (auth_commands, workflow_commands, secret_commands, audit_commands,
                    schedule_commands, backup_commands, migrate_commands,
-                   cluster_keys_commands, webhook_commands):
+                   cluster_keys_commands, webhook_commands, retention_commands):
         module.add_commands(sub)
     return parser
 

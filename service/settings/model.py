@@ -226,6 +226,37 @@ class Settings(BaseSettings):
                     "[llm_endpoints.NAME] with url and api_key_env each. See docs/engine.md.",
     )
 
+    retention_max_age_days: float = Field(
+        default=0, ge=0,
+        description="Service-wide retention default (a workspace's own policy replaces it): "
+                    "finished runs older than this many days are pruned; 0 = no age limit.",
+        json_schema_extra=_section("Retention"),
+    )
+    retention_max_runs: int = Field(
+        default=0, ge=0,
+        description="Service-wide default: at most this many runs per workspace, the oldest "
+                    "finished families pruned first; 0 = no limit.",
+    )
+    retention_max_bytes: int = Field(
+        default=0, ge=0,
+        description="Service-wide default: at most this many bytes of event data per "
+                    "workspace's runs; 0 = no limit.",
+    )
+    retention_interval_s: float = Field(
+        default=3600.0, ge=0,
+        description="How often runstream serve applies retention (0: never; runstream prune "
+                    "still does it offline).",
+    )
+    archive_dir: str = Field(
+        default="",
+        description="Where pruned events are archived (one gzip NDJSON file per prune batch); "
+                    "empty = archive/ in the data dir.",
+    )
+    prune_batch_runs: int = Field(
+        default=1000, gt=0, le=100_000,
+        description="Runs pruned per batch: one archive file and one transaction each.",
+    )
+
     engine: EngineSettings = Field(
         default_factory=EngineSettings,
         description="The engine: runs, node timeouts, the http_request node.",
@@ -281,6 +312,10 @@ class Settings(BaseSettings):
     @property
     def database_path(self) -> Path:
         return self.data_dir / "runstream.db"
+
+    @property
+    def archive_path(self) -> Path:
+        return Path(self.archive_dir) if self.archive_dir else self.data_dir / "archive"
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with `changes`, validated like any other layer (a table's dict is merged)."""

@@ -1,0 +1,1 @@
+"""Retention: pruning finished runs' event data (archived first), erasure, and the policy."""
