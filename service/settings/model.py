@@ -7,6 +7,7 @@ group in those generated files.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any, Literal
 
@@ -56,6 +57,11 @@ class Settings(BaseSettings):
         description="Where the log and every table beside it live: empty = SQLite "
                     "(runstream.db in data_dir); postgresql://... = that PostgreSQL database, "
                     "which several nodes may share. Key files stay in data_dir either way.",
+    )
+    node_name: str = Field(
+        default="", max_length=128, pattern=r"^[A-Za-z0-9._-]*$",
+        description="This node's name in /healthz (and, on a shared database, among the "
+                    "others); empty = the machine's host name.",
     )
 
     synchronous: Literal["FULL", "NORMAL", "EXTRA", "OFF"] = Field(
@@ -261,6 +267,11 @@ class Settings(BaseSettings):
         default_factory=EngineSettings,
         description="The engine: runs, node timeouts, the http_request node.",
     )
+
+    @property
+    def node(self) -> str:
+        """The node's name: `node_name`, or the host name."""
+        return self.node_name or socket.gethostname()
 
     @field_validator("synchronous", mode="before")
     @classmethod

@@ -14,7 +14,9 @@ from service.views.models.health import Health
 
 async def healthz(request: web.Request) -> web.Response:
     store = request.app[keys.STORE]
-    body: dict[str, Any] = {"status": "ok", "head": await store.head()}
+    body: dict[str, Any] = {"status": "ok", "head": await store.head(),
+                            "backend": store.dialect,
+                            "node": request.app[keys.SETTINGS].node}
     principal = request.get(PRINCIPAL)
     if principal is not None and principal.is_admin:
         # Not for everyone: the ring's byte count follows the size of other users' events.

@@ -28,8 +28,10 @@ def own_database() -> Iterator[str]:
 
 async def test_a_run_executes_and_streams_on_postgresql(
         own_database: str, aiohttp_client: Any, tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, database_url=own_database)
+    settings = make_settings(tmp_path, database_url=own_database, node_name="pg-node-1")
     client = await aiohttp_client(create_app(settings))
+    health = await (await client.get("/healthz")).json()
+    assert (health["backend"], health["node"]) == ("postgresql", "pg-node-1")
     await login(client, "admin", ADMIN_PASSWORD, expect=200)
     workflow_id = await create_workflow(client, QUICK_WORKFLOW)
     run = await execute(client, workflow_id, n=7)

@@ -12,6 +12,9 @@ from service.views.models.base import Count, ResponseModel
 class Health(ResponseModel):
     status: Literal["ok"]
     head: Count = Field(description="The log's last position.")
+    backend: Literal["sqlite", "postgresql"] = Field(description="Where the log lives.")
+    node: str = Field(description="The answering node's name (`node_name`, or its host "
+                                  "name): behind a load balancer, which node this was.")
     store: dict[str, Any] | None = Field(None, description=(
         "Global admins only. Backend facts: for SQLite `walBytes`, `walRestartBytes`, "
         "`lastPassive` and `lastRestart` (the last checkpoint of each kind: mode, at, "
