@@ -33,6 +33,8 @@ HOOKS = {
         "header": "X-Signature", "timestampHeader": "X-Timestamp"}},
     "token": {"auth": "token", "token": {"secret": "CLI_KEY"}},
     "token header": {"auth": "token", "token": {"secret": "CLI_KEY", "header": "X-Token"}},
+    "lastNode": {"auth": "token", "token": {"secret": "CLI_KEY"}, "responseMode": "lastNode"},
+    "stream": {"auth": "token", "token": {"secret": "CLI_KEY"}, "responseMode": "stream"},
 }
 
 
@@ -99,9 +101,18 @@ async def test_a_signed_test_delivery_starts_a_run_for_every_kind_of_auth(
         served: Served) -> None:
     for kind, hook in served.hooks.items():
         code, printed = await _test(served, hook)
-        assert (code, printed["status"]) == (0, 202), (kind, printed)
         run_id = printed["runId"]
-        assert printed["answer"]["runId"] == run_id
+        if kind == "stream":  # the run's v1 stream, read to its end; the run id in a header
+            assert (code, printed["status"]) == (0, 200), printed
+            assert "event: result" in printed["answer"]
+            assert run_id in printed["answer"]
+        elif kind == "lastNode":  # the run's output
+            assert (code, printed["status"]) == (0, 200), printed
+            assert printed["answer"]["output"] == {"echo": json.loads(BODY)}
+        else:
+            assert (code, printed["status"]) == (0, 202), (kind, printed)
+        if kind != "stream":
+            assert printed["answer"]["runId"] == run_id
         run = await _completed(served, run_id)
         assert run["triggeredBy"] == {"kind": "webhook", "id": hook}
         assert run["activityRuns"][0]["outputs"] == json.loads(BODY)  # the bytes, parsed
