@@ -3,8 +3,8 @@
 A webhook's settings (auth, signature, response mode, ...) are kept as one JSON document:
 they are read whole on every delivery and never queried by field. Its secret is a
 workspace secret named in those settings (service/secrets/), so no value is stored here.
-Deliveries are kept `retention_s` and pruned when one is recorded (on write), so the
-table needs no task of its own.
+Deliveries are kept `retention_s` and pruned when one is recorded (on write, those of
+every webhook), so the table needs no task of its own.
 """
 
 from __future__ import annotations
@@ -59,6 +59,8 @@ _SCHEMA = (
     )""",
     "CREATE INDEX IF NOT EXISTS webhook_deliveries_by_hook"
     " ON webhook_deliveries (webhook_id, received_s)",
+    # Pruning goes by age over every webhook: a webhook gone quiet keeps nothing old.
+    "CREATE INDEX IF NOT EXISTS webhook_deliveries_age ON webhook_deliveries (received_s)",
 )
 _COLUMNS = ("id", "workflow_id", "workspace_id", "config", "created_by", "created_at",
             "updated_at")
@@ -179,15 +181,14 @@ class WebhookRepository:
         return bool(await self.db.write(unit))
 
     async def record(self, delivery: Delivery, now: float) -> str:
-        """Keep `delivery` (received at `now`, seconds since the epoch) and drop the
-        webhook's deliveries older than the retention; the new delivery's id."""
+        """Keep `delivery` (received at `now`, seconds since the epoch) and drop every
+        delivery older than the retention; the new delivery's id."""
         delivery_id = str(uuid.uuid4())
         received_at = iso(datetime.fromtimestamp(now, UTC))
 
         async def unit(tx: Transaction) -> None:
-            await tx.execute(
-                "DELETE FROM webhook_deliveries WHERE webhook_id = ? AND received_s < ?",
-                (delivery.webhook_id, now - self.retention_s))
+            await tx.execute("DELETE FROM webhook_deliveries WHERE received_s < ?",
+                             (now - self.retention_s,))
             await tx.execute(
                 "INSERT INTO webhook_deliveries (id, webhook_id, received_s, received_at,"
                 " method, status, signature, run_id, is_repeat, message)"

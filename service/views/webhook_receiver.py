@@ -24,6 +24,7 @@ from pydantic import ConfigDict
 
 from eventstore.errors import EventTooLarge
 from projections.queries import RunQueries
+from projections.vocabulary import TERMINAL_RUN_STATUSES
 from service import keys
 from service.content_types import is_json_type
 from service.dialects import v1
@@ -56,8 +57,11 @@ from service.views.models.webhooks import WebhookAccepted, WebhookResult
 from service.views.workflow_runs import V1_EVENTS
 from service.workflows.errors import WorkflowNotFound
 
-# Kept out of the run's trigger data (with the webhook's own credential header).
-HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+# Kept out of the run's trigger data (with the webhook's own credential header): our
+# credentials, and the signatures senders put beside the one a webhook checks (GitHub
+# sends a SHA-1 one with the SHA-256 one).
+HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization",
+                            "x-hub-signature", "x-hub-signature-256", "stripe-signature"})
 FORM = "application/x-www-form-urlencoded"
 READ_CHUNK = 65_536
 
@@ -229,6 +233,10 @@ async def _answer(request: web.Request, webhook: Webhook, run_id: str) -> web.St
                                      dumps=lambda v: orjson.dumps(v).decode())
         run = await queries.get_run(run_id)
         assert run is not None
+        if run["status"] not in TERMINAL_RUN_STATUSES:
+            # Driven by another node (a repeat delivery there): wait() could only read it.
+            return web.json_response(accepted, status=202, headers=headers,
+                                     dumps=lambda v: orjson.dumps(v).decode())
         return web.json_response(
             {"runId": run_id, "status": v1.RUN_STATUS_WORDS[run["status"]],
              "output": run["output"], "error": run["error"]},

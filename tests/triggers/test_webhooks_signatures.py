@@ -34,7 +34,8 @@ async def test_a_github_style_signature_starts_a_run_with_the_delivery_as_its_da
     webhook = await webhook_for(admin, GITHUB)
     resp = await anon.post(webhook["url"] + "?source=gh", data=BODY, headers={
         **JSON, "X-Hub-Signature-256": github_signature(BODY),
-        "X-GitHub-Delivery": "d-1", "X-GitHub-Event": "issues", "Cookie": "a=b"})
+        "X-GitHub-Delivery": "d-1", "X-GitHub-Event": "issues", "Cookie": "a=b",
+        "X-Hub-Signature": "sha1=0123"})  # GitHub's older signature, sent beside
     answer = await resp.json()
     assert resp.status == 202, answer
     assert answer["streamUrl"] == f"/api/v1/workflow-runs/{answer['runId']}/stream"
@@ -45,7 +46,7 @@ async def test_a_github_style_signature_starts_a_run_with_the_delivery_as_its_da
     assert (echo["action"], echo["priority"], echo["method"]) == ("opened", "normal", "POST")
     assert echo["query"] == {"source": "gh"}
     assert echo["headers"]["x-github-event"] == "issues"
-    for hidden in ("x-hub-signature-256", "cookie", "authorization"):
+    for hidden in ("x-hub-signature-256", "x-hub-signature", "cookie", "authorization"):
         assert hidden not in echo["headers"]
     assert [(d["status"], d["signature"], d["runId"]) for d in
             await deliveries_of(admin, webhook)] == [(202, "valid", answer["runId"])]
