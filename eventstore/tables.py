@@ -18,6 +18,9 @@ from eventstore.rows import Dialect
 
 T = TypeVar("T")
 
+# A column of seconds since the epoch: PostgreSQL's REAL has too few digits for them.
+SECONDS_COLUMN: dict[Dialect, str] = {"sqlite": "REAL", "postgresql": "DOUBLE PRECISION"}
+
 
 @dataclass(frozen=True, slots=True)
 class Result:

@@ -16,6 +16,7 @@ from service.engine.engine import Engine
 from service.metrics.listener import metrics_listener_ctx
 from service.metrics.setup import metrics_ctx
 from service.middleware import json_errors, request_context
+from service.node_registry import NodeRegistry, heartbeating
 from service.openapi import view as openapi_view
 from service.routing import RouteTable
 from service.secrets.key import secrets_key
@@ -95,7 +96,11 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
     app[keys.WEBHOOKS] = webhook_repo
     app[keys.WEBHOOK_RATE] = RateLimiter(settings.webhook_rate_per_minute)
     await engine.start()
-    async with ticking(app[keys.SCHEDULE_RUNNER], settings.schedule_tick_s):
+    registry = NodeRegistry(store, settings.node, settings.node_heartbeat_s)
+    scheduler = engine.scheduler
+    async with (ticking(app[keys.SCHEDULE_RUNNER], settings.schedule_tick_s),
+                heartbeating(registry,
+                             lambda: (len(scheduler.active), len(scheduler.queued())))):
         yield
     # Stops run tasks without recording anything: the runs continue after a restart.
     await engine.stop()

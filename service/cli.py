@@ -19,7 +19,7 @@ from eventstore.sqlite import verify_file
 from projections import all_projections
 from projections.rebuild import RebuildReport, rebuild
 from projections.rebuild_postgres import rebuild_postgres
-from service import cluster_keys_commands
+from service import cluster_keys_commands, node_commands
 from service import migrate as migrate_commands
 from service.audit import commands as audit_commands
 from service.auth import commands as auth_commands
@@ -199,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     # Identity, workflow, secret, audit and backup chores live beside their packages.
     for module in (auth_commands, workflow_commands, secret_commands, audit_commands,
                    schedule_commands, backup_commands, migrate_commands,
-                   cluster_keys_commands, webhook_commands, retention_commands):
+                   cluster_keys_commands, webhook_commands, retention_commands,
+                   node_commands):
         module.add_commands(sub)
     return parser
 

@@ -31,11 +31,8 @@ from dataclasses import dataclass
 
 import orjson
 
-from eventstore.rows import Dialect
-from eventstore.tables import Tables, TableStore, Transaction
+from eventstore.tables import SECONDS_COLUMN, Tables, TableStore, Transaction
 
-# Seconds since the epoch: PostgreSQL's REAL has too few digits for them.
-_SECONDS: dict[Dialect, str] = {"sqlite": "REAL", "postgresql": "DOUBLE PRECISION"}
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS login_failures (
         key        TEXT PRIMARY KEY,
@@ -61,7 +58,7 @@ class LoginThrottle:
         self._clock = clock
 
     async def ensure_schema(self) -> None:
-        seconds = _SECONDS[self.db.dialect]
+        seconds = SECONDS_COLUMN[self.db.dialect]
         await self.db.ensure_tables([s.format(seconds=seconds) for s in _SCHEMA])
 
     @staticmethod

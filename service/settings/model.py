@@ -58,6 +58,11 @@ class Settings(BaseSettings):
                     "(runstream.db in data_dir); postgresql://... = that PostgreSQL database, "
                     "which several nodes may share. Key files stay in data_dir either way.",
     )
+    node_heartbeat_s: float = Field(
+        default=5.0, gt=0,
+        description="How often a serving node records that it is alive (runstream nodes "
+                    "lists the nodes seen within three of these).",
+    )
     node_name: str = Field(
         default="", max_length=128, pattern=r"^[A-Za-z0-9._-]*$",
         description="This node's name in /healthz (and, on a shared database, among the "

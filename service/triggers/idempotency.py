@@ -21,15 +21,12 @@ from typing import Any
 import orjson
 
 from eventstore.interface import EventStore
-from eventstore.rows import Dialect
-from eventstore.tables import Tables, Transaction
+from eventstore.tables import SECONDS_COLUMN, Tables, Transaction
 
 KEY_TTL_S = 24 * 3600
 MAX_KEY_CHARS = 255
 HEADER = "Idempotency-Key"
 
-# Seconds since the epoch: PostgreSQL's REAL has too few digits for them.
-_SECONDS: dict[Dialect, str] = {"sqlite": "REAL", "postgresql": "DOUBLE PRECISION"}
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS idempotency_keys (
         caller      TEXT NOT NULL,
@@ -86,7 +83,7 @@ class IdempotencyKeys:
         self._waiting: dict[tuple[str, str], int] = {}
 
     async def ensure_schema(self) -> None:
-        seconds = _SECONDS[self.db.dialect]
+        seconds = SECONDS_COLUMN[self.db.dialect]
         await self.db.ensure_tables([s.format(seconds=seconds) for s in _SCHEMA])
 
     async def claim(self, caller: str, key: str, digest: str, run_id: str) -> Claim:
