@@ -95,6 +95,7 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
     await webhook_repo.ensure_schema()
     app[keys.WEBHOOKS] = webhook_repo
     app[keys.WEBHOOK_RATE] = RateLimiter(settings.webhook_rate_per_minute)
+    app[keys.WEBHOOK_REFUSALS] = RateLimiter(settings.webhook_rate_per_minute)
     await engine.start()
     registry = NodeRegistry(store, settings.node, settings.node_heartbeat_s)
     scheduler = engine.scheduler

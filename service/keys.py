@@ -48,3 +48,5 @@ SCHEDULE_RUNNER: web.AppKey[ScheduleRunner] = web.AppKey("schedule_runner")
 # Workflows' webhooks, their deliveries and the per-webhook rate (service/triggers/).
 WEBHOOKS: web.AppKey[WebhookRepository] = web.AppKey("webhooks")
 WEBHOOK_RATE: web.AppKey[RateLimiter] = web.AppKey("webhook_rate")
+# Refused deliveries recorded per webhook a minute (the rest are answered, not recorded).
+WEBHOOK_REFUSALS: web.AppKey[RateLimiter] = web.AppKey("webhook_refusals")

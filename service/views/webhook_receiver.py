@@ -175,7 +175,22 @@ def trigger_data(request: web.Request, webhook: Webhook, body: bytes) -> dict[st
 def _delivery_key(request: web.Request, webhook: Webhook) -> str | None:
     header = webhook.idempotency_header
     key = request.headers.get(header) if header else None
-    return key if key is not None else request.headers.get(idempotency.HEADER)
+    if key is None:
+        key = request.headers.get(idempotency.HEADER)
+    if key is None and _timestamped(webhook):
+        # A signed, timestamped delivery (Stripe's `t=`, or a timestamp header) is accepted
+        # again for as long as its tolerance: its signature stands in for the delivery id
+        # the sender did not send, so a replay within the window names the first run.
+        signature = request.headers.get(str(webhook.config["hmac"]["header"]), "")
+        stamp = request.headers.get(str(webhook.config["hmac"].get("timestampHeader") or ""), "")
+        key = "signed:" + hashlib.sha256(f"{stamp}\n{signature}".encode()).hexdigest()
+    return key
+
+
+def _timestamped(webhook: Webhook) -> bool:
+    spec = webhook.config.get("hmac") if webhook.config.get("auth") == "hmac" else None
+    return isinstance(spec, dict) and bool(
+        spec.get("format") == "stripe" or spec.get("timestampHeader"))
 
 
 async def _start(request: web.Request, webhook: Webhook, body: bytes,
@@ -261,17 +276,19 @@ async def _deliver(request: web.Request, webhook: Webhook, now: float) -> Delive
     if method not in webhook.methods:
         raise Refused(405, "method_not_allowed", f"this webhook takes {', '.join(webhook.methods)}",
                       headers={"Allow": ", ".join(webhook.methods)})
-    wait_s = app[keys.WEBHOOK_RATE].admit(webhook.id)
-    if wait_s:
-        raise Refused(429, "too_many_requests",
-                      f"at most {settings.webhook_rate_per_minute} deliveries a minute",
-                      headers={"Retry-After": str(wait_s)})
     if not webhook.enabled:
         raise Refused(403, "forbidden", "this webhook is disabled")
     body = await _read_body(request, settings.webhook_max_body_bytes)
     verdict = await _check_credentials(request, webhook, body, now)
     if not verdict.ok:
         raise Refused(401, "unauthorized", verdict.message or "not signed", verdict.result)
+    # Counted only once the credentials hold: forged requests must not use up the rate
+    # of the sender the webhook is for.
+    wait_s = app[keys.WEBHOOK_RATE].admit(webhook.id)
+    if wait_s:
+        raise Refused(429, "too_many_requests",
+                      f"at most {settings.webhook_rate_per_minute} deliveries a minute",
+                      headers={"Retry-After": str(wait_s)}, signature=verdict.result)
     if webhook.response_mode == "stream":
         try:  # before the run starts: a stream refused later would leave it unwatched
             app[keys.STREAMS].check_quota(f"webhook:{webhook.id}")
@@ -291,8 +308,11 @@ async def receive(request: web.Request) -> web.StreamResponse:
     try:
         delivery = await _deliver(request, webhook, now)
     except Refused as exc:
-        await repo.record(Delivery(webhook.id, request.method, exc.status, exc.signature,
-                                   message=exc.message), now)
+        # A refusal is recorded for the editor, but never beyond the webhook's rate a
+        # minute (a flood of forged or surplus requests costs no writes), and a 429 never.
+        if exc.status != 429 and not request.app[keys.WEBHOOK_REFUSALS].admit(webhook.id):
+            await repo.record(Delivery(webhook.id, request.method, exc.status,
+                                       exc.signature, message=exc.message), now)
         raise
     assert delivery.run_id is not None
     response = await _answer(request, webhook, delivery.run_id)

@@ -11,7 +11,13 @@ from aiohttp.test_utils import TestClient
 from service.settings import Settings
 from tests.support.api import wait_for_status
 from tests.support.auth import make_settings
-from tests.triggers.webhook_helpers import deliveries_of, runs_of, webhook_for
+from tests.triggers.webhook_helpers import (
+    GITHUB,
+    deliveries_of,
+    github_signature,
+    runs_of,
+    webhook_for,
+)
 
 RATE = 3
 MAX_BODY = 2048
@@ -36,7 +42,22 @@ async def test_over_the_rate_a_delivery_gets_429_with_retry_after(
     # Per webhook: another one is not slowed by the first.
     other = await webhook_for(admin, {"auth": "none"})
     assert (await anon.post(other["url"], json={})).status == 202
-    assert [d["status"] for d in await deliveries_of(admin, webhook)][0] == 429
+    # A 429 is answered, not recorded: a flood costs no writes.
+    assert [d["status"] for d in await deliveries_of(admin, webhook)] == [202] * RATE
+
+
+async def test_forged_deliveries_do_not_use_up_the_senders_rate(
+        admin: TestClient, anon: TestClient) -> None:
+    webhook = await webhook_for(admin, GITHUB)
+    for n in range(RATE * 3):
+        resp = await anon.post(webhook["url"], data=b"{}", headers={
+            "Content-Type": "application/json", "X-Hub-Signature-256": f"sha256={n:064x}"})
+        assert resp.status == 401
+    resp = await anon.post(webhook["url"], data=b"{}", headers={
+        "Content-Type": "application/json", "X-Hub-Signature-256": github_signature(b"{}")})
+    assert resp.status == 202, await resp.text()
+    # Refusals are recorded up to the webhook's rate a minute, the rest only answered.
+    assert [d["status"] for d in await deliveries_of(admin, webhook)] == [202] + [401] * RATE
 
 
 async def test_a_body_over_the_limit_is_413_and_starts_nothing(

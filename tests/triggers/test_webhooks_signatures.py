@@ -62,6 +62,24 @@ async def test_a_stripe_style_signature_starts_a_run(admin: TestClient,
         (await resp.json())["runId"]]
 
 
+async def test_a_stripe_delivery_replayed_within_its_window_names_the_first_run(
+        admin: TestClient, anon: TestClient) -> None:
+    """Stripe sends no delivery id: the signed timestamp and signature stand in for one."""
+    webhook = await webhook_for(admin, STRIPE)
+    headers = {**JSON, "Stripe-Signature": stripe_signature(BODY)}
+    first = await anon.post(webhook["url"], data=BODY, headers=headers)
+    assert first.status == 202, await first.text()
+    replay = await anon.post(webhook["url"], data=BODY, headers=headers)
+    assert replay.status == 202, await replay.text()
+    assert (await replay.json())["runId"] == (await first.json())["runId"]
+    assert len(await runs_of(admin, webhook["id"])) == 1
+    # A new signing (another timestamp) is another delivery.
+    later = await anon.post(webhook["url"], data=BODY, headers={
+        **JSON, "Stripe-Signature": stripe_signature(BODY, at=time.time() + 1)})
+    assert later.status == 202, await later.text()
+    assert len(await runs_of(admin, webhook["id"])) == 2
+
+
 def _tampered(body: bytes) -> tuple[bytes, dict[str, str]]:
     return body.replace(b"7", b"8"), {"X-Hub-Signature-256": github_signature(body)}
 
