@@ -32,6 +32,7 @@ from service.auth.throttle import LoginThrottle, ThrottleLimits
 from service.cluster_keys import ClusterKeys, node_fingerprints
 from service.commands import add_data_options, existing_database, settings_from
 from service.engine.secrets import SecretVault
+from service.node_registry import NodeRegistry
 from service.progress import Progress
 from service.secrets.key import secrets_key
 from service.secrets.repository import WorkspaceSecrets
@@ -60,6 +61,7 @@ async def ensure_tables_beside_log(store: EventStore, settings: Settings) -> Non
         Checkpoints(store, load_signing_key(settings)).ensure_schema,
         ClusterKeys(store).ensure_schema,
         LoginThrottle(store, ThrottleLimits(0, 0, 1.0)).ensure_schema,
+        NodeRegistry(store, settings.node_name).ensure_schema,
     ):
         await ensure()
 
