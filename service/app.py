@@ -18,6 +18,7 @@ from service.metrics.setup import metrics_ctx
 from service.middleware import json_errors, request_context
 from service.node_registry import NodeRegistry, heartbeating
 from service.openapi import view as openapi_view
+from service.retention.background import retention_ctx
 from service.routing import RouteTable
 from service.secrets.key import secrets_key
 from service.settings import Settings
@@ -125,6 +126,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_auth(app)
     app.cleanup_ctx.append(_engine_ctx)
     app.cleanup_ctx.append(checkpoints_ctx)
+    app.cleanup_ctx.append(retention_ctx)
     app.cleanup_ctx.append(metrics_ctx)
     app.cleanup_ctx.append(metrics_listener_ctx)
     # Every route goes through the table, which documents it (service/routing.py).

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from service.audit.checkpoints import Checkpoints
     from service.engine.engine import Engine
     from service.metrics.figures import Metrics
+    from service.retention.pruner import Pruner
     from service.secrets.repository import WorkspaceSecrets
     from service.settings import Settings
     from service.streams.frame_cache import FrameCache
@@ -50,3 +51,5 @@ WEBHOOKS: web.AppKey[WebhookRepository] = web.AppKey("webhooks")
 WEBHOOK_RATE: web.AppKey[RateLimiter] = web.AppKey("webhook_rate")
 # Refused deliveries recorded per webhook a minute (the rest are answered, not recorded).
 WEBHOOK_REFUSALS: web.AppKey[RateLimiter] = web.AppKey("webhook_refusals")
+# Retention: the workspaces' policies, pruning and erasure (service/retention/).
+PRUNER: web.AppKey[Pruner] = web.AppKey("pruner")

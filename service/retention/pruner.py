@@ -72,6 +72,10 @@ def _batches(workspace_id: str, policy: RetentionPolicy, source: str, chosen: li
         yield batch
 
 
+def _nothing_pruned(pruned: list[str], count: int) -> NewEvent:
+    raise AssertionError("pruning no streams records nothing")
+
+
 class Pruner:
     def __init__(self, store: EventStore, settings: Settings) -> None:
         self.store = store
@@ -83,6 +87,11 @@ class Pruner:
         if not self._schema_ready:
             await self.policies.ensure_schema()
             self._schema_ready = True
+
+    async def check_supported(self) -> None:
+        """PruneUnsupported, before anything is archived, when the store cannot prune: asked
+        by pruning no streams, which writes nothing."""
+        await self.store.prune([], RETENTION_STREAM, _nothing_pruned)
 
     async def plan(self, now: datetime | None = None) -> list[Batch]:
         """Every batch the policies prune now (workspace policies over the default)."""
@@ -108,6 +117,7 @@ class Pruner:
     async def prune(self, on_archived: OnArchived | None = None,
                     on_batch: Callable[[int], None] | None = None) -> PruneReport:
         """Plan, then archive and prune each batch; free pages go back after each."""
+        await self.check_supported()
         report = PruneReport()
         for batch in await self.plan():
             outcome, archive = await self.prune_batch(batch, on_archived)
@@ -162,6 +172,7 @@ class Pruner:
         loaded = await load_family(self.store, run_id)
         if loaded is None:
             return None
+        await self.check_supported()
         family, parent = loaded
         if not family.finished or (parent is not None and not parent.finished):
             raise RunNotFinished(run_id)
