@@ -40,6 +40,7 @@ from service.views import (
     flowtrux,
     health,
     metrics,
+    retention,
     runs_feed,
     schedules,
     schemas,
@@ -133,7 +134,7 @@ def create_app(settings: Settings) -> web.Application:
     # runs_feed's /workflow-runs/stream must precede workflow_runs' /workflow-runs/{runId}.
     table = RouteTable()
     for views in (
-        health, metrics, auth_routes, workspace_secrets, workflows, schedules, webhooks,
+        health, metrics, auth_routes, workspace_secrets, retention, workflows, schedules, webhooks,
         webhook_receiver, runs_feed,
         workflow_runs, tool_calls, events, audit, chats,
         flowtrux, splox, schemas, openapi_view, api_docs, console,

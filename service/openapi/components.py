@@ -110,6 +110,11 @@ def error_responses() -> dict[str, Any]:
         "IdempotencyKeyReused": described(
             "The `Idempotency-Key` was used by this caller for a different request within "
             "24 h (`error.code` `idempotency_key_reused`); nothing was started."),
+        "Pruned": described(
+            "The run's data was removed by retention or erased (`error.code` `pruned`; "
+            "`error.details` `{runId, prunedAt, kind: retention|erasure, policy, by, reason, "
+            "archive, position}`: the archive file holding its events, or null for an "
+            "erasure). Only a caller who could see the run is told; others get 404."),
         "PayloadTooLarge": error_response("Request body over the size limit", "too_large"),
         "InvalidWorkflow": described(
             "Invalid workflow definition (`error.code` `invalid_workflow`; `error.details` "

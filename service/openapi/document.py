@@ -44,6 +44,8 @@ TAGS = [
     {"name": "workspaces", "description": "Workspaces and member roles."},
     {"name": "secrets", "description": "Workspace secrets for `{{secrets.NAME}}` (never "
                                        "answered)."},
+    {"name": "retention", "description": "Workspaces' retention policies, and erasure of "
+                                         "one run (docs/retention.md)."},
     {"name": "workflows", "description": "Versioned workflow definitions."},
     {"name": "schedules", "description": "Cron schedules that start runs of a workflow."},
     {"name": "webhooks", "description": "URLs (/hooks/{id}) that start runs of a workflow, "

@@ -41,6 +41,11 @@ class RetentionPolicies:
             " updated_by = excluded.updated_by",
             (workspace_id, policy.max_age_days, policy.max_runs, policy.max_bytes, utc_now(), by))
 
+    async def delete(self, workspace_id: str) -> None:
+        """The workspace falls back to the service default."""
+        await self.tables.execute(
+            "DELETE FROM workspace_retention WHERE workspace_id = ?", (workspace_id,))
+
     async def all(self) -> dict[str, RetentionPolicy]:
         rows = await self.tables.fetch_all(
             "SELECT workspace_id, max_age_days, max_runs, max_bytes FROM workspace_retention")

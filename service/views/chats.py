@@ -35,7 +35,7 @@ from service.routing import (
 from service.routing import stream as stream_reply
 from service.streams.endpoint import serve_run_stream
 from service.views.body import parse_body
-from service.views.lookup import start_run
+from service.views.lookup import run_gone, start_run
 from service.views.models.chat import Chat, ChatRun, ChatRunList, ChatStreamFrame
 from service.views.requests import ChatCreate, ChatRunStart
 from service.views.responses import data_response
@@ -91,7 +91,9 @@ async def stream(request: web.Request) -> web.StreamResponse:
     run_id = path_uuid(request, "runId", "workflow run id")
     owned = await get_chat_for(request, principal, request.match_info["chatId"])
     run = await _queries(request).get_run(run_id)
-    if run is None or run["chatId"] != owned["id"]:
+    if run is None:
+        raise await run_gone(request, run_id, Role.VIEWER, chat_id=owned["id"])
+    if run["chatId"] != owned["id"]:
         raise not_found("workflow run not found in this chat")
     # The chat is the caller's, but reading a run still needs a place in its workspace.
     await require_workspace_role(request, run["workspaceId"], Role.VIEWER, "workflow run not found")

@@ -14,6 +14,7 @@ from service.routing import (
     CURSOR_BEYOND_LOG,
     FORBIDDEN,
     NOT_FOUND,
+    PRUNED,
     TOO_MANY_STREAMS,
     Content,
     Header,
@@ -91,7 +92,7 @@ def register_routes(table: RouteTable) -> None:
         "GET", "/api/v1/workflow-runs/{runId}/events", run_events, operation_id="runEvents",
         tag="events", summary="The raw log of one run, with positions and hashes",
         path_params={"runId": PathParam("Workflow run id.")}, query=EventPageQuery,
-        replies=(EVENTS_PAGE,), errors=(BAD_REQUEST, NOT_FOUND))
+        replies=(EVENTS_PAGE,), errors=(BAD_REQUEST, NOT_FOUND, PRUNED))
     table.register(
         "GET", "/api/v1/events", all_events, operation_id="allEvents", tag="events",
         summary="The whole log (global admins)", query=EventPageQuery,

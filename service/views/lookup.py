@@ -13,6 +13,7 @@ from service import keys
 from service.auth.access import get_chat_for, require_principal, require_workspace_role
 from service.auth.roles import Role
 from service.errors import ApiError, bad_request, not_found
+from service.retention.gone import pruned_run
 from service.triggers import idempotency
 from service.views.body import parse_body
 from service.views.requests import ExecuteRequest
@@ -22,9 +23,28 @@ from service.workflows.errors import WorkflowNotFound
 async def load_run(request: web.Request, run_id: str, role: Role) -> dict[str, Any]:
     run = await RunQueries(request.app[keys.STORE]).get_run(run_id)
     if run is None:
-        raise not_found("workflow run not found")
+        raise await run_gone(request, run_id, role)
     await require_workspace_role(request, run["workspaceId"], role, "workflow run not found")
     return run
+
+
+async def run_gone(request: web.Request, run_id: str, role: Role,
+                   chat_id: str | None = None) -> ApiError:
+    """The error for a run that is not there: 410 `pruned` when retention or erasure removed
+    it and the caller could have loaded it (the same role in the workspace it was in, and
+    the same chat when asked through one), else 404, so nobody learns of a run they could
+    not see."""
+    pruned = await pruned_run(request.app[keys.STORE], run_id)
+    if pruned is None or (chat_id is not None and pruned["chatId"] != chat_id):
+        return not_found("workflow run not found")
+    await require_workspace_role(request, pruned["workspaceId"], role, "workflow run not found")
+    how = ("erased" if pruned["kind"] == "erasure" else "pruned by retention")
+    return ApiError(410, "pruned", f"workflow run {run_id} was {how}; its events' data is "
+                    "gone (every chain header stays)", {
+                        "runId": run_id, "prunedAt": pruned["prunedAt"],
+                        "kind": pruned["kind"], "policy": pruned["policy"],
+                        "by": pruned["by"], "reason": pruned["reason"],
+                        "archive": pruned["archive"], "position": pruned["position"]})
 
 
 async def load_workflow(request: web.Request, workflow_id: str, role: Role) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from pydantic import (
     Field,
     RootModel,
     StrictBool,
+    StrictInt,
     StringConstraints,
     field_validator,
     model_validator,
@@ -258,3 +259,29 @@ class ToolCallDecision(RequestModel):
         "Edited arguments to run the call with instead of the model's (approve only)."))
     reason: Annotated[str, StringConstraints(max_length=MAX_REASON_CHARS)] | None = Field(
         None, description="Why; a rejection tells the model.")
+
+
+# Within a signed 64-bit column on either backend.
+MAX_POLICY_COUNT = 2**62
+
+
+class RetentionPolicyBody(RequestModel):
+    """A workspace's own retention policy; a null (or absent) field sets no limit of that
+    kind, and the policy replaces the service default whole."""
+
+    requires_json_type = True
+    maxAgeDays: Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False, description=(
+        "Families that finished longer ago than this many days are pruned."))] | None = None
+    maxRuns: Annotated[StrictInt, Field(gt=0, le=MAX_POLICY_COUNT, description=(
+        "The workspace keeps at most this many runs; the oldest finished families go "
+        "first."))] | None = None
+    maxBytes: Annotated[StrictInt, Field(gt=0, le=MAX_POLICY_COUNT, description=(
+        "The same, counting the event data bytes of the workspace's runs."))] | None = None
+
+
+class EraseRequest(RequestModel):
+    """Why a run is erased (recorded in the log with who did it)."""
+
+    requires_json_type = True
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=MAX_REASON_CHARS,
+                                             strip_whitespace=True)]

@@ -6,6 +6,7 @@ from service.routing import (
     BAD_REQUEST,
     CURSOR_BEYOND_LOG,
     NOT_FOUND,
+    PRUNED,
     TOO_MANY_STREAMS,
     empty,
 )
@@ -23,4 +24,4 @@ STREAM_RULES = (
 STREAM_ENDED = empty(204, (
     "The run ended and the cursor is at or after its terminal event: nothing more to send "
     "(an EventSource stops reconnecting)."))
-RUN_STREAM_ERRORS = (BAD_REQUEST, NOT_FOUND, CURSOR_BEYOND_LOG, TOO_MANY_STREAMS)
+RUN_STREAM_ERRORS = (BAD_REQUEST, NOT_FOUND, CURSOR_BEYOND_LOG, TOO_MANY_STREAMS, PRUNED)

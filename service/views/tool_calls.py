@@ -12,7 +12,7 @@ from service.auth.roles import Role
 from service.errors import conflict, not_found
 from service.ids import path_uuid
 from service.outcomes import ResumeOutcome
-from service.routing import BAD_REQUEST, CONFLICT, NOT_FOUND, PathParam, RouteTable, data
+from service.routing import BAD_REQUEST, CONFLICT, NOT_FOUND, PRUNED, PathParam, RouteTable, data
 from service.views.body import parse_body
 from service.views.lookup import load_run
 from service.views.models.tool_calls import ToolCallDecided
@@ -58,5 +58,5 @@ def register_routes(table: RouteTable) -> None:
         body=ToolCallDecision,
         replies=(data(ToolCallDecided, "Recorded; the call runs (or is answered as "
                                        "rejected) now."),),
-        errors=(BAD_REQUEST, NOT_FOUND.saying("No such run, or no such node in it."),
+        errors=(BAD_REQUEST, PRUNED, NOT_FOUND.saying("No such run, or no such node in it."),
                 CONFLICT.saying("That tool call is not waiting for approval.")))

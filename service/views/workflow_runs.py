@@ -20,6 +20,7 @@ from service.routing import (
     BAD_REQUEST,
     CONFLICT,
     NOT_FOUND,
+    PRUNED,
     TOO_MANY_STREAMS,
     Header,
     PathParam,
@@ -275,7 +276,7 @@ def register_routes(table: RouteTable) -> None:
     table.register(
         "GET", f"{base}/{{runId}}", detail, operation_id="getRun", tag=tag,
         summary="A run with its activity runs", path_params={"runId": RUN_ID},
-        replies=(data(WorkflowRunDetail, "The run."),), errors=(BAD_REQUEST, NOT_FOUND))
+        replies=(data(WorkflowRunDetail, "The run."),), errors=(BAD_REQUEST, NOT_FOUND, PRUNED))
     table.register(
         "GET", f"{base}/{{runId}}/stream", stream_run, operation_id="streamRun", tag=tag,
         summary="A run's events (resumable)", path_params={"runId": RUN_ID}, cursor=True,
@@ -287,7 +288,7 @@ def register_routes(table: RouteTable) -> None:
         path_params={"runId": RUN_ID, "nodeId": PathParam("The node id.", {"type": "string"})},
         body=ResumeRequest,
         replies=(data(ActivityRun, "The node's activity run after the answer."),),
-        errors=(BAD_REQUEST, NOT_FOUND.saying("No such run, or no such node in it."),
+        errors=(BAD_REQUEST, NOT_FOUND.saying("No such run, or no such node in it."), PRUNED,
                 CONFLICT.saying("That node is not waiting for an answer.")))
     table.register(
         "POST", f"{base}/{{runId}}/rerun", rerun, operation_id="rerunRun", tag=tag,
@@ -301,4 +302,4 @@ def register_routes(table: RouteTable) -> None:
         path_params={"runId": RUN_ID}, body=RerunRequest,
         replies=(data(WorkflowRunDetail, "The new run.", status=201),),
         errors=(BAD_REQUEST.saying("A bad body, or `fromNode` is not a node of the version."),
-                NOT_FOUND, CONFLICT.saying("The run is still going.")))
+                NOT_FOUND, PRUNED, CONFLICT.saying("The run is still going.")))

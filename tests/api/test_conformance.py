@@ -364,8 +364,27 @@ async def test_tool_call_answers_conform(api: Checked) -> None:
         await llm.stop()
 
 
+async def test_retention_answers_conform(api: Checked) -> None:
+    policy = "/api/v1/workspaces/default/retention"
+    await api.call("GET", policy, 200)
+    await api.call("PUT", policy, 200, json={"maxAgeDays": 30, "maxRuns": 100000,
+                                             "maxBytes": None})
+    await api.call("PUT", policy, 400, json={"maxRuns": 0})
+    await api.call("DELETE", policy, 200)
+    quick = (await api.call("POST", "/api/v1/workflows", 201, json=QUICK_WORKFLOW))["data"]
+    base = "/api/v1/workflow-runs"
+    run = (await api.call("POST", f"{base}/execute", 200,
+                          json={"workflowId": quick["id"], "inputs": {"n": 1}}))["data"]
+    await api.call("POST", f"{base}/{run['id']}/erase", 200, json={"reason": "conformance"})
+    await api.call("POST", f"{base}/{run['id']}/erase", 410, json={"reason": "again"})
+    await api.call("GET", f"{base}/{run['id']}", 410)
+    await api.call("GET", f"{base}/{run['id']}/events", 410)
+    await api.stream("GET", f"{base}/{run['id']}/stream", expect=410)
+
+
 ANSWER_TESTS = {
     "test_service_documents_and_static_files_conform", "test_identity_answers_conform",
+    "test_retention_answers_conform",
     "test_workflow_answers_conform", "test_webhook_answers_conform",
     "test_run_answers_and_frames_conform",
     "test_dialect_answers_and_frames_conform", "test_tool_call_answers_conform",

@@ -73,6 +73,8 @@ def real_ids(method: str, path: str, names: list[str], ids: dict[str, str]) -> d
     for name in names:
         if name == "workflowId":
             chosen[name] = ids["put_workflow"] if method == "put" else ids["workflow"]
+        elif name == "runId" and path.endswith("/erase"):
+            chosen[name] = ids["erase_run"]  # a finished run of its own: others keep theirs
         elif name in ("runId", "executionId"):
             chosen[name] = ids["run"]
         elif name == "id":
@@ -187,6 +189,10 @@ async def test_fuzz_every_operation_at_every_auth_level(server: ServerProcess) -
                                    json={"workflowId": gated}, headers=admin.headers()) as resp:
             assert resp.status == 200
             ids["run"] = resp.headers["X-Workflow-Run-Id"]
+        status, body = await admin.request(
+            "POST", "/api/v1/workflow-runs/execute", json={"workflowId": ids["workflow"]})
+        assert status == 200, body
+        ids["erase_run"] = body["data"]["id"]
         status, body = await admin.request("POST", "/api/chats", json={"title": "fuzz"})
         assert status == 201, body
         ids["chatId"] = body["data"]["id"]

@@ -16,10 +16,14 @@ class Event(ResponseModel):
     stream: str = Field(description="The run id (stream) the event belongs to.")
     version: int = Field(ge=1, description="Position within its stream.")
     type: str
-    data: dict[str, Any]
+    data: dict[str, Any] | None = Field(description=(
+        "The event's data; null when retention or erasure removed it (see `pruned`)."))
     recordedAt: Timestamp
     prevHash: str
     hash: str
+    pruned: bool = Field(False, description=(
+        "Present (true) when the data was pruned: the header stays, so the chain still "
+        "verifies (docs/retention.md)."))
 
 
 class LogVerification(ResponseModel):
