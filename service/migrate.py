@@ -34,6 +34,7 @@ from service.commands import add_data_options, existing_database, settings_from
 from service.engine.secrets import SecretVault
 from service.node_registry import NodeRegistry
 from service.progress import Progress
+from service.retention.repository import RetentionPolicies
 from service.secrets.key import secrets_key
 from service.secrets.repository import WorkspaceSecrets
 from service.settings import Settings
@@ -62,6 +63,7 @@ async def ensure_tables_beside_log(store: EventStore, settings: Settings) -> Non
         ClusterKeys(store).ensure_schema,
         LoginThrottle(store, ThrottleLimits(0, 0, 1.0)).ensure_schema,
         NodeRegistry(store, settings.node_name).ensure_schema,
+        RetentionPolicies(store).ensure_schema,
     ):
         await ensure()
 
