@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from eventstore.tables import SECONDS_COLUMN, Tables, TableStore
+from service.background import in_background
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +99,10 @@ async def heartbeating(registry: NodeRegistry,
             except Exception:  # the database may be away a while; the next beat retries
                 log.warning("node_heartbeat_failed", exc_info=True)
 
-    task = asyncio.get_running_loop().create_task(loop(), name="node-heartbeat")
     try:
-        yield
+        async with in_background(loop(), "node-heartbeat"):
+            yield
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
         try:
             await registry.leave()
         except Exception:  # stopping because the database is gone: the row ages out

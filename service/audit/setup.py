@@ -4,7 +4,6 @@ head every `checkpoint_interval_s`."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 import structlog
@@ -14,6 +13,7 @@ from eventstore.errors import StoreUnavailable
 from service import keys
 from service.audit.checkpoints import Checkpoints
 from service.audit.signing import load_signing_key
+from service.background import in_background
 
 log = structlog.get_logger(__name__)
 
@@ -33,12 +33,7 @@ async def checkpoints_ctx(app: web.Application) -> AsyncIterator[None]:
     checkpoints = Checkpoints(app[keys.STORE], load_signing_key(settings))
     await checkpoints.ensure_schema()
     app[keys.CHECKPOINTS] = checkpoints
-    task = None
-    if settings.checkpoint_interval_s > 0:
-        task = asyncio.get_running_loop().create_task(
-            _sign_every(checkpoints, settings.checkpoint_interval_s), name="checkpoints")
-    yield
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    every_s = settings.checkpoint_interval_s
+    async with in_background(_sign_every(checkpoints, every_s) if every_s > 0 else None,
+                             "checkpoints"):
+        yield

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from eventstore.prune import PruneUnsupported
 from service import keys
+from service.background import in_background
 from service.retention.pruner import Pruner
 
 log = structlog.get_logger(__name__)
@@ -38,11 +39,7 @@ async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
     pruner = Pruner(app[keys.STORE], settings)
     await pruner.ensure_schema()
     app[keys.PRUNER] = pruner
-    task = None
-    if settings.retention_interval_s > 0:
-        task = asyncio.get_running_loop().create_task(
-            prune_every(pruner, settings.retention_interval_s), name="retention")
-    yield
-    if task is not None:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    every_s = settings.retention_interval_s
+    async with in_background(prune_every(pruner, every_s) if every_s > 0 else None,
+                             "retention"):
+        yield

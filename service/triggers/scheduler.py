@@ -20,6 +20,7 @@ import structlog
 
 from eventstore.interface import EventStore
 from projections.vocabulary import TERMINAL_RUN_STATUSES
+from service.background import in_background
 from service.engine.engine import Engine
 from service.triggers.cron import BadCron, fire_times
 from service.triggers.schedules import Schedule, ScheduleRepository, iso, parse_iso
@@ -127,10 +128,6 @@ class ScheduleRunner:
 @asynccontextmanager
 async def ticking(runner: ScheduleRunner, every_s: float) -> AsyncIterator[None]:
     """Tick every `every_s` seconds in the background until the block ends (0: never)."""
-    if every_s <= 0:
-        yield
-        return
-
     async def loop() -> None:
         while True:
             try:
@@ -139,9 +136,5 @@ async def ticking(runner: ScheduleRunner, every_s: float) -> AsyncIterator[None]
                 log.exception("schedule_tick_failed")
             await asyncio.sleep(every_s)
 
-    task = asyncio.get_running_loop().create_task(loop(), name="schedules")
-    try:
+    async with in_background(loop() if every_s > 0 else None, "schedules"):
         yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
