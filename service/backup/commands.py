@@ -52,6 +52,16 @@ def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
+def _unused_name(path: Path) -> Path:
+    """`path`, or `path-2`, `path-3`... when a file of that name exists (two restores within
+    one second stamp the same name, and the file kept by the first must stay)."""
+    candidate, count = path, 1
+    while candidate.exists():
+        count += 1
+        candidate = path.with_name(f"{path.name}-{count}")
+    return candidate
+
+
 def _print(report: dict[str, Any]) -> None:
     print(orjson.dumps(report).decode())
 
@@ -78,7 +88,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     source = existing_database(settings)
     dest: Path = args.dest
     if dest.is_dir():
-        dest = dest / f"runstream-{_stamp()}.db"
+        dest = _unused_name(dest / f"runstream-{_stamp()}.db")
     if dest.exists():
         raise Refused(f"{dest} exists; a backup never overwrites a file")
     if not dest.parent.is_dir():
@@ -139,8 +149,8 @@ def restore_sqlite(settings: Settings, source: Path, lost_through: int | None) -
             reached = max(replaced.position if replaced else 0, lost_through or 0)
             mark = mark_restore(staged, reached, source=str(source),
                                 replaced_hash=replaced.hash if replaced else None)
-            keep_as = (target.with_name(f"{target.name}{REPLACED_SUFFIX}{_stamp()}")
-                       if target.exists() else None)
+            kept = target.with_name(f"{target.name}{REPLACED_SUFFIX}{_stamp()}")
+            keep_as = _unused_name(kept) if target.exists() else None
             install(staged, target, keep_as)
         finally:
             for suffix in ("", "-journal", "-wal", "-shm"):
