@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from eventstore.errors import EventTooLarge
 
+# The last millisecond and second utc_now formatted, each with its text (one tuple, so a
+# thread reading it while another replaces it sees one whole pair): a writer stamping
+# thousands of events a second formats each second once and each millisecond once.
+_last_milli: tuple[int, str] = (-1, "")
+_last_second: tuple[int, str] = (-1, "")
+
 
 def utc_now() -> str:
     """ISO 8601 UTC with milliseconds, the timestamp format of every wire format we serve."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    global _last_milli, _last_second
+    millis = time.time_ns() // 1_000_000
+    cached = _last_milli
+    if cached[0] == millis:
+        return cached[1]
+    seconds, fraction = divmod(millis, 1000)
+    second = _last_second
+    if second[0] != seconds:
+        second = _last_second = (
+            seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+    text = f"{second[1]}.{fraction:03d}Z"
+    _last_milli = (millis, text)
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +53,12 @@ def encode_events(events: Sequence[NewEvent], max_event_bytes: int) -> list[tupl
     return encoded
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RecordedEvent:
     """An event as stored: its place in the log and in its stream, and its chain link.
+
+    Not frozen, though nothing changes one: a frozen dataclass sets each field through
+    object.__setattr__, a cost paid for every event a rebuild or a read builds.
 
     `data` is kept as the exact orjson bytes that were hashed, so a read never
     re-serialises (and so can never disagree with the chain); `payload` decodes it.

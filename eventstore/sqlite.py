@@ -54,11 +54,12 @@ CREATE TABLE IF NOT EXISTS projection_checkpoints (
 EVENT_COLUMNS = "position, stream, version, type, data, recorded_at, prev_hash, hash"
 
 
+INSERT_EVENTS = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+
+
 def row_to_event(row: Sequence[Any]) -> RecordedEvent:
-    return RecordedEvent(
-        position=row[0], stream=row[1], version=row[2], type=row[3], data=bytes(row[4]),
-        recorded_at=row[5], prev_hash=row[6], hash=row[7],
-    )
+    """A row of EVENT_COLUMNS as an event (SQLite gives a BLOB back as bytes)."""
+    return RecordedEvent(*row)
 
 
 class _ChainState:
@@ -109,7 +110,9 @@ class SQLiteEventStore(EventStore):
         self.hub = EventHub(0, ring_size, ring_bytes)
         self._closed = False
         self._checkpointed = -1
-        # Events the batch's jobs have written that the projections have not yet folded.
+        # Events the batch's jobs have appended, not yet inserted (one executemany for the
+        # batch, by `_write_events`) and not yet folded into the projections.
+        self._unwritten: list[tuple[Any, ...]] = []
         self._unprojected: list[RecordedEvent] = []
 
     @classmethod
@@ -134,7 +137,7 @@ class SQLiteEventStore(EventStore):
         self._writer.after_rollback = self._forget_uncommitted
         # A conflict is raised before the job writes anything.
         self._writer.clean_errors = (ConcurrencyConflict,)
-        self._writer.finish_jobs = self._project
+        self._writer.finish_jobs = self._finish_jobs
         self._writer.before_commit = self._advance_checkpoints
         self._writer.maintenance_due = self._checkpointer.restart_due
         self._writer.maintenance = self._checkpointer.restart
@@ -186,6 +189,7 @@ class SQLiteEventStore(EventStore):
         self, stream: str, encoded: list[tuple[str, bytes]], expected_version: int
     ) -> WriteFn:
         state = self._state
+        unwritten = self._unwritten
         unprojected = self._unprojected
 
         def job(conn: sqlite3.Connection) -> list[RecordedEvent]:
@@ -194,16 +198,11 @@ class SQLiteEventStore(EventStore):
                 raise ConcurrencyConflict(stream, expected_version, current)
             recorded = link_events(
                 stream, current, state.position, state.hash, encoded, utc_now())
-            conn.executemany(
-                f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (e.position, e.stream, e.version, e.type, e.data, e.recorded_at,
-                     e.prev_hash, e.hash)
-                    for e in recorded
-                ],
-            )
+            unwritten.extend([
+                (e.position, e.stream, e.version, e.type, e.data, e.recorded_at, e.prev_hash,
+                 e.hash)
+                for e in recorded])
             unprojected.extend(recorded)
-            # Only now, with every statement done, does the writer's view move on.
             last = recorded[-1]
             state.position, state.hash = last.position, last.hash
             state.versions[stream] = last.version
@@ -211,8 +210,18 @@ class SQLiteEventStore(EventStore):
 
         return job
 
-    def _project(self, conn: sqlite3.Connection) -> None:
-        """Fold what the jobs wrote into the projections, once for the whole batch."""
+    def _write_events(self, conn: sqlite3.Connection) -> None:
+        """Insert the events appended since the last call. Before any job that may read the
+        log, so that it sees the events of the jobs before it in the batch."""
+        rows = self._unwritten
+        if rows:
+            conn.executemany(INSERT_EVENTS, rows)
+            rows.clear()
+
+    def _finish_jobs(self, conn: sqlite3.Connection) -> None:
+        """Insert what the jobs appended and fold it into the projections, once for the
+        whole batch (or after each job, when a failure makes the writer run them one by one)."""
+        self._write_events(conn)
         events = self._unprojected
         if events:
             project(conn, self.projectors, events)
@@ -221,6 +230,7 @@ class SQLiteEventStore(EventStore):
     def _forget_uncommitted(self) -> None:
         """After a rollback the writer's caches must match the disk again."""
         self._state.load(self._writer.connection)
+        self._unwritten.clear()
         self._unprojected.clear()
         self._checkpointed = -1
 
@@ -247,6 +257,7 @@ class SQLiteEventStore(EventStore):
         max_event_bytes = self.max_event_bytes
 
         def job(conn: sqlite3.Connection) -> PruneOutcome:
+            self._write_events(conn)
             pruned: list[str] = []
             events = removed = 0
             for stream in wanted:
@@ -297,6 +308,7 @@ class SQLiteEventStore(EventStore):
         """Run a write unit as one job of the writer's group commit (eventstore/tables.py)."""
 
         def job(conn: sqlite3.Connection) -> T:
+            self._write_events(conn)
             return run_without_waiting(unit(SQLiteTransaction(conn)))
 
         result: T = await self._writer.submit(job)
