@@ -364,6 +364,9 @@ class Engine:
                 return state
             after = page[-1].position
 
+    def park(self, run_id: str, parked: bool) -> None:
+        self.scheduler.park(run_id, parked, start_next=self._started)
+
     def queued_runs(self) -> list[str]:
         """Runs waiting for a slot, in the order they will start."""
         return self.scheduler.queued()

@@ -77,6 +77,9 @@ class RunHost(NodeServices, Protocol):
     @property
     def on_node_completed(self) -> Callable[[str, int, Any], None] | None: ...
 
+    def park(self, run_id: str, parked: bool) -> None:
+        """The run only waits for answers (its slot is free for another) or is busy again."""
+
 
 class RunActor:
     """Drives one run: the only writer of its stream while it runs here."""
@@ -114,6 +117,7 @@ class RunActor:
                 await self.log.commit()
                 if self.state.terminal:
                     break
+                self.engine.park(self.run_id, self.only_waiting())
                 await self.receive()
                 await self.log.commit()
             return self.state.status
@@ -130,6 +134,11 @@ class RunActor:
             raise
         finally:
             self.close()
+
+    def only_waiting(self) -> bool:
+        """Nothing to do until someone answers: every node going is waiting, none retries."""
+        waiting = set(self.state.waiting_nodes())
+        return bool(waiting) and not self.retry_timers and set(self.tasks) <= waiting
 
     def close(self) -> None:
         self.closed = True
