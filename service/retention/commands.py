@@ -34,8 +34,10 @@ def cmd_prune(args: argparse.Namespace) -> int:
                     "batches": [{"workspaceId": b.workspace_id, "source": b.source,
                                  "policy": b.policy.as_dict(), "runs": b.runs}
                                 for b in batches]}
+        # The planned events are the total, so a terminal sees the share and time left.
         with progress("prune") as shown:
-            report = await pruner.prune(on_batch=shown.add)
+            report = await pruner.prune(on_batch=shown.add,
+                                        on_plan=lambda total: shown.update(0, total))
         return report.as_dict()
 
     try:

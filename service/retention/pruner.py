@@ -23,6 +23,7 @@ from service.retention.repository import RetentionPolicies
 from service.settings import Settings
 
 READ_PAGE = 5000
+COUNT_CHUNK = 500  # run ids per count query (SQLite allows 32,766 parameters)
 # Told the archive's path after it is durable and before anything is removed (progress,
 # and the crash test's boundary).
 OnArchived = Callable[[Path], None]
@@ -115,11 +116,16 @@ class Pruner:
         return planned
 
     async def prune(self, on_archived: OnArchived | None = None,
-                    on_batch: Callable[[int], None] | None = None) -> PruneReport:
-        """Plan, then archive and prune each batch; free pages go back after each."""
+                    on_batch: Callable[[int], None] | None = None,
+                    on_plan: Callable[[int], None] | None = None) -> PruneReport:
+        """Plan, then archive and prune each batch; free pages go back after each. Told the
+        events the plan covers (`on_plan`), then each batch's as it is pruned (`on_batch`)."""
         await self.check_supported()
         report = PruneReport()
-        for batch in await self.plan():
+        planned = await self.plan()
+        if on_plan is not None:
+            on_plan(await self._count_events([run for batch in planned for run in batch.runs]))
+        for batch in planned:
             outcome, archive = await self.prune_batch(batch, on_archived)
             report.runs += len(outcome.streams)
             report.events += outcome.events
@@ -132,6 +138,18 @@ class Pruner:
             if on_batch is not None:
                 on_batch(outcome.events)
         return report
+
+    async def _count_events(self, run_ids: list[str]) -> int:
+        # A planned run is in the runs table, so none of its events is pruned yet.
+        tables = Tables(self.store)
+        total = 0
+        for i in range(0, len(run_ids), COUNT_CHUNK):
+            chunk = run_ids[i:i + COUNT_CHUNK]
+            rows = await tables.fetch_all(
+                f"SELECT COUNT(*) FROM events WHERE stream IN ({', '.join('?' * len(chunk))})",
+                chunk)
+            total += int(rows[0][0])
+        return total
 
     async def _events(self, run_ids: list[str]) -> list[RecordedEvent]:
         # The runs are read side by side (the store's reader pool bounds how many at once):

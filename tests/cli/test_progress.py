@@ -24,6 +24,7 @@ import pytest
 from eventstore.sqlite import SQLiteEventStore
 from projections import all_projections
 from service.progress import SUMMARY_KEY
+from tests.retention.runs import add_runs, open_store
 from tests.support.eventstore import tick
 
 # More than two of the walks' pages (5000 events), so the line is redrawn along the way.
@@ -47,9 +48,11 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def child_env() -> dict[str, str]:
+def child_env(**settings: str) -> dict[str, str]:
+    """The environment without the caller's RUNSTREAM_ settings, with `settings` instead."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUNSTREAM_")}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    env.update({f"RUNSTREAM_{name.upper()}": value for name, value in settings.items()})
     return env
 
 
@@ -57,11 +60,11 @@ def runstream(*args: str) -> list[str]:
     return [sys.executable, "-m", "service.cli", *args]
 
 
-def run_on_terminal(*args: str) -> tuple[int, bytes, bytes]:
+def run_on_terminal(*args: str, env: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
     """Exit code, stdout (a pipe) and what the terminal showed of stderr (a pty)."""
     leader, follower = pty.openpty()
     child = subprocess.Popen(runstream(*args), stdout=subprocess.PIPE, stderr=follower,
-                             stdin=subprocess.DEVNULL, env=child_env())
+                             stdin=subprocess.DEVNULL, env=env or child_env())
     os.close(follower)
     shown = bytearray()
 
@@ -84,8 +87,9 @@ def run_on_terminal(*args: str) -> tuple[int, bytes, bytes]:
     return code, out, bytes(shown)
 
 
-def run_piped(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(runstream(*args), capture_output=True, env=child_env(),
+def run_piped(*args: str, env: dict[str, str] | None = None
+              ) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(runstream(*args), capture_output=True, env=env or child_env(),
                           timeout=120, check=False)
 
 
@@ -190,3 +194,53 @@ def test_backup_shows_its_copy_in_pages_then_its_verify_on_a_terminal(
     assert finals[0].startswith("backup: done, ")
     assert " pages in " in finals[0]
     assert finals[1].startswith(f"verify: done, {EVENTS:,} events in ")
+
+
+# Prune: 2,500 finished runs of five events under maxRuns = 500, two batches of 1,000 runs.
+PRUNED_EVENTS = 2_000 * 5
+PRUNE_ENV = {"retention_max_runs": "500", "prune_batch_runs": "1000"}
+
+
+@pytest.fixture
+def runs_dir(tmp_path: Path) -> Path:
+    async def fill() -> None:
+        store = await open_store(tmp_path)
+        try:
+            await add_runs(store, 2_500)
+        finally:
+            await store.close()
+
+    asyncio.run(fill())
+    return tmp_path
+
+
+def test_prune_shows_the_planned_events_then_its_end_on_a_terminal(runs_dir: Path) -> None:
+    code, out, shown = run_on_terminal("prune", "--data-dir", str(runs_dir),
+                                       env=child_env(**PRUNE_ENV))
+    assert code == 0, shown
+    assert orjson.loads(out)["events"] == PRUNED_EVENTS
+    states = shown.decode().split("\r\x1b[K")[1:]
+    # Told the plan before any batch: the total is known from the first line on.
+    assert states[0].startswith(f"prune: 0 / {PRUNED_EVENTS:,} events (0%)")
+    assert states[-1].startswith(f"prune: done, {PRUNED_EVENTS:,} events in ")
+    assert shown.decode().count("\n") == 1
+    assert b"\x1b" not in out
+
+
+def test_piped_prune_writes_its_report_and_one_summary(runs_dir: Path) -> None:
+    done = run_piped("prune", "--data-dir", str(runs_dir), env=child_env(**PRUNE_ENV))
+    assert done.returncode == 0, done.stderr
+    assert orjson.loads(done.stdout)["events"] == PRUNED_EVENTS
+    summary = summary_of(done.stderr)
+    assert summary[SUMMARY_KEY] == "prune"
+    assert summary["done"] == summary["total"] == PRUNED_EVENTS
+    assert summary["ok"] is True
+
+
+def test_prune_with_nothing_to_prune_sums_up_zero_of_zero(runs_dir: Path) -> None:
+    done = run_piped("prune", "--data-dir", str(runs_dir),
+                     env=child_env(retention_max_runs="5000"))
+    assert done.returncode == 0, done.stderr
+    assert orjson.loads(done.stdout)["runs"] == 0
+    summary = summary_of(done.stderr)
+    assert summary["done"] == summary["total"] == 0
