@@ -14,6 +14,9 @@ import inspect
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import orjson
+
+from eventstore.lost_history import LOG_RESTORED, restore_marker
 from projections.payloads import NODE_EVENT_TYPES, PAYLOAD_TYPES, NodeFields, payload_keys
 from projections.vocabulary import NODE_STATUS_AFTER, RUN_STATUS_AFTER, NodeStatus, RunStatus
 from service import limits
@@ -52,6 +55,14 @@ def limit_docs() -> list[tuple[str, int, str]]:
     return found
 
 
+def log_restored_keys() -> list[str]:
+    """The keys of the mark a restore leaves, from the function that makes it (a restore's
+    own event, written by the store rather than folded by a projection)."""
+    mark = restore_marker(restored_head=0, restored_hash="0" * 64, lost_through=0,
+                          log_version=0, source="", replaced_hash=None)
+    return list(orjson.loads(mark.data))
+
+
 def render() -> str:
     lines = [
         "# Vocabulary",
@@ -81,10 +92,12 @@ def render() -> str:
     lines += [
         "## Event types",
         "",
-        "Every event type the engine writes, the keys of its payload",
+        "Every event type of the log, the keys of its payload",
         "(`projections/payloads.py`) and the status it leaves the run or node in. Node",
         "events all start with `nodeId`, `nodeName`, `nodeType` and `attempt`; a",
         "`NodeFailed` with `willRetry` leaves the node `pending` until its next attempt.",
+        "`EventsPruned` (stream `retention`) records a prune or an erasure; `LogRestored`",
+        "(stream `$log`, `eventstore/lost_history.py`) is the mark a restore leaves.",
         "",
     ]
     rows = []
@@ -94,6 +107,7 @@ def render() -> str:
         status = RUN_STATUS_AFTER.get(type_) or NODE_STATUS_AFTER.get(type_)
         rows.append((_code(type_), ", ".join(_code(k) for k in own) or "—",
                      _code(status) if status else "—"))
+    rows.append((_code(LOG_RESTORED), ", ".join(_code(k) for k in log_restored_keys()), "—"))
     lines += _table(["type", "payload (besides the node fields)", "status after"], rows)
     lines += ["## Roles", "", "Workspace roles (`service/auth/roles.py`), lowest first.", ""]
     lines += _table(["role", "may"], ((_code(r.word), ROLE_RIGHTS[r]) for r in Role))
