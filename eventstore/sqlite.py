@@ -114,6 +114,9 @@ class SQLiteEventStore(EventStore):
         # batch, by `_write_events`) and not yet folded into the projections.
         self._unwritten: list[tuple[Any, ...]] = []
         self._unprojected: list[RecordedEvent] = []
+        # The events of the batch's transaction, inserted and projected: published together
+        # once it commits.
+        self._batch_events: list[RecordedEvent] = []
 
     @classmethod
     async def open(
@@ -138,6 +141,8 @@ class SQLiteEventStore(EventStore):
         # A conflict is raised before the job writes anything.
         self._writer.clean_errors = (ConcurrencyConflict,)
         self._writer.finish_jobs = self._finish_jobs
+        self._writer.batch_begun = self._batch_events.clear
+        self._writer.batch_committed = self._publish
         self._writer.before_commit = self._advance_checkpoints
         self._writer.maintenance_due = self._checkpointer.restart_due
         self._writer.maintenance = self._checkpointer.restart
@@ -182,7 +187,7 @@ class SQLiteEventStore(EventStore):
             return []
         encoded = encode_events(events, self.max_event_bytes)
         job = self._append_job(stream, encoded, expected_version)
-        recorded: list[RecordedEvent] = await self._writer.submit(job, self.hub.publish)
+        recorded: list[RecordedEvent] = await self._writer.submit(job)
         return recorded
 
     def _append_job(
@@ -225,6 +230,15 @@ class SQLiteEventStore(EventStore):
         events = self._unprojected
         if events:
             project(conn, self.projectors, events)
+            self._batch_events += events
+            events.clear()
+
+    def _publish(self) -> None:
+        """On the event loop, once a batch committed: its events go to the live subscribers
+        (one publish for the whole batch, before any of its callers hears back)."""
+        events = self._batch_events
+        if events:
+            self.hub.publish(events)
             events.clear()
 
     def _forget_uncommitted(self) -> None:
@@ -273,11 +287,8 @@ class SQLiteEventStore(EventStore):
             (recorded,) = self._append_job(record_stream, encoded, ANY_VERSION)(conn)
             return PruneOutcome(pruned, events, removed, recorded)
 
-        def publish(outcome: PruneOutcome) -> None:
-            if outcome.record is not None:
-                self.hub.publish([outcome.record])
-
-        result: PruneOutcome = await self._writer.submit(job, publish)
+        # The record is published with the batch's other events (`_publish`).
+        result: PruneOutcome = await self._writer.submit(job)
         return result
 
     async def release_free_space(self) -> int:

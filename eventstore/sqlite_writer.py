@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from eventstore.errors import StoreUnavailable
-from eventstore.group_commit import batches, refuse_queued
 
 MAX_BATCH_JOBS = 2000
 # How long a connection waits for a lock before SQLITE_BUSY (the writer, readers, tools).
@@ -33,8 +32,6 @@ WriteFn = Callable[[sqlite3.Connection], Any]
 class _Job:
     fn: WriteFn
     future: asyncio.Future[Any]
-    # Called on the event loop, in commit order, with the job's result.
-    after_commit: Callable[[Any], None] | None = None
 
 
 @dataclass(slots=True)
@@ -74,7 +71,11 @@ class SQLiteWriter:
         self._synchronous = synchronous
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._conn: sqlite3.Connection | None = None
-        self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
+        # Jobs waiting for the next batch, and the future the idle writer waits on for the
+        # first of them (a list and one future: an asyncio.Queue's bookkeeping cost more per
+        # job than the rest of queueing it).
+        self._queue: list[_Job] = []
+        self._wakeup: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         # Hook run in the writer thread after the jobs it follows: once after a batch's jobs,
@@ -84,6 +85,12 @@ class SQLiteWriter:
         self.before_commit: Callable[[sqlite3.Connection], None] | None = None
         # Hook run in the writer thread after a batch failed to commit (undo caches).
         self.after_rollback: Callable[[], None] | None = None
+        # Hook run in the writer thread once a batch's transaction has begun (or begun again,
+        # job by job, after a failure).
+        self.batch_begun: Callable[[], None] | None = None
+        # Hook run on the event loop after a batch committed, before any of its callers is
+        # answered: what a whole batch shares is done once (publishing its events).
+        self.batch_committed: Callable[[], None] | None = None
         # Exceptions a job raises before writing anything: no rollback needed.
         self.clean_errors: tuple[type[Exception], ...] = ()
         # Maintenance between batches: `due()` is asked on the event loop after each batch
@@ -112,20 +119,26 @@ class SQLiteWriter:
         assert self._conn is not None, "writer not started"
         return self._conn
 
-    async def submit(
-        self, fn: WriteFn, after_commit: Callable[[Any], None] | None = None
-    ) -> Any:
+    async def submit(self, fn: WriteFn) -> Any:
         if self._closed:
             raise StoreUnavailable("the store is closed")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Job(fn, future, after_commit))
+        self._queue.append(_Job(fn, future))
+        self._wake()
         return await future
+
+    def _wake(self) -> None:
+        wakeup = self._wakeup
+        if wakeup is not None:
+            self._wakeup = None
+            if not wakeup.done():
+                wakeup.set_result(None)
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        self._queue.put_nowait(None)
+        self._wake()  # the jobs queued before now still run; `submit` refuses new ones
         if self._task is not None:
             await self._task
         if self._conn is not None:
@@ -134,12 +147,25 @@ class SQLiteWriter:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        async for batch in batches(self._queue, MAX_BATCH_JOBS):
+        while True:
+            if not self._queue:
+                if self._closed:
+                    break
+                self._wakeup = loop.create_future()
+                await self._wakeup
+                continue
+            if len(self._queue) <= MAX_BATCH_JOBS:
+                batch, self._queue = self._queue, []
+            else:
+                batch = self._queue[:MAX_BATCH_JOBS]
+                del self._queue[:MAX_BATCH_JOBS]
             fns = [job.fn for job in batch]
             started = loop.time()
             outcome = await loop.run_in_executor(self._executor, self._run_batch, fns)
             if self.on_batch is not None:
                 self.on_batch(len(batch), loop.time() - started)
+            if outcome.commit_error is None and self.batch_committed is not None:
+                self.batch_committed()
             for i, job in enumerate(batch):
                 if outcome.commit_error is not None:
                     if not job.future.done():
@@ -150,13 +176,10 @@ class SQLiteWriter:
                     if not job.future.done():
                         job.future.set_exception(error)
                     continue
-                if job.after_commit is not None:
-                    job.after_commit(outcome.results[i])
                 if not job.future.done():
                     job.future.set_result(outcome.results[i])
             if self._maintenance_due():
                 await loop.run_in_executor(self._executor, self._maintain)
-        refuse_queued(self._queue, StoreUnavailable("the store is closed"))
 
     def _maintenance_due(self) -> bool:
         if self.maintenance is None or self.maintenance_due is None:
@@ -187,6 +210,8 @@ class SQLiteWriter:
         except sqlite3.Error as exc:
             outcome.commit_error = StoreUnavailable(f"cannot begin a write: {exc}")
             return outcome
+        if self.batch_begun is not None:
+            self.batch_begun()
         try:
             for fn in fns:
                 try:
@@ -210,6 +235,8 @@ class SQLiteWriter:
         outcome = _Outcome()
         try:
             conn.execute("BEGIN IMMEDIATE")
+            if self.batch_begun is not None:
+                self.batch_begun()
             for fn in fns:
                 conn.execute("SAVEPOINT job")
                 try:

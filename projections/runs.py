@@ -98,7 +98,10 @@ class _Node:
             self.insert = row
         else:
             self.insert.update(restart)
-        self.sets.update(restart)
+        if self.sets:
+            self.sets.update(restart)
+        else:
+            self.sets = restart
 
     def set(self, values: dict[str, Any]) -> None:
         # An update of a missing row changes nothing, so it only reaches an inserted one.
@@ -125,17 +128,22 @@ class _Batch:
         self.pruned: list[str] = []  # runs whose rows an EventsPruned removes
 
     def write(self, changes: RowChanges) -> None:
+        # Created runs and counters are grouped here, as node rows are below: one statement
+        # shape each, built once per batch rather than once per row.
+        created: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         for row in self.created.values():
-            changes.insert("runs", row)
+            created.setdefault(tuple(row), []).append(tuple(row.values()))
+        for columns, rows in created.items():
+            changes.add(Statement("insert", "runs", columns), rows)
         for row in self.reruns:
             changes.insert("run_reruns", row)
         for run_id, values in self.changed.items():
             changes.update("runs", {"id": run_id}, values)
-        for key, amount in self.counts.items():
+        if self.counts:
             # Written even when the batch's moves cancel out: the counter row exists once
             # any run was counted in it, however the log was cut into batches.
-            changes.increment("run_status_counts", dict(zip(COUNT_KEY, key, strict=True)),
-                              {"count": amount})
+            changes.add(Statement("increment", "run_status_counts", ("count",), COUNT_KEY),
+                        [(*key, amount) for key, amount in self.counts.items()])
         # Node rows are the bulk of every batch: grouped here by the columns they set.
         updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         upserts: dict[tuple[tuple[str, ...], ...], list[tuple[Any, ...]]] = {}
