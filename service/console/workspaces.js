@@ -1,6 +1,7 @@
 // Workspaces: the list of the caller's workspaces, and one workspace's settings: its members
-// (admins add them, change their roles and remove them) and its secrets (editors and admins
-// set and delete them; their values are never read back).
+// (admins add them, change their roles and remove them), its secrets (editors and admins
+// set and delete them; their values are never read back) and its retention (the policy in
+// force and what retention last pruned, for every member).
 
 import { del, get, post, put, qs } from './api.js';
 import { errorBox, fmtTime, h, replace, shortId } from './dom.js';
@@ -122,6 +123,39 @@ function secretsCard(workspaceId, session) {
     list, message, form);
 }
 
+const RETENTION_LIMITS = [
+  ['maxAgeDays', 'Runs finished longer ago than', (v) => `${v.toLocaleString()} days`],
+  ['maxRuns', 'Runs kept at most', (v) => v.toLocaleString()],
+  ['maxBytes', 'Event data kept at most', (v) => `${v.toLocaleString()} bytes`],
+];
+
+function retentionCard(workspaceId) {
+  const body = h('div', { id: 'retention' });
+  (async () => {
+    try {
+      const { data } = await get(`/api/v1/workspaces/${encodeURIComponent(workspaceId)}/retention`);
+      const last = data.lastPruned;
+      replace(body,
+        h('p', { id: 'retention-source', dataset: { source: data.source } }, data.source === 'workspace'
+          ? 'This workspace\'s own policy.' : 'The service-wide default (this workspace has no policy of its own).'),
+        h('table', { id: 'retention-table' }, h('tbody', {}, RETENTION_LIMITS.map(([key, label, show]) =>
+          h('tr', { dataset: { limit: key } }, h('th', {}, label),
+            h('td', {}, data[key] === null ? h('span', { class: 'muted' }, 'no limit') : show(data[key])))))),
+        last
+          ? h('p', { id: 'retention-last', dataset: { position: String(last.position) } },
+            `Last pruned ${fmtTime(last.prunedAt)}: ${last.runs.toLocaleString()} runs, `,
+            `${last.events.toLocaleString()} events, archived in `, h('span', { class: 'mono' }, last.archive),
+            ` (log position ${last.position}).`)
+          : h('p', { class: 'muted', id: 'retention-last' }, 'Nothing pruned yet.'));
+    } catch (err) {
+      replace(body, errorBox(err));
+    }
+  })();
+  return h('section', { class: 'card', id: 'retention-card' }, h('h2', {}, 'Retention'),
+    h('p', { class: 'muted small' }, 'Finished runs beyond the policy are archived, then their event data is pruned; every event\'s chain header stays.'),
+    body);
+}
+
 export function workspaceView(workspaceId) {
   return async (el, session) => {
     const { data } = await get(`/api/v1/workspaces${qs({ limit: LIMITS.MAX_PAGE_LIMIT })}`);
@@ -132,7 +166,7 @@ export function workspaceView(workspaceId) {
     }
     replace(el, h('div', { class: 'page-head' }, h('h1', {}, workspace.name),
       h('span', { class: 'muted' }, `your role: ${workspace.role}`)),
-    membersCard(workspaceId, session), secretsCard(workspaceId, session));
+    membersCard(workspaceId, session), secretsCard(workspaceId, session), retentionCard(workspaceId));
     return null;
   };
 }

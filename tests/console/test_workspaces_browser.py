@@ -1,7 +1,8 @@
 """A workspace's settings in a real browser (see test_browser.py for how): its members (an
 admin adds one, changes the role and removes them, each checked in the API) and its secrets
 (an editor sets one, whose value never comes back to the page, and deletes it); viewers and
-editors get only the controls their role allows."""
+editors get only the controls their role allows; every member sees the retention policy in
+force and what retention last pruned."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from service import keys
+from tests.retention.runs import add_runs
 from tests.support.auth import ADMIN_PASSWORD, USER_PASSWORD, create_user
 from tests.support.browser import open_console
 from tests.support.console import create_workspace
@@ -112,3 +115,38 @@ async def test_viewers_and_editors_get_only_their_controls(
     assert await editor.page.locator("#secret-form").count() == 1
     assert viewer.errors == []
     assert editor.errors == []
+
+
+async def test_a_member_sees_the_retention_policy_and_what_it_last_pruned(
+    browser: Any, server: TestServer, admin_api: TestClient
+) -> None:
+    await create_user(admin_api, "vera")
+    resp = await admin_api.post(
+        "/api/v1/workspaces/default/members", json={"username": "vera", "role": "viewer"})
+    assert resp.status == 201, await resp.text()
+    viewer = await open_console(browser, server)
+    await viewer.login("vera", USER_PASSWORD)
+    page = viewer.page
+    await viewer.go("/workspaces/default")
+    await page.wait_for_selector('#retention-source[data-source="default"]')
+    assert await page.inner_text('#retention-table tr[data-limit="maxRuns"] td') == "no limit"
+    assert await page.inner_text("#retention-last") == "Nothing pruned yet."
+
+    resp = await admin_api.put("/api/v1/workspaces/default/retention",
+                               json={"maxAgeDays": 30, "maxRuns": 1, "maxBytes": None})
+    assert resp.status == 200, await resp.text()
+    await add_runs(server.app[keys.STORE], 3)
+    assert (await server.app[keys.PRUNER].prune()).runs == 2
+    resp = await admin_api.get("/api/v1/workspaces/default/retention")
+    last = (await resp.json())["data"]["lastPruned"]
+
+    await viewer.go("/workspaces")
+    await viewer.go("/workspaces/default")
+    await page.wait_for_selector('#retention-source[data-source="workspace"]')
+    assert await page.inner_text('#retention-table tr[data-limit="maxRuns"] td') == "1"
+    assert await page.inner_text('#retention-table tr[data-limit="maxAgeDays"] td') == "30 days"
+    assert await page.inner_text('#retention-table tr[data-limit="maxBytes"] td') == "no limit"
+    shown = await page.inner_text(f'#retention-last[data-position="{last["position"]}"]')
+    assert "2 runs, 10 events" in shown
+    assert last["archive"] in shown
+    assert viewer.errors == []
