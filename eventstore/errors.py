@@ -52,3 +52,13 @@ class EventTooLarge(EventStoreError):
 
 class NoLogHere(EventStoreError):
     """An offline command was pointed at a database that holds no runstream log."""
+
+
+class LeaseLost(EventStoreError):
+    """An append was made under a lease this node no longer holds (eventstore/leases.py):
+    another node drives the run now; nothing was written."""
+
+    def __init__(self, key: str, owner: str, epoch: int) -> None:
+        super().__init__(f"the lease of {key!r} is no longer {owner!r}'s at epoch {epoch}")
+        self.key = key
+

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventstore.hub import EventHub
+from eventstore.leases import Fence, LeaseBook
 from eventstore.prune import PruneOutcome, PruneRecord, PruneUnsupported
 from eventstore.records import NewEvent, RecordedEvent
 from eventstore.rows import Dialect
@@ -47,13 +48,20 @@ class EventStore(abc.ABC):
 
     @abc.abstractmethod
     async def append(
-        self, stream: str, events: Sequence[NewEvent], expected_version: int = ANY_VERSION
+        self, stream: str, events: Sequence[NewEvent], expected_version: int = ANY_VERSION,
+        fence: Fence | None = None,
     ) -> list[RecordedEvent]:
         """Append `events` to `stream` atomically; return them as recorded, after commit.
 
         `expected_version` is the stream's current version (NO_STREAM for a new
         stream) or ANY_VERSION; a mismatch raises ConcurrencyConflict and writes nothing.
+        With `fence`, an append whose lease another owner holds now raises LeaseLost and
+        writes nothing (a store without leases has every run on its one node).
         """
+
+    def leases(self, owner: str, ttl_s: float) -> LeaseBook | None:
+        """`owner`'s run leases on a log several nodes share; None where one node has it all."""
+        return None
 
     @abc.abstractmethod
     async def read(

@@ -18,7 +18,9 @@ from psycopg_pool import AsyncConnectionPool
 from eventstore.errors import NoLogHere, StoreUnavailable
 from eventstore.hub import DEFAULT_RING_BYTES, DEFAULT_RING_SIZE, EventHub
 from eventstore.interface import ANY_VERSION, EventStore, VerifyResult
+from eventstore.leases import Fence, LeaseBook
 from eventstore.postgres_feed import PostgresFeed
+from eventstore.postgres_leases import PostgresLeaseBook
 from eventstore.postgres_rows import Connection, create_schema, project
 from eventstore.postgres_schema import (
     EVENT_COLUMNS,
@@ -124,12 +126,16 @@ class PostgresEventStore(EventStore):
     # -- writing ---------------------------------------------------------------
 
     async def append(
-        self, stream: str, events: Sequence[NewEvent], expected_version: int = ANY_VERSION
+        self, stream: str, events: Sequence[NewEvent], expected_version: int = ANY_VERSION,
+        fence: Fence | None = None,
     ) -> list[RecordedEvent]:
         if not events:
             return []
         encoded = encode_events(events, self.max_event_bytes)
-        return await self._writer.submit(stream, encoded, expected_version)
+        return await self._writer.submit(stream, encoded, expected_version, fence)
+
+    def leases(self, owner: str, ttl_s: float) -> LeaseBook:
+        return PostgresLeaseBook(self._pool, self.conninfo, owner, ttl_s)
 
     async def write(self, unit: WriteUnit[T]) -> T:
         """Run a write unit in a transaction of its own on a pooled connection

@@ -32,7 +32,30 @@ CREATE TABLE IF NOT EXISTS projection_checkpoints (
     name     TEXT PRIMARY KEY,
     position BIGINT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS run_leases (
+    key        TEXT PRIMARY KEY,
+    owner      TEXT,
+    epoch      BIGINT NOT NULL DEFAULT 0,
+    expires_at TIMESTAMPTZ NOT NULL DEFAULT '-infinity',
+    queued     BIGSERIAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS run_leases_owner ON run_leases (owner);
+CREATE INDEX IF NOT EXISTS run_leases_queued ON run_leases (queued);
+CREATE TABLE IF NOT EXISTS run_messages (
+    id      BIGSERIAL PRIMARY KEY,
+    owner   TEXT NOT NULL,
+    message BYTEA NOT NULL,
+    answer  BYTEA,
+    sent_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS run_messages_owner ON run_messages (owner) WHERE answer IS NULL;
 """
+
+# `run_leases` (eventstore/leases.py): the node driving each unfinished root run. `owner`
+# NULL with `expires_at` -infinity is a queued run any node with room may claim; `queued`
+# orders claims first come, first served; `epoch` grows at each change of owner and
+# fences the appends (postgres_writer.py). `run_messages`: requests about a run (cancel,
+# resume) left for the node holding its lease, and that node's answers.
 
 # Any number of nodes may create the schema at once; this lock makes them take turns.
 SCHEMA_LOCK = 0x72756E73  # "runs"

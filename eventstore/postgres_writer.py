@@ -18,10 +18,11 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from eventstore.errors import ConcurrencyConflict, StoreUnavailable
+from eventstore.errors import ConcurrencyConflict, LeaseLost, StoreUnavailable
 from eventstore.group_commit import batches, refuse_queued
 from eventstore.hashchain import link_events
 from eventstore.interface import ANY_VERSION
+from eventstore.leases import Fence
 from eventstore.postgres_rows import Connection, project
 from eventstore.postgres_schema import EVENT_COLUMNS
 from eventstore.projector import Projector
@@ -39,10 +40,11 @@ class _Append:
     stream: str
     encoded: list[tuple[str, bytes]]
     expected_version: int
+    fence: Fence | None
     future: asyncio.Future[list[RecordedEvent]]
 
 
-Outcome = list[RecordedEvent] | ConcurrencyConflict
+Outcome = list[RecordedEvent] | ConcurrencyConflict | LeaseLost
 
 
 class PostgresWriter:
@@ -66,11 +68,11 @@ class PostgresWriter:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="pg-writer")
 
     async def submit(self, stream: str, encoded: list[tuple[str, bytes]],
-                     expected_version: int) -> list[RecordedEvent]:
+                     expected_version: int, fence: Fence | None = None) -> list[RecordedEvent]:
         if self._closed:
             raise StoreUnavailable("the store is closed")
         future: asyncio.Future[list[RecordedEvent]] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Append(stream, encoded, expected_version, future))
+        self._queue.put_nowait(_Append(stream, encoded, expected_version, fence, future))
         return await future
 
     async def close(self) -> None:
@@ -118,7 +120,7 @@ class PostgresWriter:
         for job, outcome in zip(batch, outcomes, strict=True):
             if job.future.done():
                 continue  # its caller was cancelled: the events are in the log all the same
-            if isinstance(outcome, ConcurrencyConflict):
+            if isinstance(outcome, ConcurrencyConflict | LeaseLost):
                 job.future.set_exception(outcome)
             else:
                 job.future.set_result(outcome)
@@ -137,10 +139,15 @@ class PostgresWriter:
             assert row is not None, "the head row is created with the schema"
             position, prev = int(row[0]), str(row[1])
             versions = await self._versions(conn, {job.stream for job in batch})
+            leases = await self._leases(conn, {job.fence.key for job in batch if job.fence})
             outcomes: list[Outcome] = []
             recorded_at = utc_now()
             events: list[RecordedEvent] = []
             for job in batch:
+                fence = job.fence
+                if fence is not None and leases.get(fence.key) != (fence.owner, fence.epoch):
+                    outcomes.append(LeaseLost(fence.key, fence.owner, fence.epoch))
+                    continue
                 current = versions.get(job.stream, 0)
                 expected = job.expected_version
                 if expected != ANY_VERSION and expected != current:
@@ -169,6 +176,17 @@ class PostgresWriter:
             # One wake-up per batch for every node's feed (delivered at COMMIT).
             await conn.execute("SELECT pg_notify(%s, %s)", (self._channel, str(position)))
         return outcomes
+
+    @staticmethod
+    async def _leases(conn: Connection, keys: set[str]) -> dict[str, tuple[str, int]]:
+        """Each fenced run's lease holder, locked until COMMIT: a node taking a lease over
+        waits for this batch, and then reads the run with this batch's events in it."""
+        if not keys:
+            return {}
+        cursor = await conn.execute(
+            "SELECT key, owner, epoch FROM run_leases WHERE key = ANY(%s) FOR SHARE",
+            (list(keys),))
+        return {key: (owner, int(epoch)) for key, owner, epoch in await cursor.fetchall()}
 
     @staticmethod
     async def _versions(conn: Connection, streams: set[str]) -> dict[str, int]:

@@ -16,6 +16,7 @@ from eventstore.errors import ConcurrencyConflict, StoreUnavailable
 from eventstore.hashchain import GENESIS_HASH, link_events
 from eventstore.hub import DEFAULT_RING_BYTES, DEFAULT_RING_SIZE, EventHub
 from eventstore.interface import ANY_VERSION, EventStore, VerifyResult
+from eventstore.leases import Fence
 from eventstore.projector import Projector
 from eventstore.prune import PruneOutcome, PruneRecord, check_streams, pruned_stream_sql
 from eventstore.records import NewEvent, RecordedEvent, encode_events, utc_now
@@ -182,8 +183,10 @@ class SQLiteEventStore(EventStore):
     # -- writing ---------------------------------------------------------------
 
     async def append(
-        self, stream: str, events: Sequence[NewEvent], expected_version: int = ANY_VERSION
+        self, stream: str, events: Sequence[NewEvent], expected_version: int = ANY_VERSION,
+        fence: Fence | None = None,
     ) -> list[RecordedEvent]:
+        # `fence` holds trivially: one process has the data directory, so every run is its.
         if not events:
             return []
         encoded = encode_events(events, self.max_event_bytes)

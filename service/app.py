@@ -84,7 +84,7 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
     if settings.load_examples:
         await import_directory(repository, EXAMPLES_DIR, DEFAULT_WORKSPACE_ID, "system")
     engine_settings = settings.engine.model_copy(update={"secrets_key": secrets_key(settings)})
-    engine = Engine(store, repository, engine_settings)
+    engine = Engine(store, repository, engine_settings, node=settings.node)
     app[keys.ENGINE] = engine
     app[keys.WORKSPACE_SECRETS] = engine.workspace_secrets
     app[keys.IDEMPOTENCY] = IdempotencyKeys(store)

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import structlog
 
-from eventstore.errors import ConcurrencyConflict, EventTooLarge, StoreUnavailable
+from eventstore.errors import ConcurrencyConflict, EventTooLarge, LeaseLost, StoreUnavailable
 from eventstore.interface import NO_STREAM, EventStore
 from eventstore.records import NewEvent, RecordedEvent
 from eventstore.tables import native
-from projections.vocabulary import TERMINAL_RUN_STATUSES, EventType, RunStatus
+from projections.vocabulary import EventType, RunStatus
+from service.engine.cluster import ClusterDriving
 from service.engine.http_client import HttpClient
 from service.engine.messages import cancel_outcome
 from service.engine.node_api import NodeError
+from service.engine.ownership import Ownership
 from service.engine.registry import NodeRegistry, default_registry
 from service.engine.rerun import RerunPlan, RunStillGoing, plan_rerun
 from service.engine.runner import RunActor
@@ -49,12 +52,15 @@ class RunNotFound(LookupError):
         self.run_id = run_id
 
 
-class Engine:
+class Engine(ClusterDriving):
     """Executes workflow runs; every transition goes through the event log first."""
 
     def __init__(self, store: EventStore, workflows_repo: WorkflowRepository,
                  settings: EngineSettings | None = None,
-                 registry: NodeRegistry | None = None) -> None:
+                 registry: NodeRegistry | None = None, node: str | None = None) -> None:
+        """`node` names this service node: its leases' owner is the name and a random
+        suffix (this process), and at start it takes over what an earlier process of the
+        same name still held at once, rather than after the leases expire."""
         self.store = store
         self.workflows = workflows_repo
         self.settings = settings or EngineSettings()
@@ -63,6 +69,11 @@ class Engine:
         self.vault = SecretVault(store, self.settings.secrets_key)
         self.workspace_secrets = WorkspaceSecrets(store, self.vault.fernet)
         self.scheduler = Scheduler(self.settings.max_concurrent_runs)
+        self.owner = f"{node or socket.gethostname()}/{uuid.uuid4().hex[:12]}"
+        self._earlier_owner = f"{node}/" if node else None
+        self.ownership = Ownership(store, store.leases(self.owner, self.settings.lease_ttl_s))
+        self._cluster_tasks: list[asyncio.Task[None]] = []
+        self._claiming: asyncio.Task[None] | None = None
         self._actors: dict[str, RunActor] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._done: dict[str, asyncio.Future[RunStatus | None]] = {}
@@ -82,16 +93,31 @@ class Engine:
         await self.vault.ensure_schema()
         await self.workspace_secrets.ensure_schema()
         self._started = True
+        self.ownership.watch(self._lost)
         if recover:
             await self.recover()
+        if self.ownership.shared:
+            self._start_cluster()
+
+    def _room(self) -> int:
+        return self.scheduler.limit - len(self.scheduler.active) - len(self.scheduler.queued())
 
     async def stop(self) -> None:
         """Stop every run task without writing anything: runs resume after a restart."""
         self._started = False
         tasks = list(self._tasks.values())
+        tasks += self._cluster_tasks + ([self._claiming] if self._claiming else [])
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        book = self.ownership.book
+        if book is not None:
+            # Nothing is driven here any more: other nodes may take the runs over at once.
+            try:
+                await book.hand_back()
+            except Exception as exc:  # noqa: BLE001 - they expire within lease_ttl_s
+                log.warning("lease_hand_back_failed", error=str(exc))
+            await book.close()
         for future in self._done.values():
             if not future.done():
                 future.set_exception(EngineNotRunning("the engine stopped"))
@@ -102,14 +128,33 @@ class Engine:
         await self.http.close()
 
     async def recover(self) -> list[str]:
-        """Continue every unfinished run from its own events; returns their ids."""
-        # The runs projection is consistent with the log (same transaction), and indexed.
-        terminal = sorted(TERMINAL_RUN_STATUSES)
-        rows = await self.store.fetch_all(native(
-            f"SELECT id FROM runs WHERE status NOT IN ({','.join('?' * len(terminal))})"
-            " ORDER BY seq", self.store.dialect), terminal)
+        """Continue every unfinished run from its own events; returns their ids. On a
+        shared log: queue a lease for each unfinished root run without one, then claim
+        what this node has room for (and what its earlier process held)."""
+        book = self.ownership.book
+        if book is not None:
+            await book.queue(await self.ownership.unfinished(roots_only=True))
+            return await self._claim(self._earlier_owner)
+        loaded = await self._load(await self.ownership.unfinished(roots_only=False))
+        # Runs that were running before the restart keep their slots ahead of the queue.
+        loaded.sort(key=lambda item: (item[0].status == RunStatus.PENDING,
+                                      item[0].created_position))
+        self._admit_all(loaded)
+        return [state.run_id for state, _, _ in loaded]
+
+    def _admit_all(self, loaded: list[tuple[RunState, Workflow, WorkflowDefinition]],
+                   bypass: bool = False) -> None:
+        # Admit all at once (no await in between), so a parent that adopts its child
+        # always finds the child already being driven.
+        for state, workflow, definition in loaded:
+            self._admit(state, workflow, definition,
+                        bypass=bypass or bool(state.created.get("parentRunId")))
+
+    async def _load(self, run_ids: list[str]
+                    ) -> list[tuple[RunState, Workflow, WorkflowDefinition]]:
+        """Each unfinished run folded from its events, with its workflow version."""
         loaded = []
-        for (run_id,) in rows:
+        for run_id in run_ids:
             if run_id in self._done:
                 continue
             state = await self.run_state(run_id)
@@ -123,19 +168,11 @@ class Engine:
                 log.error("recover_workflow_unusable", run_id=run_id, error=str(exc))
                 await self.store.append(run_id, [NewEvent(EventType.RUN_FAILED, {
                     "error": "the workflow version this run needs is missing or unreadable"})],
-                    state.version)
+                    state.version, self.ownership.fence_of(run_id))
                 continue
             self._envs[run_id] = await self.vault.get(run_id)  # type: ignore[assignment]
             loaded.append((state, workflow, definition))
-        # Runs that were running before the restart keep their slots ahead of the queue.
-        loaded.sort(key=lambda item: (item[0].status == RunStatus.PENDING,
-                                      item[0].created_position))
-        # Admit all at once (no await in between), so a parent that adopts its child
-        # always finds the child already being driven.
-        for state, workflow, definition in loaded:
-            self._admit(state, workflow, definition,
-                        bypass=bool(state.created.get("parentRunId")))
-        return [state.run_id for state, _, _ in loaded]
+        return loaded
 
     # -- runs ---------------------------------------------------------------------
 
@@ -173,18 +210,24 @@ class Engine:
             "idempotencyKey": idempotency_key,
             "rerunOf": rerun.rerun_of if rerun is not None else None,
         }
+        fence = await self._lease_new(run_id, parent_run_id)
         await self.vault.put(run_id, envs)  # first: a restart after the append needs them
         try:
             recorded = await self.store.append(
                 run_id, [NewEvent(EventType.RUN_CREATED, data),
-                         *(rerun.events if rerun is not None else ())], NO_STREAM)
+                         *(rerun.events if rerun is not None else ())], NO_STREAM, fence)
         except ConcurrencyConflict:
-            return run_id  # started by another request for the same claim: its secrets stay
+            # Started by another request for the same claim: its secrets and lease stay.
+            await self._unlease_new(run_id, parent_run_id, fence, recorded=True)
+            return run_id
         except Exception:
             await self.vault.drop(run_id)  # the run does not exist
+            await self._unlease_new(run_id, parent_run_id, fence, recorded=False)
             raise
         if not self._started:
             return run_id  # stopped meanwhile: the run stays pending and is recovered on start
+        if self.ownership.shared and fence is None and parent_run_id is None:
+            return run_id  # queued: the first node with room claims it
         self._envs[run_id] = envs
         if parent_run_id is not None:
             self._depth[run_id] = self._depth.get(parent_run_id, 0) + 1
@@ -273,6 +316,10 @@ class Engine:
                     self._actors[run_id] = actor
         except asyncio.CancelledError:
             raise
+        except LeaseLost:
+            # Another node took the run over (this one was frozen or cut off past its
+            # lease); its waiters here follow the run's stream (`wait`).
+            self._lose(self.ownership.root_of(run_id))
         except Exception as exc:  # the run stays unfinished in the log; recovered on restart
             log.exception("run_driver_failed", run_id=run_id)
             if future is not None and not future.done():
@@ -287,12 +334,17 @@ class Engine:
                 log.warning("run_secrets_drop_failed", run_id=run_id)
             if future is not None and not future.done():
                 future.set_result(status)
+            fence = self.ownership.forget(run_id)
+            if fence is not None:  # a root: its family is done
+                await self.ownership.release(fence)
         finally:
             self._stalled.discard(run_id)
             self._actors.pop(run_id, None)
             self._tasks.pop(run_id, None)
             self._done.pop(run_id, None)
+            self.ownership.forget(run_id)
             self.scheduler.release(run_id, start_next=self._started)
+            self._claim_soon()
 
     async def _state_once_back(self, run_id: str, delay: float) -> tuple[RunState, float]:
         """The run folded again from its log once the store answers: it is read after
@@ -317,11 +369,15 @@ class Engine:
         state = await self.run_state(run_id)
         if state.status is None:
             raise RunNotFound(run_id)
-        return state.status
+        if state.terminal or not self.ownership.shared:
+            return state.status
+        return await self._follow(run_id)
 
-    async def cancel(self, run_id: str, reason: str, by: str) -> CancelOutcome:
+    async def cancel(self, run_id: str, reason: str, by: str,
+                     relayed: bool = False) -> CancelOutcome:
         """Outcome: cancelled; already_completed (it completed or failed); not_eligible (it was
-        cancelled already, or is not driven by this engine); not_found."""
+        cancelled already, or is not driven by any engine); not_found. On a shared log a run
+        driven by another node is cancelled there (unless this request came from there)."""
         actor = self._actors.get(run_id)
         if actor is not None and not actor.closed:
             return await actor.cancel(reason, by)
@@ -330,25 +386,43 @@ class Engine:
         if self.scheduler.withdraw(run_id):
             state = self._queued_states.pop(run_id)
             payload = {"reason": reason, "by": by}
+            fence = self.ownership.fence_of(run_id)
             await self.store.append(run_id, [
                 NewEvent(EventType.RUN_CANCEL_REQUESTED, payload),
-                NewEvent(EventType.RUN_CANCELLED, payload)], state.version)
+                NewEvent(EventType.RUN_CANCELLED, payload)], state.version, fence)
             self._envs.pop(run_id, None)
             future = self._done.pop(run_id, None)
             if future is not None and not future.done():
                 future.set_result(RunStatus.CANCELLED)
             await self.vault.drop(run_id)
+            if self.ownership.forget(run_id) is not None and fence is not None:
+                await self.ownership.release(fence)
             return CancelOutcome.CANCELLED
+        if self.ownership.shared and not relayed:
+            outcome = await self._relay(run_id, {"kind": "cancel", "reason": reason, "by": by})
+            if outcome is not None:
+                return CancelOutcome(outcome)
+            if await self._take_over(run_id):
+                return await self.cancel(run_id, reason, by, relayed=True)
         return cancel_outcome((await self.run_state(run_id)).status)
 
     async def resume(self, run_id: str, node_id: str, by: str, data: Any = None,
-                     approved: bool = True) -> ResumeOutcome:
-        """Answer a waiting node. Outcome: resumed, not_waiting or not_found."""
+                     approved: bool = True, relayed: bool = False) -> ResumeOutcome:
+        """Answer a waiting node. Outcome: resumed, not_waiting or not_found. On a shared
+        log the node driving the run answers it (unless this request came from there)."""
         actor = self._actors.get(run_id)
         if actor is not None and not actor.closed:
             return await actor.resume(node_id, by, data, approved)
         if run_id in self._stalled:
             raise StoreUnavailable("the run waits for the store to take writes again")
+        if self.ownership.shared and not relayed:
+            outcome = await self._relay(run_id, {
+                "kind": "resume", "nodeId": node_id, "by": by, "data": data,
+                "approved": approved})
+            if outcome is not None:
+                return ResumeOutcome(outcome)
+            if await self._take_over(run_id):
+                return await self.resume(run_id, node_id, by, data, approved, relayed=True)
         state = await self.run_state(run_id)
         return ResumeOutcome.NOT_FOUND if state.status is None else ResumeOutcome.NOT_WAITING
 
@@ -366,6 +440,8 @@ class Engine:
 
     def park(self, run_id: str, parked: bool) -> None:
         self.scheduler.park(run_id, parked, start_next=self._started)
+        if parked:
+            self._claim_soon()
 
     def queued_runs(self) -> list[str]:
         """Runs waiting for a slot, in the order they will start."""

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from eventstore.interface import EventStore
+from eventstore.leases import Fence
 from eventstore.records import NewEvent, utc_now
 from service.engine.secrets import Redactor
 from service.engine.state import RunState
@@ -19,8 +20,9 @@ from service.workflows.definition import WorkflowDefinition
 
 class RunLog:
     def __init__(self, store: EventStore, state: RunState, definition: WorkflowDefinition,
-                 redact: Redactor) -> None:
+                 redact: Redactor, fence: Fence | None = None) -> None:
         self.store = store
+        self.fence = fence  # the run's lease, on a log several nodes share
         self.state = state
         self.definition = definition
         self.redact = redact
@@ -49,7 +51,8 @@ class RunLog:
         events, self._pending = self._pending, []
         callbacks, self._after_commit = self._after_commit, []
         if events:
-            recorded = await self.store.append(self.state.run_id, events, self.committed)
+            recorded = await self.store.append(self.state.run_id, events, self.committed,
+                                               self.fence)
             self.committed = recorded[-1].version
         for callback in callbacks:
             callback()

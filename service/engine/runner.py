@@ -34,6 +34,7 @@ from service.engine.messages import (
 )
 from service.engine.node_api import NodeContext, NodeError, epoch_seconds
 from service.engine.node_host import NodeServices, RunNodeHost
+from service.engine.ownership import Ownership
 from service.engine.planner import (
     IN_FLIGHT,
     CancelRun,
@@ -69,6 +70,9 @@ class RunHost(NodeServices, Protocol):
     def settings(self) -> EngineSettings: ...
 
     @property
+    def ownership(self) -> Ownership: ...
+
+    @property
     def registry(self) -> NodeRegistry: ...
 
     @property
@@ -93,7 +97,8 @@ class RunActor:
         self.definition = definition
         self.env = env
         self.redact = Redactor(env or {})
-        self.log = RunLog(engine.store, state, definition, self.redact)
+        self.log = RunLog(engine.store, state, definition, self.redact,
+                          engine.ownership.fence_of(state.run_id))
         self.planner = Planner(definition)
         self.max_event_bytes = engine.settings.max_event_bytes
         self.inbox: asyncio.Queue[Message] = asyncio.Queue()

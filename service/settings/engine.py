@@ -23,6 +23,12 @@ class EngineSettings(BaseModel):
         description="Runs executing at once; beyond it runs stay pending in FIFO order.",
         json_schema_extra={"section": "Runs"},
     )
+    lease_ttl_s: float = Field(
+        default=15.0, ge=1, le=600,
+        description="On PostgreSQL, how long a node's lease on a run outlives its last "
+                    "renewal (every third of it): a node that dies or is cut off has its "
+                    "runs taken over by another node after about this long.",
+    )
     default_node_timeout_ms: int = Field(
         default=300_000, ge=0,
         description="Applied to nodes without their own timeoutMs (not to approval and "

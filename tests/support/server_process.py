@@ -45,6 +45,7 @@ def clean_environ(**settings: Any) -> dict[str, str]:
     (a key of a table with a double underscore: engine__max_concurrent_runs)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUNSTREAM_")}
     env["RUNSTREAM_ADMIN_PASSWORD"] = ADMIN_PASSWORD
+    env["PYTHONUNBUFFERED"] = "1"  # its log is readable while it runs, and whole if killed
     for key, value in settings.items():
         if isinstance(value, list | tuple):
             value = ",".join(str(v) for v in value)

@@ -1,0 +1,43 @@
+"""Several `runstream serve` nodes on one PostgreSQL database, sharing the first node's keys
+(as the cluster's key rule requires)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.support.server_process import Api, ServerProcess, admin_token
+
+
+class Cluster:
+    def __init__(self, root: Path, database_url: str, names: tuple[str, ...],
+                 **settings: Any) -> None:
+        self.nodes = [ServerProcess(root / name, database_url=database_url, node_name=name,
+                                    **settings) for name in names]
+        self.apis: list[Api] = []
+
+    async def start(self) -> None:
+        first, *others = self.nodes
+        await first.start()
+        for node in others:
+            node.data_dir.mkdir(parents=True, exist_ok=True)
+            for key in first.data_dir.glob("*.key"):
+                copy = node.data_dir / key.name
+                copy.write_bytes(key.read_bytes())
+                copy.chmod(0o600)
+            await node.start()
+        for node in self.nodes:
+            self.apis.append(Api(node.base, await admin_token(node.base)))
+
+    async def stop(self) -> None:
+        for api in self.apis:
+            await api.close()
+        for node in self.nodes:
+            await node.stop()
+
+    async def events(self, run_id: str, via: int = 0) -> list[dict[str, Any]]:
+        """The run's raw log rows, read through node `via`."""
+        status, body = await self.apis[via].request(
+            "GET", f"/api/v1/workflow-runs/{run_id}/events?limit=500")
+        assert status == 200, body
+        return list(body["data"])
