@@ -98,7 +98,8 @@ async def test_the_feed_comes_back_after_its_connection_is_killed(
         with psycopg.connect(pg_url, autocommit=True) as admin:
             killed = admin.execute(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE query LIKE 'LISTEN %' AND pid != pg_backend_pid()").fetchone()
+                " WHERE query LIKE 'LISTEN %' AND pid != pg_backend_pid()"
+                " AND datname = current_database()").fetchone()
         assert killed is not None
         assert killed[0] >= 1
         # Written while the node's listener is gone: found by its poll or after it listens again.
@@ -236,8 +237,10 @@ async def test_connections_killed_mid_load_lose_nothing_acknowledged(pg_url: str
         await head_reaches(store, 200)
         with psycopg.connect(pg_url, autocommit=True) as admin:
             for _ in range(3):  # every connection of the store, three times over
+                # Only this test's database: other test runs may share the server.
                 admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                              " WHERE application_name = 'runstream'")
+                              " WHERE application_name = 'runstream'"
+                              " AND datname = current_database()")
                 await asyncio.sleep(0.2)
         # The store comes back by itself: appends succeed again.
         after = await store.head()
