@@ -33,18 +33,6 @@ class PruneUnsupported(EventStoreError):
     """This backend cannot prune (yet); nothing was changed."""
 
 
-def pruned_stream_sql(mark: str) -> tuple[str, str]:
-    """The count of a stream's events that still hold data, and the statement removing it."""
-    return (f"SELECT COUNT(*), COALESCE(SUM(length(data)), 0) FROM events"
-            f" WHERE stream = {mark} AND length(data) > 0",
-            f"UPDATE events SET data = {empty_bytes(mark)} WHERE stream = {mark}"
-            " AND length(data) > 0")
-
-
-def empty_bytes(mark: str) -> str:
-    return "X''" if mark == "?" else "''::bytea"
-
-
 def check_streams(streams: Sequence[str]) -> list[str]:
     """Each stream once, in the order given."""
     return list(dict.fromkeys(streams))

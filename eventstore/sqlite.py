@@ -18,10 +18,11 @@ from eventstore.hub import DEFAULT_RING_BYTES, DEFAULT_RING_SIZE, EventHub
 from eventstore.interface import ANY_VERSION, EventStore, VerifyResult
 from eventstore.leases import Fence
 from eventstore.projector import Projector
-from eventstore.prune import PruneOutcome, PruneRecord, check_streams, pruned_stream_sql
+from eventstore.prune import PruneOutcome, PruneRecord, check_streams
 from eventstore.records import NewEvent, RecordedEvent, encode_events, utc_now
 from eventstore.rows import Dialect
 from eventstore.sqlite_checkpoint import WalCheckpointer, WalPolicy
+from eventstore.sqlite_prune import remove_data
 from eventstore.sqlite_rows import create_schema, project
 from eventstore.sqlite_writer import BUSY_TIMEOUT_MS, SQLiteWriter, WriteFn, open_connection
 from eventstore.subscriptions import subscribe
@@ -266,21 +267,12 @@ class SQLiteEventStore(EventStore):
     async def prune(
         self, streams: Sequence[str], record_stream: str, record: PruneRecord
     ) -> PruneOutcome:
-        count_sql, remove_sql = pruned_stream_sql("?")
         wanted = check_streams(streams)
         max_event_bytes = self.max_event_bytes
 
         def job(conn: sqlite3.Connection) -> PruneOutcome:
             self._write_events(conn)
-            pruned: list[str] = []
-            events = removed = 0
-            for stream in wanted:
-                count, size = conn.execute(count_sql, (stream,)).fetchone()
-                if count:
-                    conn.execute(remove_sql, (stream,))
-                    pruned.append(stream)
-                    events += count
-                    removed += size
+            pruned, events, removed = remove_data(conn, wanted)
             if not pruned:
                 return PruneOutcome()
             encoded = encode_events([record(pruned, events)], max_event_bytes)
