@@ -46,10 +46,12 @@ class NewEvent:
 def encode_events(events: Sequence[NewEvent], max_event_bytes: int) -> list[tuple[str, bytes]]:
     """Each event's type and data bytes (encoded once: these bytes are hashed and stored),
     refusing the whole append before anything is written if one is above the limit."""
-    encoded = [(event.type, orjson.dumps(event.data)) for event in events]
-    for type_, data in encoded:
+    encoded = []
+    for event in events:
+        data = orjson.dumps(event.data)
         if len(data) > max_event_bytes:
-            raise EventTooLarge(type_, len(data), max_event_bytes)
+            raise EventTooLarge(event.type, len(data), max_event_bytes)
+        encoded.append((event.type, data))
     return encoded
 
 

@@ -166,18 +166,20 @@ class SQLiteWriter:
                 self.on_batch(len(batch), loop.time() - started)
             if outcome.commit_error is None and self.batch_committed is not None:
                 self.batch_committed()
-            for i, job in enumerate(batch):
-                if outcome.commit_error is not None:
+            if outcome.commit_error is not None:
+                for job in batch:
                     if not job.future.done():
                         job.future.set_exception(outcome.commit_error)
-                    continue
-                error = outcome.errors[i]
-                if error is not None:
-                    if not job.future.done():
-                        job.future.set_exception(error)
-                    continue
-                if not job.future.done():
-                    job.future.set_result(outcome.results[i])
+            else:
+                for job, result, error in zip(
+                        batch, outcome.results, outcome.errors, strict=True):
+                    future = job.future
+                    if future.done():
+                        continue
+                    if error is None:
+                        future.set_result(result)
+                    else:
+                        future.set_exception(error)
             if self._maintenance_due():
                 await loop.run_in_executor(self._executor, self._maintain)
 

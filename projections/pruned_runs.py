@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS pruned_runs (
 TYPES = {"sqlite": {"integer": "INTEGER", "blob": "BLOB"},
          "postgresql": {"integer": "BIGINT", "blob": "BYTEA"}}
 
+# Compared with every event's type: plain strings, not enum lookups.
+_EVENTS_PRUNED = EventType.EVENTS_PRUNED.value
+
 
 class PrunedRunsProjection:
     name = "pruned_runs"
@@ -46,7 +49,7 @@ class PrunedRunsProjection:
     def fold(self, events: Sequence[RecordedEvent], found: Mapping[str, FoundRows],
              changes: RowChanges) -> None:
         for event in events:
-            if event.type != EventType.EVENTS_PRUNED:
+            if event.type != _EVENTS_PRUNED:
                 continue
             data = event.payload
             policy = data.get("policy")

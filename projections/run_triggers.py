@@ -25,6 +25,10 @@ CREATE INDEX IF NOT EXISTS run_triggers_by_trigger ON run_triggers (trigger_id, 
 """
 INTEGER = {"sqlite": "INTEGER", "postgresql": "BIGINT"}
 
+# Compared with every event's type: plain strings, not enum lookups.
+_EVENTS_PRUNED = EventType.EVENTS_PRUNED.value
+_RUN_CREATED = EventType.RUN_CREATED.value
+
 
 class RunTriggersProjection:
     name = "run_triggers"
@@ -41,11 +45,11 @@ class RunTriggersProjection:
     def fold(self, events: Sequence[RecordedEvent], found: Mapping[str, FoundRows],
              changes: RowChanges) -> None:
         for event in events:
-            if event.type == EventType.EVENTS_PRUNED:
+            if event.type == _EVENTS_PRUNED:
                 for run_id in event.payload.get("runs", []):
                     changes.delete("run_triggers", {"run_id": run_id})
                 continue
-            if event.type != EventType.RUN_CREATED:
+            if event.type != _RUN_CREATED:
                 continue
             by = event.payload.get("triggeredBy") or {}
             if by.get("kind") in (None, "api") or not by.get("id"):

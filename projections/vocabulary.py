@@ -88,8 +88,11 @@ NODE_STATUS_AFTER: dict[str, NodeStatus] = {
 }
 
 
+_NODE_FAILED = EventType.NODE_FAILED.value  # a plain string: asked for every node event
+
+
 def node_status_after(event_type: str, data: dict[str, object]) -> NodeStatus | None:
     """The node status an event leaves behind (a failure that will be retried is pending)."""
-    if event_type == EventType.NODE_FAILED and data.get("willRetry"):
+    if event_type == _NODE_FAILED and data.get("willRetry"):
         return NodeStatus.PENDING
     return NODE_STATUS_AFTER.get(event_type)
