@@ -14,16 +14,15 @@ from typing import Any
 from eventstore.archive import write_archive
 from eventstore.interface import EventStore
 from eventstore.prune import PruneOutcome
-from eventstore.records import NewEvent, RecordedEvent
+from eventstore.records import NewEvent
 from eventstore.tables import Tables
 from projections.vocabulary import RETENTION_STREAM, EventType
 from service.retention.families import Family, choose, event_bytes, families, load_family, load_runs
 from service.retention.policy import RetentionPolicy, default_policy
+from service.retention.reading import batch_events, event_counts
 from service.retention.repository import RetentionPolicies
 from service.settings import Settings
 
-READ_PAGE = 5000
-COUNT_CHUNK = 500  # run ids per count query (SQLite allows 32,766 parameters)
 # Told the archive's path after it is durable and before anything is removed (progress,
 # and the crash test's boundary).
 OnArchived = Callable[[Path], None]
@@ -124,7 +123,8 @@ class Pruner:
         report = PruneReport()
         planned = await self.plan()
         if on_plan is not None:
-            on_plan(await self._count_events([run for batch in planned for run in batch.runs]))
+            counts = await event_counts(self.store, [run for b in planned for run in b.runs])
+            on_plan(sum(counts.values()))
         for batch in planned:
             outcome, archive = await self.prune_batch(batch, on_archived)
             report.runs += len(outcome.streams)
@@ -139,40 +139,10 @@ class Pruner:
                 on_batch(outcome.events)
         return report
 
-    async def _count_events(self, run_ids: list[str]) -> int:
-        # A planned run is in the runs table, so none of its events is pruned yet.
-        tables = Tables(self.store)
-        total = 0
-        for i in range(0, len(run_ids), COUNT_CHUNK):
-            chunk = run_ids[i:i + COUNT_CHUNK]
-            rows = await tables.fetch_all(
-                f"SELECT COUNT(*) FROM events WHERE stream IN ({', '.join('?' * len(chunk))})",
-                chunk)
-            total += int(rows[0][0])
-        return total
-
-    async def _events(self, run_ids: list[str]) -> list[RecordedEvent]:
-        # The runs are read side by side (the store's reader pool bounds how many at once):
-        # one after another, a batch of small runs spent its time waiting on round trips.
-        runs = await asyncio.gather(*(self._run_events(run_id) for run_id in run_ids))
-        events = [event for run in runs for event in run]
-        events.sort(key=lambda event: event.position)
-        return events
-
-    async def _run_events(self, run_id: str) -> list[RecordedEvent]:
-        events: list[RecordedEvent] = []
-        after = 0
-        while True:
-            page = await self.store.read(run_id, after, READ_PAGE)
-            events += page
-            if len(page) < READ_PAGE:  # a short page is the stream's end: no empty read
-                return events
-            after = page[-1].position
-
     async def prune_batch(self, batch: Batch, on_archived: OnArchived | None = None
                           ) -> tuple[PruneOutcome, Path]:
         runs = {run.id: run for family in batch.families for run in family.members}
-        events = await self._events(list(runs))
+        events = await batch_events(self.store, list(runs.values()))
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         path = self.settings.archive_path / f"prune-{stamp}-{uuid.uuid4().hex[:12]}.ndjson.gz"
         _, digest = await asyncio.to_thread(write_archive, path, events)

@@ -3,6 +3,7 @@ against the kept headers, projections equal a replay, and the log records the pr
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import orjson
@@ -73,6 +74,29 @@ async def test_prune_keeps_the_newest_runs_and_every_header(tmp_path: Path) -> N
     assert checked.ok
     assert checked.checked == 6 * 5
     assert rebuild(tmp_path / "runstream.db", all_projections(), replace=False).matches
+
+
+async def test_a_run_whose_events_lie_far_apart_is_archived_whole(tmp_path: Path) -> None:
+    """Its last event lies pages after the others (6,000 events of other runs between):
+    the batch's read of the log around it stops short, and the run is read on its own."""
+    store = await open_store(tmp_path)
+    (slow,) = await add_runs(store, 1, status="running")
+    await add_runs(store, 1200)
+    await finish(store, slow)
+    await store.close()
+    positions = [row[0] for row in query(
+        tmp_path, "SELECT position FROM events WHERE stream = ? ORDER BY position", (slow,))]
+
+    report = await prune(tmp_path, retention_max_runs=1200)
+
+    assert report["runs"] == 1
+    assert report["events"] == len(positions) == 4
+    (archive,) = report["archives"]  # type: ignore[misc]
+    path = tmp_path / "archive" / archive
+    (checked,) = check_archives(tmp_path / "runstream.db", [path])
+    assert checked.ok
+    with gzip.open(path) as lines:
+        assert [orjson.loads(line)["position"] for line in lines] == positions
 
 
 async def test_a_second_prune_removes_nothing_twice(tmp_path: Path) -> None:
