@@ -14,18 +14,15 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from pathlib import Path
 
 import aiohttp
 
-from bench._streaming import PASSWORD, ROOT, admin_token, free_port
+from bench._streaming import admin_token
 from bench.common import note, report, scratch_dir
-from bench.fanout_nodes import KEY_FILES, drop_database, scratch_database
+from bench.fanout_nodes import KEY_FILES, drop_database, scratch_database, serve_node
 
 CLIENTS = 50
 SECONDS = float(os.environ.get("BENCH_CLUSTER_SECONDS", "15"))
@@ -33,42 +30,11 @@ WORKFLOW = {"name": "ten noops", "nodes": [
     {"id": f"n{i}", "type": "noop", "after": [f"n{i - 1}"] if i else []} for i in range(10)]}
 
 
-@asynccontextmanager
-async def node(data_dir: Path, url: str, name: str) -> AsyncIterator[str]:
-    """`runstream serve` named `name` on `url`; yields its base URL."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNSTREAM_")}
-    env.update(RUNSTREAM_DATABASE_URL=url, RUNSTREAM_ADMIN_PASSWORD=PASSWORD,
-               RUNSTREAM_NODE_NAME=name, RUNSTREAM_ENGINE__MAX_CONCURRENT_RUNS="64",
-               PYTHONPATH=str(ROOT))
+def node(data_dir: Path, url: str, name: str) -> AbstractAsyncContextManager[str]:
+    """`runstream serve` named `name` on `url`, with room for the clients' runs."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    with (data_dir.parent / f"{name}.log").open("ab") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1",
-            "--port", str(port), "--data-dir", str(data_dir), env=env, cwd=ROOT,
-            stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession() as http:
-            for _ in range(600):
-                try:
-                    async with http.get(f"{base}/healthz") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                if proc.returncode is not None:
-                    raise RuntimeError(f"node {name} exited with {proc.returncode}")
-                await asyncio.sleep(0.1)
-        yield base
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 20)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+    return serve_node(data_dir, url, data_dir.parent / f"{name}.log", NODE_NAME=name,
+                      ENGINE__MAX_CONCURRENT_RUNS="64")
 
 
 async def runs_per_second(bases: list[str]) -> tuple[float, int]:

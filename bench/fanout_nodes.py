@@ -76,12 +76,15 @@ def drop_database(url: str) -> None:
 
 
 @asynccontextmanager
-async def serve_node(data_dir: Path, url: str, log: Path) -> AsyncIterator[str]:
-    """`runstream serve` on `url` with the keys already in `data_dir`; yields its base URL."""
+async def serve_node(data_dir: Path, url: str, log: Path,
+                     **settings: str) -> AsyncIterator[str]:
+    """`runstream serve` on `url` with the keys already in `data_dir` and `settings`
+    (RUNSTREAM_ variables without the prefix); yields its base URL."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUNSTREAM_")}
     env.update(RUNSTREAM_DATABASE_URL=url, RUNSTREAM_ADMIN_PASSWORD=PASSWORD,
                RUNSTREAM_STREAM_MAX_PER_USER="0", PYTHONPATH=str(ROOT))
+    env.update({f"RUNSTREAM_{key}": value for key, value in settings.items()})
     with log.open("ab") as out:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1",
