@@ -281,6 +281,8 @@ class SQLiteEventStore(EventStore):
 
         # The record is published with the batch's other events (`_publish`).
         result: PruneOutcome = await self._writer.submit(job)
+        if result.streams:
+            self.hub.forget_data(set(result.streams))
         return result
 
     async def release_free_space(self) -> int:

@@ -191,3 +191,24 @@ def test_verify_and_export_from_the_command_line(tmp_path: Path,
     code, report, _ = run(capsys, "rebuild", "--check", *common)
     assert code == 0
     assert report["matches"]
+
+
+async def test_a_subscriber_never_reads_pruned_data_from_memory(tmp_path: Path) -> None:
+    """The store keeps recent events in memory for live subscribers: what a prune removed
+    from the log must be gone from there too (an erased run's data would be served)."""
+    store = await open_store(tmp_path)
+    try:
+        old = await add_runs(store, 3)
+        new = await add_runs(store, 2)
+        head = await store.head()
+        assert store.hub.covers(0)  # every event is still in memory
+        await Pruner(store, settings_for(tmp_path, retention_max_runs=2)).prune()
+        seen = []
+        async for event in store.subscribe(None, after=0):
+            seen.append(event)
+            if event.position >= head:
+                break
+    finally:
+        await store.close()
+    assert {e.stream for e in seen if e.pruned} == set(old)
+    assert all(not e.pruned for e in seen if e.stream in new)
