@@ -193,7 +193,7 @@ class SQLiteEventStore(EventStore):
         encoded = encode_events(events, self.max_event_bytes)
         # A partial, not a closure: made for every append, it costs a third as much.
         job = partial(self._append_now, stream, encoded, expected_version)
-        recorded: list[RecordedEvent] = await self._writer.submit(job)
+        recorded: list[RecordedEvent] = await self._writer.enqueue(job)
         return recorded
 
     def _append_now(

@@ -120,12 +120,17 @@ class SQLiteWriter:
         return self._conn
 
     async def submit(self, fn: WriteFn) -> Any:
+        return await self.enqueue(fn)
+
+    def enqueue(self, fn: WriteFn) -> asyncio.Future[Any]:
+        """Queue a job; the future resolves after its batch's commit. A caller awaiting it
+        directly saves `submit`'s coroutine: one layer fewer to suspend and resume."""
         if self._closed:
             raise StoreUnavailable("the store is closed")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append(_Job(fn, future))
         self._wake()
-        return await future
+        return future
 
     def _wake(self) -> None:
         wakeup = self._wakeup
