@@ -31,6 +31,7 @@ from eventstore.postgres_schema import (
 )
 from eventstore.postgres_writer import UNAVAILABLE, PostgresWriter
 from eventstore.projector import Projector
+from eventstore.prune import PruneOutcome, PruneRecord, check_streams
 from eventstore.records import NewEvent, RecordedEvent, encode_events
 from eventstore.rows import Dialect
 from eventstore.subscriptions import subscribe
@@ -133,6 +134,15 @@ class PostgresEventStore(EventStore):
             return []
         encoded = encode_events(events, self.max_event_bytes)
         return await self._writer.submit(stream, encoded, expected_version, fence)
+
+    async def prune(
+        self, streams: Sequence[str], record_stream: str, record: PruneRecord
+    ) -> PruneOutcome:
+        result = await self._writer.prune(check_streams(streams), record_stream, record,
+                                          self.max_event_bytes)
+        if result.streams:
+            self.hub.forget_data(set(result.streams))
+        return result
 
     def leases(self, owner: str, ttl_s: float) -> LeaseBook:
         return PostgresLeaseBook(self._pool, self.conninfo, owner, ttl_s)

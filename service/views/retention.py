@@ -35,8 +35,8 @@ from service.views.requests import EraseRequest, RetentionPolicyBody
 from service.views.responses import data_response
 
 API = "/api/v1/workspaces/{id}/retention"
-NOT_PRUNABLE = Problem(501, None, "This store cannot prune events yet (PostgreSQL); nothing "
-                                  "was changed (`error.code` `not_implemented`).")
+NOT_PRUNABLE = Problem(501, None, "This store cannot prune events (both built-in stores can); "
+                                  "nothing was changed (`error.code` `not_implemented`).")
 
 
 async def _workspace(request: web.Request, role: Role) -> tuple[str, Principal]:

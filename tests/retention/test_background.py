@@ -1,12 +1,11 @@
-"""`runstream serve` applies retention by itself every `retention_interval_s`; on a store
-that cannot prune it says so once and serves on."""
+"""`runstream serve` applies retention by itself every `retention_interval_s` (on
+PostgreSQL: tests/retention/test_prune_postgres.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import structlog
 from aiohttp.test_utils import TestClient
 
 from service import keys
@@ -15,7 +14,6 @@ from service.retention.policy import RetentionPolicy
 from tests.retention.runs import add_runs
 from tests.support.auth import make_settings
 from tests.support.polling import wait_for
-from tests.support.postgres import database_of_its_own
 
 
 async def kept_runs(client: TestClient) -> set[str]:
@@ -44,23 +42,3 @@ async def test_a_served_app_prunes_the_oldest_finished_runs_by_itself(
 
 async def _only(client: TestClient, wanted: set[str]) -> bool:
     return await kept_runs(client) == wanted
-
-
-async def test_on_postgresql_the_task_says_once_that_it_cannot_prune(
-        aiohttp_client: Any, tmp_path: Path) -> None:
-    with database_of_its_own("runstream_retention") as url, \
-            structlog.testing.capture_logs() as logs:
-        client: TestClient = await aiohttp_client(create_app(make_settings(
-            tmp_path, database_url=url, retention_interval_s=0.02, retention_max_runs=1)))
-        await add_runs(client.app[keys.STORE], 3)
-
-        def said() -> list[Any]:
-            return [line for line in logs if line["event"] == "retention_not_applied"]
-
-        await wait_for(said, 10, "the task never said it cannot prune")
-        for _ in range(10):  # several intervals later, still said only once
-            assert (await client.get("/healthz")).status == 200
-        assert len(said()) == 1
-        assert len(await kept_runs(client)) == 3
-        assert not (tmp_path / "archive").exists()
-        await client.close()
