@@ -70,6 +70,7 @@ class PostgresEventStore(EventStore):
         self._feed = PostgresFeed(self.conninfo, channel, self.hub, self._read_all_page,
                                   self._read_head)
         self._writer = PostgresWriter(self._pool, self.projectors, channel, self._feed.committed)
+        self._writer.on_pruned = lambda streams: self.hub.forget_data(set(streams))
         self._closed = False
 
     @classmethod
@@ -138,11 +139,8 @@ class PostgresEventStore(EventStore):
     async def prune(
         self, streams: Sequence[str], record_stream: str, record: PruneRecord
     ) -> PruneOutcome:
-        result = await self._writer.prune(check_streams(streams), record_stream, record,
-                                          self.max_event_bytes)
-        if result.streams:
-            self.hub.forget_data(set(result.streams))
-        return result
+        return await self._writer.prune(check_streams(streams), record_stream, record,
+                                        self.max_event_bytes)
 
     def leases(self, owner: str, ttl_s: float) -> LeaseBook:
         return PostgresLeaseBook(self._pool, self.conninfo, owner, ttl_s)

@@ -76,6 +76,9 @@ class PostgresWriter:
         self.batches = 0  # transactions that committed events (status, benchmarks)
         # Told after each batch that committed: its appends and seconds to commit (metrics).
         self.on_batch: Callable[[int, float], None] | None = None
+        # Told, after a prune committed and before its record is published, which streams
+        # lost their data (the store drops it from its ring).
+        self.on_pruned: Callable[[list[str]], object] | None = None
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="pg-writer")
@@ -149,6 +152,8 @@ class PostgresWriter:
             error = exc
         else:
             if outcome.record is not None:
+                if self.on_pruned is not None:
+                    self.on_pruned(outcome.streams)
                 self._published([outcome.record])
             if not job.future.done():
                 job.future.set_result(outcome)

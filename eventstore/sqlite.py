@@ -120,6 +120,9 @@ class SQLiteEventStore(EventStore):
         # The events of the batch's transaction, inserted and projected: published together
         # once it commits.
         self._batch_events: list[RecordedEvent] = []
+        # The streams the batch's prunes emptied: their data leaves the hub's ring before
+        # the batch is published, so no woken subscriber reads it from memory.
+        self._batch_pruned: set[str] = set()
 
     @classmethod
     async def open(
@@ -144,7 +147,7 @@ class SQLiteEventStore(EventStore):
         # A conflict is raised before the job writes anything.
         self._writer.clean_errors = (ConcurrencyConflict,)
         self._writer.finish_jobs = self._finish_jobs
-        self._writer.batch_begun = self._batch_events.clear
+        self._writer.batch_begun = self._begin_batch
         self._writer.batch_committed = self._publish
         self._writer.before_commit = self._advance_checkpoints
         self._writer.maintenance_due = self._checkpointer.restart_due
@@ -234,9 +237,16 @@ class SQLiteEventStore(EventStore):
             self._batch_events += events
             events.clear()
 
+    def _begin_batch(self) -> None:
+        self._batch_events.clear()
+        self._batch_pruned.clear()
+
     def _publish(self) -> None:
         """On the event loop, once a batch committed: its events go to the live subscribers
         (one publish for the whole batch, before any of its callers hears back)."""
+        if self._batch_pruned:
+            self.hub.forget_data(self._batch_pruned)
+            self._batch_pruned.clear()
         events = self._batch_events
         if events:
             self.hub.publish(events)
@@ -247,6 +257,7 @@ class SQLiteEventStore(EventStore):
         self._state.load(self._writer.connection)
         self._unwritten.clear()
         self._unprojected.clear()
+        self._batch_pruned.clear()
         self._checkpointed = -1
 
     def _advance_checkpoints(self, conn: sqlite3.Connection) -> None:
@@ -277,12 +288,12 @@ class SQLiteEventStore(EventStore):
                 return PruneOutcome()
             encoded = encode_events([record(pruned, events)], max_event_bytes)
             (recorded,) = self._append_now(record_stream, encoded, ANY_VERSION, conn)
+            self._batch_pruned.update(pruned)
             return PruneOutcome(pruned, events, removed, recorded)
 
-        # The record is published with the batch's other events (`_publish`).
+        # The record is published with the batch's other events (`_publish`), once the
+        # pruned data has left the ring.
         result: PruneOutcome = await self._writer.submit(job)
-        if result.streams:
-            self.hub.forget_data(set(result.streams))
         return result
 
     async def release_free_space(self) -> int:
