@@ -16,7 +16,12 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from service.settings import Settings
 from tests.support.api import create_workflow, wait_for_status
-from tests.support.auth import ADMIN_PASSWORD, USER_PASSWORD, create_user, make_settings
+from tests.support.auth import (
+    ADMIN_PASSWORD,
+    USER_PASSWORD,
+    create_member,
+    make_settings,
+)
 from tests.support.browser import open_console, start_in_background
 from tests.support.fake_llm import MODEL, FakeLLM, Reply, chunk, text, tool_call, usage
 
@@ -154,10 +159,7 @@ async def test_thinking_grows_live_and_a_tool_call_is_approved_with_edited_argum
 async def test_a_rejected_tool_call_tells_the_model_why_and_a_viewer_cannot_decide(
     browser: Any, server: TestServer, admin_api: TestClient, llm: FakeLLM
 ) -> None:
-    await create_user(admin_api, "vera")
-    resp = await admin_api.post(
-        "/api/v1/workspaces/default/members", json={"username": "vera", "role": "viewer"})
-    assert resp.status == 201, await resp.text()
+    await create_member(admin_api, "vera", "viewer")
     llm.script(first_reply('{"id": "c-42"}'),
                Reply([*text("I may not look customers up."), chunk(finish="stop"), usage(50, 7)]))
     workflow_id = await create_workflow(admin_api, agent_workflow(llm.endpoint))

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.support.api import APPROVAL_WORKFLOW, QUICK_WORKFLOW, create_workflow, wait_for_status
-from tests.support.auth import ADMIN_PASSWORD, USER_PASSWORD, create_user, login
+from tests.support.auth import ADMIN_PASSWORD, USER_PASSWORD, create_member, create_user, login
 from tests.support.browser import open_console, start_in_background
 from tests.support.console import create_workspace
 
@@ -185,11 +185,7 @@ async def test_a_second_user_sees_none_of_the_first_users_runs(
 async def test_a_viewer_sees_no_cancel_or_approve_controls(
     browser: Any, server: TestServer, admin_api: TestClient
 ) -> None:
-    await create_user(admin_api, "vera")
-    resp = await admin_api.post(
-        "/api/v1/workspaces/default/members", json={"username": "vera", "role": "viewer"}
-    )
-    assert resp.status == 201, await resp.text()
+    await create_member(admin_api, "vera", "viewer")
     workflow_id = await create_workflow(admin_api, APPROVAL_WORKFLOW)
     run_id = await start_in_background(admin_api, workflow_id)
     console = await open_console(browser, server)

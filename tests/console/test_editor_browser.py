@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.support.api import QUICK_WORKFLOW, create_workflow
-from tests.support.auth import ADMIN_PASSWORD, USER_PASSWORD, create_user
+from tests.support.auth import ADMIN_PASSWORD, USER_PASSWORD, create_member
 from tests.support.browser import Console, open_console
 
 CYCLE: dict[str, Any] = {
@@ -129,10 +129,7 @@ async def test_an_edit_is_checked_as_typed_saved_as_a_new_version_and_diffed(
 async def test_a_viewer_sees_no_edit_control(
     browser: Any, server: TestServer, admin_api: TestClient
 ) -> None:
-    await create_user(admin_api, "vera")
-    resp = await admin_api.post(
-        "/api/v1/workspaces/default/members", json={"username": "vera", "role": "viewer"})
-    assert resp.status == 201, await resp.text()
+    await create_member(admin_api, "vera", "viewer")
     workflow_id = await create_workflow(admin_api, QUICK_WORKFLOW)
     console = await open_console(browser, server)
     page = console.page

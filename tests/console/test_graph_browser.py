@@ -13,7 +13,12 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from service.settings import Settings
 from tests.support.api import create_workflow, wait_for_status
-from tests.support.auth import ADMIN_PASSWORD, USER_PASSWORD, create_user, make_settings
+from tests.support.auth import (
+    ADMIN_PASSWORD,
+    USER_PASSWORD,
+    create_member,
+    make_settings,
+)
 from tests.support.browser import open_console, start_in_background
 from tests.support.fake_llm import MODEL, FakeLLM, Reply, chunk, text, tool_call, usage
 
@@ -203,10 +208,7 @@ async def test_retry_from_a_failed_node_starts_a_rerun_whose_reused_nodes_are_ma
 async def test_a_viewer_sees_no_rerun_control(
     browser: Any, server: TestServer, admin_api: TestClient
 ) -> None:
-    await create_user(admin_api, "vera")
-    resp = await admin_api.post(
-        "/api/v1/workspaces/default/members", json={"username": "vera", "role": "viewer"})
-    assert resp.status == 201, await resp.text()
+    await create_member(admin_api, "vera", "viewer")
     workflow_id = await create_workflow(admin_api, BRANCHING_WORKFLOW)
     failed = await start_in_background(admin_api, workflow_id, inputs={"code": 404})
     await wait_for_status(admin_api, failed, "failed")

@@ -15,7 +15,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from service import keys
 from service.settings import Settings
 from tests.support.api import QUICK_WORKFLOW, create_workflow, wait_for_status
-from tests.support.auth import ADMIN_PASSWORD, USER_PASSWORD, create_user, make_settings
+from tests.support.auth import (
+    ADMIN_PASSWORD,
+    USER_PASSWORD,
+    create_member,
+    make_settings,
+)
 from tests.support.browser import open_console
 
 # A Monday, 10:00:20 in Berlin.
@@ -158,10 +163,7 @@ async def test_a_bad_cron_is_refused_with_the_apis_message_and_nothing_stored(
 async def test_a_viewer_reads_the_schedules_without_controls(
     browser: Any, server: TestServer, admin_api: TestClient, clock: Clock
 ) -> None:
-    await create_user(admin_api, "vera")
-    resp = await admin_api.post(
-        "/api/v1/workspaces/default/members", json={"username": "vera", "role": "viewer"})
-    assert resp.status == 201, await resp.text()
+    await create_member(admin_api, "vera", "viewer")
     workflow_id = await create_workflow(admin_api, QUICK_WORKFLOW)
     resp = await admin_api.post(f"/api/v1/workflows/{workflow_id}/schedules",
                                 json={"cron": "@hourly", "enabled": False})

@@ -13,7 +13,7 @@ import orjson
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.support.api import QUICK_WORKFLOW, create_workflow
-from tests.support.auth import ADMIN_PASSWORD, USER_PASSWORD, create_user
+from tests.support.auth import ADMIN_PASSWORD, USER_PASSWORD, create_member
 from tests.support.browser import open_console
 from tests.triggers.webhook_helpers import GITHUB, deliveries_of, github_signature, webhook_for
 
@@ -104,10 +104,7 @@ async def test_an_editor_creates_disables_enables_and_deletes_webhooks(
 async def test_a_viewer_reads_the_webhooks_without_controls_or_deliveries(
     browser: Any, server: TestServer, admin_api: TestClient
 ) -> None:
-    await create_user(admin_api, "vera")
-    resp = await admin_api.post(
-        "/api/v1/workspaces/default/members", json={"username": "vera", "role": "viewer"})
-    assert resp.status == 201, await resp.text()
+    await create_member(admin_api, "vera", "viewer")
     workflow_id = await create_workflow(admin_api, QUICK_WORKFLOW)
     resp = await admin_api.post(f"/api/v1/workflows/{workflow_id}/webhooks",
                                 json={"auth": "none", "enabled": False})

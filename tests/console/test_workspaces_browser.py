@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from service import keys
 from tests.retention.runs import add_runs
-from tests.support.auth import ADMIN_PASSWORD, USER_PASSWORD, create_user
+from tests.support.auth import ADMIN_PASSWORD, USER_PASSWORD, create_member, create_user
 from tests.support.browser import open_console
 from tests.support.console import create_workspace
 
@@ -120,10 +120,7 @@ async def test_viewers_and_editors_get_only_their_controls(
 async def test_a_member_sees_the_retention_policy_and_what_it_last_pruned(
     browser: Any, server: TestServer, admin_api: TestClient
 ) -> None:
-    await create_user(admin_api, "vera")
-    resp = await admin_api.post(
-        "/api/v1/workspaces/default/members", json={"username": "vera", "role": "viewer"})
-    assert resp.status == 201, await resp.text()
+    await create_member(admin_api, "vera", "viewer")
     viewer = await open_console(browser, server)
     await viewer.login("vera", USER_PASSWORD)
     page = viewer.page

@@ -47,6 +47,16 @@ async def create_user(
     return data
 
 
+async def create_member(admin: TestClient, username: str, role: str,
+                        workspace: str = "default") -> dict[str, Any]:
+    """A new user with `role` in `workspace`."""
+    user = await create_user(admin, username)
+    resp = await admin.post(f"/api/v1/workspaces/{workspace}/members",
+                            json={"username": username, "role": role})
+    assert resp.status == 201, await resp.text()
+    return user
+
+
 async def user_client(
     new_client: ClientFactory, admin: TestClient, username: str, is_admin: bool = False
 ) -> tuple[TestClient, dict[str, Any]]:
