@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -154,6 +155,9 @@ def mark_restore(staged: Path, lost_through: int, source: str,
     return RestoreMark(end, end.position + 1, marker.position - 1, marker.position)
 
 
+SETTLE_WAIT_S = 5.0
+
+
 def settle(path: Path) -> None:
     """Copy the WAL of the (closed) database at `path` into it and remove it, so the file
     alone is the database: a WAL left beside a file replaced under it would be replayed
@@ -161,7 +165,18 @@ def settle(path: Path) -> None:
     conn = _connect(path)
     try:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.execute("PRAGMA journal_mode = DELETE")
+        # Leaving WAL mode needs the file to itself, and the busy timeout does not apply:
+        # a process that has just closed it (a server that stopped a moment ago, its
+        # reader threads still letting go) may hold it a little longer.
+        deadline = time.monotonic() + SETTLE_WAIT_S
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = DELETE")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
         conn.execute("PRAGMA journal_mode = WAL")
     finally:
         conn.close()

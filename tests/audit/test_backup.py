@@ -9,6 +9,7 @@ import hashlib
 import shutil
 import sqlite3
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 
 from eventstore.lost_history import LOG_RESTORED, LOG_STREAM
 from eventstore.sqlite import SQLiteEventStore, verify_file
+from eventstore.sqlite_backup import settle
 from projections import all_projections
 from service.backup import lock
 from tests.support.eventstore import read_all, tick
@@ -375,3 +377,26 @@ async def test_a_restore_is_undone_by_restoring_the_file_it_kept(
         500, 501, 511, 512)
     result = verify_file(data_dir / "runstream.db")
     assert (result.ok, result.checked, result.head) == (True, 501, 512)
+
+
+def test_a_restore_waits_a_moment_for_a_process_letting_go_of_the_file(tmp_path: Path) -> None:
+    """Leaving WAL mode (restore settles the replaced file first) needs the file to itself;
+    a connection closed a moment later, as a stopping server's are, does not fail it."""
+    path = tmp_path / "stopping.db"
+    holder = sqlite3.connect(path, check_same_thread=False)
+    holder.execute("PRAGMA journal_mode = WAL")
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("INSERT INTO t VALUES (1)")
+    holder.commit()
+    letting_go = threading.Timer(0.3, holder.close)
+    letting_go.start()
+    try:
+        settle(path)
+    finally:
+        letting_go.join()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert conn.execute("SELECT x FROM t").fetchall() == [(1,)]
+    finally:
+        conn.close()
