@@ -35,7 +35,7 @@ from tests.support.sse import read_frames
 from tests.support.summary import report_summary
 
 SOAK = os.environ.get("FAULTS_SOAK") == "1"
-EXAMPLES_PER_OPERATION = 60 if SOAK else 20
+EXAMPLES_PER_OPERATION = 60 if SOAK else 15
 MAX_BODY = 65_536
 # A streaming answer is only checked for its status and headers: its body may never end.
 SSE = "text/event-stream"
