@@ -75,10 +75,6 @@ class LeaseBook(abc.ABC):
     async def hand_back(self) -> int:
         """Queue every lease of this owner again, for other nodes to claim at once."""
 
-    @abc.abstractmethod
-    async def holders(self) -> dict[str, int]:
-        """How many leases each owner holds."""
-
     # A mailbox per owner: a request about a run (an approval, a cancel) that reaches a
     # node not driving it goes to the lease holder, which answers it.
 

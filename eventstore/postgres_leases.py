@@ -115,11 +115,6 @@ class PostgresLeaseBook(LeaseBook):
             " RETURNING key", (self.owner,))
         return len(rows)
 
-    async def holders(self) -> dict[str, int]:
-        rows = await self._execute(
-            "SELECT owner, count(*) FROM run_leases WHERE owner IS NOT NULL GROUP BY owner", ())
-        return {str(owner): int(count) for owner, count in rows}
-
     async def send(self, key: str, message: bytes) -> int | None:
         rows = await self._execute(
             "INSERT INTO run_messages (owner, message) SELECT owner, %s FROM run_leases"

@@ -200,23 +200,27 @@ class ClusterDriving:
 
     # -- requests about runs driven elsewhere ----------------------------------------
 
-    async def _take_over(self, run_id: str) -> bool:
-        """Drive here a run nobody drives now (queued, or its holder's lease expired), to
-        answer a request about it at once; False when it has a live holder or no lease."""
+    async def _handled_elsewhere(self, run_id: str, request: dict[str, Any]) -> str | None:
+        """Have the node driving `run_id` handle `request`: its outcome. None when no node
+        holds the run: then it is taken over here if nobody drives it (queued, or its
+        holder's lease expired), and the caller answers the request itself."""
         book = self.ownership.book
         assert book is not None
         root = await self.ownership.root_in_log(run_id)
-        fence = await book.claim_key(root)
-        # Admitted whatever the room: the request is about to end it or answer it.
-        return fence is not None and run_id in await self._take(fence, bypass=True)
+        outcome = await self._relay(root, run_id, request)
+        if outcome is None:
+            fence = await book.claim_key(root)
+            if fence is not None:
+                # Admitted whatever the room: the request is about to end it or answer it.
+                await self._take(fence, bypass=True)
+        return outcome
 
-    async def _relay(self, run_id: str, request: dict[str, Any]) -> str | None:
-        """Have the node driving `run_id` handle `request`; its outcome, or None when no
-        node holds the run (then it can be taken over here)."""
+    async def _relay(self, root: str, run_id: str, request: dict[str, Any]) -> str | None:
+        """The holder of `root`'s lease handles `request`: its outcome, or None when no
+        node holds it."""
         book = self.ownership.book
         assert book is not None
-        message_id = await book.send(await self.ownership.root_in_log(run_id),
-                                     orjson.dumps({"runId": run_id, **request}))
+        message_id = await book.send(root, orjson.dumps({"runId": run_id, **request}))
         if message_id is None:
             return None
         loop = asyncio.get_running_loop()

@@ -399,11 +399,11 @@ class Engine(ClusterDriving):
                 await self.ownership.release(fence)
             return CancelOutcome.CANCELLED
         if self.ownership.shared and not relayed:
-            outcome = await self._relay(run_id, {"kind": "cancel", "reason": reason, "by": by})
+            outcome = await self._handled_elsewhere(
+                run_id, {"kind": "cancel", "reason": reason, "by": by})
             if outcome is not None:
                 return CancelOutcome(outcome)
-            if await self._take_over(run_id):
-                return await self.cancel(run_id, reason, by, relayed=True)
+            return await self.cancel(run_id, reason, by, relayed=True)
         return cancel_outcome((await self.run_state(run_id)).status)
 
     async def resume(self, run_id: str, node_id: str, by: str, data: Any = None,
@@ -416,13 +416,12 @@ class Engine(ClusterDriving):
         if run_id in self._stalled:
             raise StoreUnavailable("the run waits for the store to take writes again")
         if self.ownership.shared and not relayed:
-            outcome = await self._relay(run_id, {
+            outcome = await self._handled_elsewhere(run_id, {
                 "kind": "resume", "nodeId": node_id, "by": by, "data": data,
                 "approved": approved})
             if outcome is not None:
                 return ResumeOutcome(outcome)
-            if await self._take_over(run_id):
-                return await self.resume(run_id, node_id, by, data, approved, relayed=True)
+            return await self.resume(run_id, node_id, by, data, approved, relayed=True)
         state = await self.run_state(run_id)
         return ResumeOutcome.NOT_FOUND if state.status is None else ResumeOutcome.NOT_WAITING
 

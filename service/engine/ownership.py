@@ -72,9 +72,6 @@ class Ownership:
         held = self._fences.get(self.root_of(run_id))
         return held[0] if held is not None else None
 
-    def holds(self, run_id: str) -> bool:
-        return not self.shared or self.fence_of(run_id) is not None
-
     def forget(self, run_id: str) -> Fence | None:
         """The run is no longer driven here; the root's fence when `run_id` is a root."""
         root = self._roots.pop(run_id, run_id)

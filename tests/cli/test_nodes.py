@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.cli import arun
+from tests.support.cluster import copy_keys
 from tests.support.polling import wait_for
 from tests.support.postgres import database_of_its_own
 from tests.support.server_process import ServerProcess
@@ -54,10 +55,7 @@ async def test_nodes_on_one_postgresql_database_list_each_other_and_a_dead_one_a
                              node_heartbeat_s=BEAT_S) for name in ("n1", "n2")]
     # The second node needs the first one's keys (the cluster's key rule).
     await servers[0].start()
-    for key in servers[0].data_dir.glob("*.key"):
-        (tmp_path / "n2").mkdir(exist_ok=True)
-        (tmp_path / "n2" / key.name).write_bytes(key.read_bytes())
-        (tmp_path / "n2" / key.name).chmod(0o600)
+    copy_keys(servers[0].data_dir, tmp_path / "n2")
     await servers[1].start()
     try:
         args = ("--config", str(config), "--data-dir", str(tmp_path / "cli"))

@@ -9,6 +9,15 @@ from typing import Any
 from tests.support.server_process import Api, ServerProcess, admin_token
 
 
+def copy_keys(source: Path, target: Path) -> None:
+    """The key files of one node's data directory into another's (mode 0600)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for key in source.glob("*.key"):
+        copy = target / key.name
+        copy.write_bytes(key.read_bytes())
+        copy.chmod(0o600)
+
+
 class Cluster:
     def __init__(self, root: Path, database_url: str, names: tuple[str, ...],
                  **settings: Any) -> None:
@@ -20,11 +29,7 @@ class Cluster:
         first, *others = self.nodes
         await first.start()
         for node in others:
-            node.data_dir.mkdir(parents=True, exist_ok=True)
-            for key in first.data_dir.glob("*.key"):
-                copy = node.data_dir / key.name
-                copy.write_bytes(key.read_bytes())
-                copy.chmod(0o600)
+            copy_keys(first.data_dir, node.data_dir)
             await node.start()
         for node in self.nodes:
             self.apis.append(Api(node.base, await admin_token(node.base)))
