@@ -63,17 +63,13 @@ class EventHub:
             if not waiter.done():
                 waiter.set_result(None)
 
-    def forget_data(self, streams: Collection[str]) -> int:
+    def forget_data(self, streams: Collection[str]) -> None:
         """Keep only the chain headers of these streams' events in the ring (they were
-        pruned or erased): no subscriber reads from memory what is gone from the log.
-        Returns how many events it changed."""
-        changed = 0
+        pruned or erased): no subscriber reads from memory what is gone from the log."""
         for i, event in enumerate(self._ring):
             if event.data and event.stream in streams:
                 self._ring[i] = replace(event, data=b"")
                 self.held_bytes -= len(event.data)
-                changed += 1
-        return changed
 
     def covers(self, after: int) -> bool:
         """True when every event after `after` that has been published is in the ring."""

@@ -78,7 +78,7 @@ class PostgresWriter:
         self.on_batch: Callable[[int, float], None] | None = None
         # Told, after a prune committed and before its record is published, which streams
         # lost their data (the store drops it from its ring).
-        self.on_pruned: Callable[[list[str]], object] | None = None
+        self.on_pruned: Callable[[list[str]], None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="pg-writer")
